@@ -1,0 +1,322 @@
+"""The backend protocol: solve a compiled MILP with common options, return a :class:`SolveResult`.
+
+A backend is one class in one file (``backends/highs.py``, ``backends/gurobi.py``) registered
+under a name.  Third-party backends register through the entry-point group
+``certmodel.backends`` (``name = "package.module:Class"``) without touching this package.
+
+Life cycle (build once, re-solve many times)::
+
+    backend = get_backend("highs")(SolveOptions(time_limit=60))
+    backend.load(form)                    # StandardForm from certmodel.milp.compile_model
+    backend.set_objective(c, c0, Sense.MINIMIZE)
+    res = backend.solve(warm_start=x0, decision=DecisionTarget(0.0))
+
+Soundness contract for implementers:
+
+* ``SolveResult.bound`` is a *proven* dual bound in the objective's sense (a lower bound for
+  minimisation, an upper bound for maximisation) or ``None``; never an incumbent value.
+* ``SolveResult.incumbent`` / ``x`` are a feasible solution (within tolerances) or ``None``.
+* A non-optimal end (time limit, interrupt, licence, numerical trouble) is *returned*, never
+  raised; only misuse (bad options, no model loaded) raises.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+import importlib
+import importlib.util
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from certmodel.exceptions import BackendUnavailableError, InvalidParameterError
+from certmodel.milp.standard_form import Sense, StandardForm
+
+__all__ = [
+    "Feature",
+    "Termination",
+    "SolveOptions",
+    "DecisionTarget",
+    "SolveResult",
+    "Backend",
+    "register_backend",
+    "get_backend",
+    "available_backends",
+    "backend_names",
+]
+
+
+class Feature(str, enum.Enum):
+    """Capabilities a backend may declare."""
+
+    MIP_START = "mip_start"
+    """Accepts a full warm-start solution."""
+    DUAL_BOUND = "dual_bound"
+    """Reports a proven dual bound on time-out."""
+    DECISION_STOP = "decision_stop"
+    """Stops as soon as a :class:`DecisionTarget` is decided (callback / BestObjStop)."""
+    OBJECTIVE_SWAP = "objective_swap"
+    """Changes the objective of a loaded model without rebuilding it."""
+    WRITE_MPS = "write_mps"
+    """Writes the loaded model to MPS / LP files."""
+
+
+class Termination(str, enum.Enum):
+    """Why the solver stopped."""
+
+    OPTIMAL = "optimal"
+    """Proven optimal within the gap tolerances."""
+    DECIDED = "decided"
+    """Stopped early because the decision target was decided (see :class:`DecisionTarget`)."""
+    INFEASIBLE = "infeasible"
+    """Proven infeasible."""
+    UNBOUNDED = "unbounded"
+    """Proven unbounded (or infeasible-or-unbounded)."""
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit."""
+    OTHER_LIMIT = "other_limit"
+    """Stopped at a node / iteration / memory limit."""
+    LICENSE = "license"
+    """The solver's licence does not cover this model (e.g. size-limited Gurobi)."""
+    ERROR = "error"
+    """The solver failed (numerical trouble, internal error)."""
+    UNKNOWN = "unknown"
+    """Anything else (unmapped native status)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveOptions:
+    """Solver-independent options, translated by each backend through an explicit name table.
+
+    Attributes
+    ----------
+    time_limit : float or None
+        Seconds of wall time per solve (``None``: no limit).
+    threads : int or None
+        Solver threads (default 1: certificates parallelise over test points instead).
+    rel_gap, abs_gap : float or None
+        Relative / absolute MIP gap at which the solver stops (``None``: solver default).
+    feasibility_tol, int_feas_tol : float or None
+        Primal feasibility and integrality tolerances.
+    verbose : bool
+        Print the solver log.
+    native : mapping
+        Pass-through options in the solver's own names (applied last).
+    """
+
+    time_limit: float | None = None
+    threads: int | None = 1
+    rel_gap: float | None = 1e-6
+    abs_gap: float | None = 1e-9
+    feasibility_tol: float | None = 1e-7
+    int_feas_tol: float | None = 1e-7
+    verbose: bool = False
+    native: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.time_limit is not None and not (self.time_limit > 0):
+            raise InvalidParameterError(f"time_limit == {self.time_limit}, must be > 0 or None")
+        if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
+            raise InvalidParameterError(f"threads == {self.threads}, must be a positive integer")
+        for name in ("rel_gap", "abs_gap", "feasibility_tol", "int_feas_tol"):
+            v = getattr(self, name)
+            if v is not None and not (v >= 0 and math.isfinite(v)):
+                raise InvalidParameterError(f"{name} == {v}, must be a finite number >= 0")
+        object.__setattr__(self, "native", dict(self.native))
+
+    def replace(self, **changes) -> SolveOptions:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class DecisionTarget:
+    """Decision mode: only the side of ``threshold`` on which the optimum lies is wanted.
+
+    For a minimisation the solver may stop as soon as an incumbent ``<= threshold`` exists
+    (answer "below") or the dual bound is ``> threshold`` (answer "above"); mirrored for a
+    maximisation (incumbent ``>= threshold`` or bound ``< threshold``).  Gurobi maps this to
+    ``BestObjStop``/``BestBdStop``; HiGHS to a MIP callback that interrupts the search.  The
+    returned incumbent and bound stay valid (proven), only not optimal.
+    """
+
+    threshold: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveResult:
+    """What one solve returned (see the soundness contract in the module docstring)."""
+
+    termination: Termination
+    incumbent: float | None
+    bound: float | None
+    x: np.ndarray | None
+    sense: Sense
+    runtime: float
+    solver_name: str
+    solver_version: str = ""
+    nodes: int | None = None
+    log: str = ""
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.x is not None and self.incumbent is not None
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap |incumbent - bound| / max(1, |incumbent|)."""
+        if self.incumbent is None or self.bound is None:
+            return None
+        return abs(self.incumbent - self.bound) / max(1.0, abs(self.incumbent))
+
+    def decided_below(self, threshold: float) -> bool | None:
+        """For a minimisation: True if proven optimum <= threshold (by incumbent), False if proven
+        optimum > threshold (by bound), None if undecided.  Mirrored for a maximisation
+        (True means >= threshold, False means < threshold)."""
+        if self.sense is Sense.MINIMIZE:
+            if self.incumbent is not None and self.incumbent <= threshold:
+                return True
+            if self.bound is not None and self.bound > threshold:
+                return False
+        else:
+            if self.incumbent is not None and self.incumbent >= threshold:
+                return True
+            if self.bound is not None and self.bound < threshold:
+                return False
+        return None
+
+
+class Backend(abc.ABC):
+    """Base class of solver backends (one subclass per solver, one file each)."""
+
+    name: ClassVar[str] = ""
+    features: ClassVar[frozenset[Feature]] = frozenset()
+    max_size: ClassVar[tuple[int, int] | None] = None  # (columns, rows) licence cap, if known
+
+    def __init__(self, options: SolveOptions | None = None):
+        self.options = options or SolveOptions()
+        self.form: StandardForm | None = None
+
+    @classmethod
+    @abc.abstractmethod
+    def available(cls) -> bool:
+        """True if the solver can be imported (must not take a licence)."""
+
+    @classmethod
+    def version(cls) -> str:
+        return ""
+
+    @abc.abstractmethod
+    def load(self, form: StandardForm) -> None:
+        """Build the native model once from a compiled :class:`StandardForm`."""
+
+    @abc.abstractmethod
+    def set_objective(self, c: np.ndarray, c0: float, sense: Sense) -> None:
+        """Replace the objective of the loaded model (no rebuild)."""
+
+    @abc.abstractmethod
+    def solve(self, *, warm_start: np.ndarray | None = None,
+              decision: DecisionTarget | None = None,
+              options: SolveOptions | None = None) -> SolveResult:
+        """Solve the loaded model; ``options`` override the constructor's for this call."""
+
+    def write(self, path: str | Path) -> Path:
+        """Write the loaded model to ``path`` (format from the suffix: .mps or .lp)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot write model files")
+
+    def set_column_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Replace column bounds of the loaded model (used for bound tightening)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot change column bounds")
+
+    def _require_loaded(self) -> StandardForm:
+        if self.form is None:
+            raise InvalidParameterError(f"{type(self).__name__}: call load(form) before solving")
+        return self.form
+
+
+_REGISTRY: dict[str, type[Backend] | str] = {
+    "highs": "certmodel.backends.highs:HighsBackend",
+    "gurobi": "certmodel.backends.gurobi:GurobiBackend",
+}
+_ENTRY_POINTS_LOADED = False
+
+
+def register_backend(name: str):
+    """Class decorator registering a backend under ``name``."""
+
+    def deco(cls: type[Backend]) -> type[Backend]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="certmodel.backends"):
+        _REGISTRY.setdefault(ep.name, ep.value)
+
+
+def backend_names() -> list[str]:
+    """Every registered backend name (installed or not)."""
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def _resolve(name: str) -> type[Backend]:
+    target = _REGISTRY[name]
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise BackendUnavailableError(f"backend {name!r} ({target}) cannot be loaded: {e}") \
+                from e
+        _REGISTRY[name] = cls
+        target = cls
+    return target
+
+
+def get_backend(name: str) -> type[Backend]:
+    """The backend class registered as ``name``; raises if unknown or not installed."""
+    _load_entry_points()
+    if name not in _REGISTRY:
+        raise InvalidParameterError(
+            f"unknown solver backend {name!r}; expected one of: {', '.join(sorted(_REGISTRY))}")
+    cls = _resolve(name)
+    if not cls.available():
+        hint = " (pip install 'certmodel[gurobi]')" if name == "gurobi" else ""
+        raise BackendUnavailableError(f"solver backend {name!r} is not installed{hint}")
+    return cls
+
+
+def available_backends() -> list[str]:
+    """Names of the backends whose solver imports here."""
+    out = []
+    for name in backend_names():
+        try:
+            cls = _resolve(name)
+        except BackendUnavailableError:
+            continue
+        if cls.available():
+            out.append(name)
+    return out
+
+
+def module_available(module: str) -> bool:
+    """``importlib.util.find_spec`` without importing (never takes a licence)."""
+    return importlib.util.find_spec(module) is not None
