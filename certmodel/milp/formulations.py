@@ -1,0 +1,282 @@
+"""The certificate MILPs, composed from the blocks of :mod:`certmodel.milp.blocks`.
+
+Each class builds its Pyomo model **once** (per labelled set, labels, C and budget),
+compiles it to a :class:`~certmodel.milp.standard_form.StandardForm`, loads it into a
+backend, and then only swaps the objective per test point (spec §8: never rebuild per node).
+
+==========================  ================================================================
+class                       certificate (objective)
+==========================  ================================================================
+:class:`BinaryMILP`         sample-wise binary, Thm 1: ``min s·p_t`` (one model, all t);
+                            also each one-vs-rest sub-problem of the inexact multiclass
+                            certificate (App. A.2: ``min p_{k*}`` / ``max p_k`` per class)
+:class:`MulticlassMILP`     exact multiclass, Thm 3: ``min p_{k*} − max_{k≠k*} p_k``
+                            (``rivals="split"``: one objective ``p_{k*} − p_k`` per rival on
+                            one model; ``rivals="max"``: the max block with binaries)
+:class:`CollectiveMILP`     collective, Thm 2/4: ``max Σ_t c_t`` over indicator binaries
+==========================  ================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyomo.environ as pyo
+
+from certmodel.backends.base import Backend, DecisionTarget, SolveOptions, SolveResult, get_backend
+from certmodel.milp.blocks import (
+    add_binary_adversary,
+    add_flip_indicators,
+    add_max_over,
+    add_multiclass_adversary,
+    add_svm_kkt,
+    kkt_point,
+    logit_bound,
+    logit_expression,
+)
+from certmodel.milp.standard_form import Sense, StandardForm, compile_model
+
+__all__ = ["BinaryMILP", "MulticlassMILP", "CollectiveMILP"]
+
+
+class _LoadedModel:
+    """A compiled model loaded into one backend, with column maps for warm starts."""
+
+    model: pyo.ConcreteModel
+    form: StandardForm
+    backend: Backend
+
+    def _load(self, backend: str | Backend, options: SolveOptions | None) -> None:
+        self.form = compile_model(self.model)
+        if isinstance(backend, Backend):
+            self.backend = backend
+        else:
+            self.backend = get_backend(backend)(options or SolveOptions())
+        self.backend.load(self.form)
+
+    def _cols(self, var, index) -> np.ndarray:
+        return np.array([self.form.column_of(var[k]) for k in index], dtype=np.int64)
+
+    @property
+    def size(self) -> tuple[int, int, int]:
+        """(columns, rows, integer columns) of the compiled model."""
+        return self.form.n_cols, self.form.n_rows, self.form.n_integer
+
+    def write(self, path: str | Path) -> Path:
+        """Write the model (with its current objective) as MPS/LP for solver benchmarking."""
+        return self.backend.write(path)
+
+    def solve(self, c: np.ndarray, sense: Sense, *, warm_start: np.ndarray | None = None,
+              decision: DecisionTarget | None = None,
+              options: SolveOptions | None = None) -> SolveResult:
+        self.backend.set_objective(c, 0.0, sense)
+        return self.backend.solve(warm_start=warm_start, decision=decision, options=options)
+
+
+def _kkt_columns(lm: _LoadedModel, kkt, n: int) -> dict[str, np.ndarray]:
+    I = range(n)
+    cols = {name: lm._cols(getattr(kkt, name), I) for name in ("alpha", "z", "u", "v", "s", "t")}
+    if kkt.linearization == "compact":
+        cols["h"] = lm._cols(kkt.h, I)
+    else:
+        cols["R"] = np.array([lm.form.column_of(v) for v in kkt.R.values()], dtype=np.int64)
+        cols["R_index"] = np.array(list(kkt.R.keys()), dtype=np.int64).reshape(-1, 2)
+    return cols
+
+
+def _fill_kkt(x: np.ndarray, cols: dict, point: dict) -> None:
+    for name in ("alpha", "z", "u", "v", "s", "t", "h"):
+        if name in cols:
+            x[cols[name]] = point[name]
+    if "R" in cols:
+        idx = cols["R_index"]
+        x[cols["R"]] = point["R"][idx[:, 0], idx[:, 1]]
+
+
+class BinaryMILP(_LoadedModel):
+    """Sample-wise binary certificate model ``𝓑(y) + budget`` (spec §5.2), objective swapped.
+
+    Parameters
+    ----------
+    K : ndarray (n, n)
+        Training kernel.
+    y_pm : ndarray (n,)
+        Clean labels in {−1, +1}.
+    C : float
+    budget : int
+    linearization : {"compact", "reference"}
+    backend : str or Backend
+    """
+
+    def __init__(self, K, y_pm, C: float, budget: int, *, linearization: str = "compact",
+                 backend: str | Backend = "highs", options: SolveOptions | None = None):
+        self.K = np.asarray(K, dtype=float)
+        self.y_pm = np.asarray(y_pm, dtype=float)
+        self.C = float(C)
+        self.budget = int(budget)
+        self.linearization = linearization
+        n = len(self.y_pm)
+        m = pyo.ConcreteModel(name="labelcert_binary")
+        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget)
+        kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
+                          linearization=linearization)
+        m.obj = pyo.Objective(expr=kkt.z[0])  # placeholder; swapped per test point
+        self.model, self.adv, self.kkt = m, adv, kkt
+        self._load(backend, options)
+        self.flip_cols = self._cols(adv.flip, range(n))
+        self.kkt_cols = _kkt_columns(self, kkt, n)
+
+    def objective(self, k_t: np.ndarray, sign: float = 1.0) -> np.ndarray:
+        """Coefficients of ``sign · p_t = sign · Σ_j k_t[j] z_j``."""
+        c = np.zeros(self.form.n_cols)
+        c[self.kkt_cols["z"]] = sign * np.asarray(k_t, dtype=float)
+        return c
+
+    def start(self, flips: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Full MIP start from a relabelling (flip mask) and the SVM's α for those labels."""
+        flips = np.asarray(flips, dtype=bool)
+        y = np.where(flips, -self.y_pm, self.y_pm)
+        x = np.zeros(self.form.n_cols)
+        x[self.flip_cols] = flips.astype(float)
+        _fill_kkt(x, self.kkt_cols, kkt_point(self.K, self.C, y, alpha, self.linearization))
+        return x
+
+    def flips_of(self, x: np.ndarray) -> np.ndarray:
+        """Flip mask of a solution vector."""
+        return x[self.flip_cols] > 0.5
+
+
+class MulticlassMILP(_LoadedModel):
+    """Exact multiclass certificate (spec §5.4): one-vs-rest KKT blocks + one-hot adversary.
+
+    With ``rivals="split"`` (default) one model serves every test point and every rival:
+    the worst margin ``min_labels (p_a − max_{k≠a} p_k) = min_{k≠a} min_labels (p_a − p_k)``
+    is found rival by rival with objective swaps.  With ``rivals="max"`` the model for one
+    test point carries the exact max block (``test_kernel_row`` and ``top`` required).
+    """
+
+    def __init__(self, K, labels, n_classes: int, C: float, budget: int, *,
+                 linearization: str = "compact", backend: str | Backend = "highs",
+                 options: SolveOptions | None = None, rivals: str = "split",
+                 test_kernel_row: np.ndarray | None = None, top: int | None = None):
+        self.K = np.asarray(K, dtype=float)
+        self.labels = np.asarray(labels, dtype=int)
+        self.n_classes = int(n_classes)
+        self.C = float(C)
+        self.budget = int(budget)
+        self.linearization = linearization
+        self.rivals = rivals
+        n = len(self.labels)
+        m = pyo.ConcreteModel(name="labelcert_multiclass")
+        adv = add_multiclass_adversary(m, "adv", self.labels, self.n_classes, self.budget)
+        m.svm = pyo.Block(range(self.n_classes))
+        kkts = []
+        for k in range(self.n_classes):
+            kkts.append(add_svm_kkt(m.svm[k], "kkt", self.K, self.C,
+                                    lambda i, k=k: adv.y[k, i], linearization=linearization))
+        if rivals == "max":
+            if test_kernel_row is None or top is None:
+                raise ValueError("rivals='max' needs test_kernel_row and top")
+            k_t = np.asarray(test_kernel_row, dtype=float)
+            self.k_t, self.top = k_t, int(top)
+            P = logit_bound(k_t, self.C)
+            p = {k: logit_expression(k_t, kkts[k].z) for k in range(self.n_classes)}
+            rivals_p = {k: p[k] for k in range(self.n_classes) if k != top}
+            mx = add_max_over(m, "rival_max", rivals_p, {k: -P for k in rivals_p},
+                              {k: P for k in rivals_p})
+            m.obj = pyo.Objective(expr=p[top] - mx.m)
+            self.max_block = mx
+        else:
+            m.obj = pyo.Objective(expr=kkts[0].z[0])
+        self.model, self.adv, self.kkts = m, adv, kkts
+        self._load(backend, options)
+        self.onehot_cols = np.array([[self.form.column_of(adv.onehot[i, k])
+                                      for k in range(self.n_classes)] for i in range(n)])
+        self.kkt_cols = [_kkt_columns(self, kk, n) for kk in kkts]
+
+    def objective(self, k_t: np.ndarray, top: int, rival: int) -> np.ndarray:
+        """Coefficients of ``p_top − p_rival``."""
+        c = np.zeros(self.form.n_cols)
+        c[self.kkt_cols[top]["z"]] += np.asarray(k_t, dtype=float)
+        c[self.kkt_cols[rival]["z"]] -= np.asarray(k_t, dtype=float)
+        return c
+
+    def start(self, labels: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """MIP start from a labelling and the K one-vs-rest α vectors (shape (K, n))."""
+        labels = np.asarray(labels, dtype=int)
+        x = np.zeros(self.form.n_cols)
+        onehot = np.eye(self.n_classes)[labels]
+        x[self.onehot_cols.ravel()] = onehot.ravel()
+        for k in range(self.n_classes):
+            y = np.where(labels == k, 1.0, -1.0)
+            _fill_kkt(x, self.kkt_cols[k], kkt_point(self.K, self.C, y, alphas[k],
+                                                      self.linearization))
+        if self.rivals == "max":
+            # rival max block: pick the largest rival logit
+            x = self._start_max(x)
+        return x
+
+    def _start_max(self, x: np.ndarray) -> np.ndarray:
+        """Set the max block's ``m`` and ``β`` to the largest rival logit of the start."""
+        mx = self.max_block
+        logits = {k: float(self.k_t @ x[self.kkt_cols[k]["z"]]) for k in mx.K}
+        best = max(logits, key=logits.get)
+        x[self.form.column_of(mx.m)] = logits[best]
+        for k in mx.K:
+            x[self.form.column_of(mx.beta[k])] = 1.0 if k == best else 0.0
+        return x
+
+    def labels_of(self, x: np.ndarray) -> np.ndarray:
+        """Labelling encoded in a solution vector."""
+        return np.argmax(x[self.onehot_cols], axis=1)
+
+
+class CollectiveMILP(_LoadedModel):
+    """Collective certificate (spec §5.3): one relabelling, ``max Σ_t c_t`` over test points.
+
+    ``margins_sign[t] = s_t`` is the clean sign of test point ``t``; ``c_t = 1`` requires
+    ``s_t p_t ≤ 0`` (a tie counts as changed).
+    """
+
+    def __init__(self, K, y_pm, C: float, budget: int, K_test, signs, *,
+                 linearization: str = "compact", backend: str | Backend = "highs",
+                 options: SolveOptions | None = None):
+        self.K = np.asarray(K, dtype=float)
+        self.y_pm = np.asarray(y_pm, dtype=float)
+        self.C = float(C)
+        self.budget = int(budget)
+        self.linearization = linearization
+        K_test = np.asarray(K_test, dtype=float)
+        signs = np.asarray(signs, dtype=float)
+        n = len(self.y_pm)
+        m = pyo.ConcreteModel(name="labelcert_collective")
+        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget)
+        kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
+                          linearization=linearization)
+        margins = [signs[t] * logit_expression(K_test[t], kkt.z) for t in range(len(K_test))]
+        bounds = [logit_bound(K_test[t], self.C) for t in range(len(K_test))]
+        ind = add_flip_indicators(m, "flipped", margins, bounds)
+        m.obj = pyo.Objective(expr=ind.count, sense=pyo.maximize)
+        self.model, self.adv, self.kkt, self.ind = m, adv, kkt, ind
+        self._load(backend, options)
+        self.flip_cols = self._cols(adv.flip, range(n))
+        self.c_cols = self._cols(ind.c, range(len(K_test)))
+        self.kkt_cols = _kkt_columns(self, kkt, n)
+        self.K_test, self.signs = K_test, signs
+
+    def start(self, flips: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        flips = np.asarray(flips, dtype=bool)
+        y = np.where(flips, -self.y_pm, self.y_pm)
+        x = np.zeros(self.form.n_cols)
+        x[self.flip_cols] = flips.astype(float)
+        point = kkt_point(self.K, self.C, y, alpha, self.linearization)
+        _fill_kkt(x, self.kkt_cols, point)
+        x[self.c_cols] = (self.signs * (self.K_test @ point["z"]) <= 0).astype(float)
+        return x
+
+    def flips_of(self, x: np.ndarray) -> np.ndarray:
+        return x[self.flip_cols] > 0.5
+
+    def solve_count(self, *, warm_start=None, options=None) -> SolveResult:
+        return self.solve(self.form.c, Sense.MAXIMIZE, warm_start=warm_start, options=options)
