@@ -1,0 +1,78 @@
+"""LabelCert: exact certificates for the bias-free kernel SVM (the NTK of a wide network).
+
+:func:`certify` is the entry point: sample-wise binary (Thm 1), collective (Thm 2/4), exact
+multiclass (Thm 3) and inexact multiclass (App. A.2), each returning the shared records of
+:mod:`certmodel.results`.  The MILPs come from :mod:`certmodel.milp.formulations`; the exact
+shortcuts (saturated closed form, enumeration, attack first, budget monotonicity, decision
+mode with warm starts) are chosen automatically and reported in each record's ``path``.
+"""
+
+from __future__ import annotations
+
+from certmodel._validation import check_budgets, check_choice
+from certmodel.exceptions import InvalidParameterError
+from certmodel.labelcert._collective import certify_collective
+from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
+from certmodel.labelcert._options import MODES, LabelCertOptions
+from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._samplewise import certify_samplewise
+from certmodel.results import CertificateRecord, CollectiveRecord
+
+__all__ = ["certify", "LabelCertOptions", "MODES", "Problem"]
+
+
+def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
+            options: LabelCertOptions | None = None, test_indices=None,
+            ) -> list[CertificateRecord] | list[CollectiveRecord]:
+    """Certify the bias-free kernel SVM trained on ``(K, y)`` against label flips.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        Training (labelled-set) kernel, symmetric.
+    y : ndarray of shape (n,)
+        Labels: two values (binary, e.g. ±1 or 0/1) or ``0..K-1``.
+    K_test : ndarray of shape (m, n)
+        Kernel between test and training points.
+    C : float
+        SVM box bound (> 0).
+    budgets : int or sequence of int
+        Numbers of relabelled training points, ``0..n``.
+    mode : {"samplewise", "collective", "multiclass", "multiclass-inexact"}
+        ``samplewise`` on a multiclass task runs the exact multiclass certificate.
+    options : LabelCertOptions
+    test_indices : sequence of int, optional
+        Reported ``test_index`` of each row of ``K_test``.
+
+    Returns
+    -------
+    list of CertificateRecord (one per test point and budget), or of CollectiveRecord
+    (one per budget) for ``mode="collective"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> K = np.array([[2.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 2.0]])
+    >>> recs = certify(K, [1, 1, -1], K[:1], 0.1, [1])
+    >>> recs[0].verdict.value, recs[0].path.value
+    ('not_robust', 'saturated')
+    """
+    check_choice(mode, "mode", MODES)
+    opts = options or LabelCertOptions()
+    prob = Problem.create(K, y, K_test, C, test_indices)
+    bs = check_budgets(budgets, prob.n)
+    if mode == "samplewise":
+        if prob.binary:
+            return certify_samplewise(prob, bs, opts)
+        return certify_multiclass(prob, bs, opts)
+    if mode == "collective":
+        if not prob.binary:
+            raise InvalidParameterError(
+                "mode='collective' needs binary labels (the collective certificate is binary)")
+        return certify_collective(prob, bs, opts)
+    if prob.binary and mode.startswith("multiclass"):
+        if mode == "multiclass":
+            return certify_multiclass(prob, bs, opts)
+    if mode == "multiclass":
+        return certify_multiclass(prob, bs, opts)
+    return certify_multiclass_inexact(prob, bs, opts)

@@ -1,0 +1,93 @@
+"""Options of the LabelCert certificate pipeline (which exact shortcuts, which solver)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from certmodel._validation import check_choice
+from certmodel.backends.base import SolveOptions
+from certmodel.exceptions import InvalidParameterError
+from certmodel.milp.blocks.kkt import LINEARIZATIONS
+
+__all__ = ["LabelCertOptions", "MODES"]
+
+MODES = ("samplewise", "collective", "multiclass", "multiclass-inexact")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelCertOptions:
+    """How LabelCert decides each (test point, budget).
+
+    Attributes
+    ----------
+    backend : str
+        Solver backend name (``"highs"`` default, ``"gurobi"``, or an entry-point name).
+    time_limit : float or None
+        Seconds per MILP solve; a time-out gives ``unknown`` (never ``robust``).
+    threads : int
+        Solver threads per solve.
+    linearization : {"compact", "reference"}
+        Stationarity products: n products (compact, default on benchmark evidence) or the
+        reference's n² products.
+    eps : float
+        Soundness margin, relative to ``P_t = C Σ_j |K_tj|``: robust iff the proven lower bound
+        on the worst margin exceeds ``eps · P_t``.  ``0`` reproduces the reference.
+    decision : bool
+        Stop each MILP as soon as the verdict is known (instead of optimising).
+    warm_start : bool
+        Start every MILP from the clean SVM solution (or the attack's best relabelling).
+    saturated : bool
+        Use the closed form when ``C < 1 / max_i Σ_j |K_ij|`` (every α = C).
+    attack : bool
+        Run a greedy relabelling attack with exact retraining before any MILP.
+    enumeration : {"auto", "always", "never"}
+        Enumerate every relabelling (exact retraining) when cheaper than the MILP.
+    max_enumeration : int
+        ``auto`` enumerates when at most this many relabellings exist.
+    monotone : bool
+        Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
+    rivals : {"split", "max"}
+        Exact multiclass: one objective per rival on one model, or the max-with-binaries block.
+    solve_options : SolveOptions or None
+        Further solver options (gaps, tolerances, native pass-through).
+    """
+
+    backend: str = "highs"
+    time_limit: float | None = None
+    threads: int = 1
+    linearization: str = "compact"
+    eps: float = 1e-6
+    decision: bool = True
+    warm_start: bool = True
+    saturated: bool = True
+    attack: bool = True
+    enumeration: str = "auto"
+    max_enumeration: int = 3000
+    monotone: bool = True
+    rivals: str = "split"
+    solve_options: SolveOptions | None = None
+
+    def __post_init__(self):
+        check_choice(self.linearization, "linearization", LINEARIZATIONS)
+        check_choice(self.enumeration, "enumeration", ("auto", "always", "never"))
+        check_choice(self.rivals, "rivals", ("split", "max"))
+        if not (self.eps >= 0):
+            raise InvalidParameterError(f"eps == {self.eps}, must be >= 0")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise InvalidParameterError(f"time_limit == {self.time_limit}, must be > 0 or None")
+        if self.max_enumeration < 0:
+            raise InvalidParameterError(f"max_enumeration == {self.max_enumeration}, must be >= 0")
+
+    def solver_options(self) -> SolveOptions:
+        base = self.solve_options or SolveOptions()
+        return base.replace(time_limit=self.time_limit, threads=self.threads)
+
+    @classmethod
+    def plain(cls, **kw) -> LabelCertOptions:
+        """The plain reference pipeline: MILP only, no shortcuts (for benchmarks)."""
+        kw.setdefault("linearization", "reference")
+        return cls(saturated=False, attack=False, enumeration="never", monotone=False,
+                   decision=False, **kw)
+
+    def replace(self, **changes) -> LabelCertOptions:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,110 @@
+"""A validated LabelCert instance and exact retraining (the oracle every path replays with).
+
+Binary labels are mapped to ``ỹ ∈ {−1, +1}`` (``classes[0] → −1``, ``classes[1] → +1``).
+The clean SVM gives ``f_t = Σ_j K_tj ỹ_j α_j`` and the clean sign ``s_t = +1`` iff
+``f_t ≥ 0`` (reference convention); the margin of test point ``t`` under labels ``y`` is
+``s_t · f_t(y)`` and the prediction is robust iff it stays ``> 0`` for every admissible ``y``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+import numpy as np
+
+from certmodel._validation import (
+    check_kernel_matrix,
+    check_labels,
+    check_scalar,
+    check_test_kernel,
+)
+from certmodel.exceptions import InvalidParameterError
+from certmodel.learners import is_saturated, solve_svm_dual
+
+__all__ = ["Problem", "retrain_binary", "retrain_ovr"]
+
+
+def retrain_binary(K: np.ndarray, y_pm: np.ndarray, C: float,
+                   alpha0: np.ndarray | None = None) -> np.ndarray:
+    """``z = y∘α`` of the bias-free SVM retrained exactly on labels ``y_pm``."""
+    sol = solve_svm_dual(K, y_pm, C, alpha0=alpha0, check_input=False)
+    return y_pm * sol.alpha
+
+
+def retrain_ovr(K: np.ndarray, labels: np.ndarray, n_classes: int, C: float,
+                alpha0: np.ndarray | None = None) -> np.ndarray:
+    """One-vs-rest ``Z`` of shape (K, n): row k is ``y^k∘α^k`` retrained on labels."""
+    Z = np.empty((n_classes, len(labels)))
+    for k in range(n_classes):
+        y = np.where(labels == k, 1.0, -1.0)
+        Z[k] = retrain_binary(K, y, C, None if alpha0 is None else alpha0[k])
+    return Z
+
+
+@dataclasses.dataclass
+class Problem:
+    """Validated instance: training kernel, labels, test kernel, C and the clean solution."""
+
+    K: np.ndarray
+    K_test: np.ndarray
+    C: float
+    classes: np.ndarray
+    codes: np.ndarray
+    test_indices: np.ndarray
+
+    @classmethod
+    def create(cls, K, y, K_test, C, test_indices=None) -> Problem:
+        K = check_kernel_matrix(K, "K")
+        n = K.shape[0]
+        classes, codes = check_labels(y, n, "y")
+        if len(classes) < 2:
+            raise InvalidParameterError(f"y must contain at least two classes, got {classes}")
+        K_test = check_test_kernel(K_test, n, "K_test")
+        C = float(check_scalar(C, "C", numbers.Real, min_val=0, include_min=False))
+        if test_indices is None:
+            test_indices = np.arange(K_test.shape[0])
+        test_indices = np.asarray(test_indices, dtype=np.int64)
+        if test_indices.shape != (K_test.shape[0],):
+            raise InvalidParameterError(
+                f"test_indices must have {K_test.shape[0]} entries (one per row of K_test), "
+                f"got shape {test_indices.shape}")
+        return cls(K=K, K_test=K_test, C=C, classes=classes, codes=codes,
+                   test_indices=test_indices)
+
+    @property
+    def n(self) -> int:
+        return self.K.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.K_test.shape[0]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def binary(self) -> bool:
+        return self.n_classes == 2
+
+    @property
+    def y_pm(self) -> np.ndarray:
+        return np.where(self.codes == 1, 1.0, -1.0)
+
+    @property
+    def saturated(self) -> bool:
+        return is_saturated(self.K, self.C)
+
+    def logit_bounds(self) -> np.ndarray:
+        """``P_t = C Σ_j |K_tj|`` per test point."""
+        return self.C * np.abs(self.K_test).sum(axis=1)
+
+    def relabelling_from_flips(self, flips: np.ndarray) -> dict[int, int]:
+        """Binary flip mask -> {training index: new label in the caller's values}."""
+        idx = np.flatnonzero(flips)
+        return {int(i): int(self.classes[1 - self.codes[i]]) for i in idx}
+
+    def relabelling_from_labels(self, labels: np.ndarray) -> dict[int, int]:
+        idx = np.flatnonzero(labels != self.codes)
+        return {int(i): int(self.classes[labels[i]]) for i in idx}

@@ -1,0 +1,219 @@
+"""Sample-wise binary LabelCert (Thm 1) with the exact shortcuts, chosen automatically.
+
+For each test point ``t`` and budget ``B`` the worst margin is
+``min_{y: ≤B flips} s_t · f_t(y)`` where ``f_t(y)`` is the SVM retrained on ``y``.  Paths, in
+the order tried (each reported in the record's ``path``):
+
+1. ``saturated`` — ``C < 1/max_i Σ_j |K_ij|``: every α = C, so ``f_t = C Σ_i K_ti y_i`` is
+   label-linear and ScaLabelCert's sort is exact (spec §4);
+2. ``trivial`` — budget 0: the clean margin decides;
+3. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
+   most ``max_enumeration`` of them (one pass serves all test points);
+4. ``attack`` — a greedy attack with exact retraining; a replayed success is a witness for
+   every budget ≥ its size (monotonicity);
+5. ``milp`` — the KKT MILP (one model per budget, objective swapped per test point, warm
+   start, decision mode); budgets are visited from the largest down so that one robust answer
+   settles every smaller budget (``monotone``).
+
+``robust`` needs a proven lower bound ``> eps·P_t``; ``not_robust`` a replayed witness;
+everything else is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from certmodel.backends.base import DecisionTarget
+from certmodel.labelcert._attack import greedy_attack
+from certmodel.labelcert._enumerate import enumerate_binary, n_relabellings
+from certmodel.labelcert._options import LabelCertOptions
+from certmodel.labelcert._problem import Problem, retrain_binary
+from certmodel.labelcert._records import make_record
+from certmodel.learners import solve_svm_dual
+from certmodel.milp.formulations import BinaryMILP
+from certmodel.milp.standard_form import Sense
+from certmodel.results import CertificateRecord, Path, ValueKind, Verdict
+
+__all__ = ["certify_samplewise", "saturated_records"]
+
+
+def saturated_records(prob: Problem, budgets: list[int], weight: float,
+                      ) -> list[CertificateRecord]:
+    """Closed form in the saturated regime via ScaLabelCert with ``W = weight · K_test``."""
+    from certmodel import scalabel
+
+    t0 = time.perf_counter()
+    y = prob.classes[prob.codes]
+    recs = scalabel.certify(weight * prob.K_test, y, budgets, n_classes=None,
+                            test_indices=prob.test_indices)
+    per = (time.perf_counter() - t0) / max(len(recs), 1)
+    out = []
+    for r in recs:
+        path = Path.TRIVIAL if r.path is Path.TRIVIAL else Path.SATURATED
+        out.append(r.replace(method="labelcert", path=path, wall_time=per,
+                             extra={**r.extra, "C_saturated": True}))
+    return out
+
+
+class _BudgetModels:
+    """One MILP per budget, built lazily and reused for every test point."""
+
+    def __init__(self, prob: Problem, opts: LabelCertOptions):
+        self.prob, self.opts, self.models = prob, opts, {}
+        self.build_time = 0.0
+
+    def get(self, budget: int) -> BinaryMILP:
+        if budget not in self.models:
+            t0 = time.perf_counter()
+            self.models[budget] = BinaryMILP(
+                self.prob.K, self.prob.y_pm, self.prob.C, budget,
+                linearization=self.opts.linearization, backend=self.opts.backend,
+                options=self.opts.solver_options())
+            self.build_time += time.perf_counter() - t0
+        return self.models[budget]
+
+
+def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
+    """Solve the budget-B MILP for test row t; returns (verdict, value, kind, flips, res)."""
+    model = models.get(budget)
+    c = model.objective(k_t, sign)
+    x0 = model.start(*start) if (opts.warm_start and start is not None) else None
+    decision = DecisionTarget(eps_abs) if opts.decision else None
+    res = model.solve(c, Sense.MINIMIZE, warm_start=x0, decision=decision)
+    if res.has_solution and res.incumbent <= eps_abs:
+        flips = model.flips_of(res.x)
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+        replay = float(sign * k_t @ z)
+        if replay <= 0:
+            return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
+        if decision is not None:  # incumbent in the tolerance band: optimise to settle it
+            res = model.solve(c, Sense.MINIMIZE, warm_start=res.x, decision=None)
+    if res.bound is not None and res.bound > eps_abs:
+        kind = ValueKind.LOWER_BOUND
+        return Verdict.ROBUST, res.bound, kind, None, res
+    if res.has_solution and res.incumbent <= eps_abs:
+        flips = model.flips_of(res.x)
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+        replay = float(sign * k_t @ z)
+        if replay <= 0:
+            return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
+    value = res.bound
+    return Verdict.UNKNOWN, value, ValueKind.LOWER_BOUND if value is not None else \
+        ValueKind.NONE, None, res
+
+
+def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions,
+                       ) -> list[CertificateRecord]:
+    """Binary sample-wise certificates for every test row and budget (see module docstring)."""
+    t_start = time.perf_counter()
+    if opts.saturated and prob.saturated:
+        return saturated_records(prob, budgets, prob.C)
+    y = prob.y_pm
+    alpha0 = solve_svm_dual(prob.K, y, prob.C).alpha
+    f = prob.K_test @ (y * alpha0)
+    signs = np.where(f >= 0, 1.0, -1.0)
+    margins0 = signs * f
+    pred = np.where(signs > 0, prob.classes[1], prob.classes[0])
+    eps = opts.eps * prob.logit_bounds()
+    B_max = max(budgets)
+    dec: dict[tuple[int, int], CertificateRecord] = {}
+    times = np.zeros(prob.m)
+    backend = opts.backend
+
+    def put(t, B, verdict, value, kind, path, flips=None, res=None, **extra):
+        relab = None if flips is None else prob.relabelling_from_flips(flips)
+        dec[(t, B)] = make_record(
+            test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
+            clean_margin=margins0[t], value=value, value_kind=kind, path=path,
+            relabelling=relab, res=res, backend=backend, **extra)
+
+    # budget 0 and non-positive clean margins
+    for t in range(prob.m):
+        if margins0[t] <= 0:
+            for B in budgets:
+                put(t, B, Verdict.NOT_ROBUST, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL,
+                    flips=np.zeros(prob.n, bool))
+        elif 0 in budgets:
+            v = Verdict.ROBUST if margins0[t] > eps[t] else Verdict.UNKNOWN
+            put(t, 0, v, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL)
+
+    # exact enumeration, one pass for all test points, up to the largest cheap budget
+    B_enum = -1
+    if opts.enumeration != "never":
+        for B in budgets:
+            if opts.enumeration == "always" or \
+                    n_relabellings(prob.n, B) <= opts.max_enumeration:
+                B_enum = B
+    if B_enum > 0:
+        rows = np.array([t for t in range(prob.m) if (t, B_enum) not in dec], dtype=int)
+        if len(rows):
+            t0 = time.perf_counter()
+            worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
+            times[rows] += (time.perf_counter() - t0) / len(rows)
+            for r, t in enumerate(rows):
+                for B in budgets:
+                    if B > B_enum or (t, B) in dec:
+                        continue
+                    w = worst[r, B]
+                    if w > eps[t]:
+                        put(t, B, Verdict.ROBUST, w, ValueKind.WORST_MARGIN, Path.ENUMERATION)
+                    elif w <= 0:
+                        flips = np.zeros(prob.n, bool)
+                        flips[list(witness[r][B])] = True
+                        put(t, B, Verdict.NOT_ROBUST, w, ValueKind.WORST_MARGIN,
+                            Path.ENUMERATION, flips=flips)
+                    else:
+                        put(t, B, Verdict.UNKNOWN, w, ValueKind.WORST_MARGIN, Path.ENUMERATION,
+                            note="worst margin within eps of 0")
+
+    models = _BudgetModels(prob, opts)
+    for t in range(prob.m):
+        todo = [B for B in budgets if (t, B) not in dec]
+        if not todo:
+            continue
+        t0 = time.perf_counter()
+        k_t, s = prob.K_test[t], signs[t]
+        path = None
+        if opts.attack:
+            path = greedy_attack(prob, alpha0, k_t, s, max(todo))
+            k = path.first_success()
+            if k is not None:
+                for B in todo:
+                    if B >= k:
+                        put(t, B, Verdict.NOT_ROBUST, path.margins[k], ValueKind.WITNESS_MARGIN,
+                            Path.ATTACK, flips=path.flips[k])
+        todo = [B for B in todo if (t, B) not in dec]
+        for B in sorted(todo, reverse=True):
+            if (t, B) in dec:
+                continue
+            start = (np.zeros(prob.n, bool), alpha0)
+            if path is not None:
+                k = path.best_within(B)
+                start = (path.flips[k], path.alphas[k])
+            verdict, value, kind, flips, res = _milp_decide(
+                prob, models, opts, t, k_t, s, B, eps[t], start)
+            put(t, B, verdict, value, kind, Path.MILP, flips=flips, res=res)
+            if not opts.monotone:
+                continue
+            if verdict is Verdict.ROBUST:
+                for B2 in todo:
+                    if B2 < B and (t, B2) not in dec:
+                        put(t, B2, Verdict.ROBUST, value, ValueKind.LOWER_BOUND, Path.MONOTONE)
+            elif verdict is Verdict.NOT_ROBUST:
+                w = int(flips.sum())
+                for B2 in todo:
+                    if B2 >= w and (t, B2) not in dec:
+                        put(t, B2, Verdict.NOT_ROBUST, value, ValueKind.WITNESS_MARGIN,
+                            Path.MONOTONE, flips=flips)
+        times[t] += time.perf_counter() - t0
+    if models.models:
+        times += models.build_time / prob.m
+    total = time.perf_counter() - t_start
+    del total
+    out = []
+    for t in range(prob.m):
+        for B in budgets:
+            out.append(dec[(t, B)].replace(wall_time=times[t] / len(budgets)))
+    return out
