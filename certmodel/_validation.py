@@ -80,7 +80,7 @@ def check_test_kernel(K_test, n_train: int, name: str = "K_test") -> np.ndarray:
 
 def check_scalar(x, name: str, target_type=numbers.Real, *, min_val=None, max_val=None,
                  include_min: bool = True, include_max: bool = True):
-    """Check a scalar's type and range, e.g. ``check_scalar(C, "C", min_val=0, include_min=False)``."""
+    """Check a scalar's type and range (e.g. ``C > 0``: ``min_val=0, include_min=False``)."""
     if isinstance(x, bool) or not isinstance(x, target_type):
         if target_type is numbers.Real and isinstance(x, np.floating | np.integer):
             x = x.item()
@@ -145,11 +145,10 @@ def check_labels(y, n: int | None = None, name: str = "y", *,
         classes = np.arange(n_classes)
         return classes, y
     classes, codes = np.unique(y, return_inverse=True)
-    if classes.size == 2 and set(classes.tolist()) not in ({-1, 1}, {0, 1}):
-        pass  # any two integers are a binary task
-    if classes.size > 2 and np.any(classes < 0):
+    if classes.size > 2 and not np.array_equal(classes, np.arange(classes.size)):
         raise InvalidParameterError(
-            f"{name}: multiclass labels must be 0..K-1, got {classes.tolist()[:10]}")
+            f"{name}: multiclass labels must be 0..K-1 with every class present; got labels "
+            f"{classes.tolist()[:10]} (outside the class range 0..{classes.size - 1})")
     return classes, codes.astype(np.int64)
 
 

@@ -1,0 +1,85 @@
+"""Brute-force oracles: enumerate every relabelling within the budget and retrain exactly."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from certmodel.learners import solve_svm_dual
+
+
+def random_instance(seed: int, n: int, m: int = 3, d: int = 3, ridge: float = 0.3):
+    """A PSD kernel from random features (train n, test m) and random ±1 labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n + m, d))
+    Kf = X @ X.T + ridge * np.eye(n + m)
+    y = np.where(rng.random(n) < 0.5, -1, 1)
+    if abs(y.sum()) == n:
+        y[0] = -y[0]
+    return Kf[:n, :n], y, Kf[n:, :n]
+
+
+def retrain_logits(K, y_pm, C, K_test):
+    a = solve_svm_dual(K, np.asarray(y_pm, float), C).alpha
+    return K_test @ (np.asarray(y_pm, float) * a)
+
+
+def brute_binary(K, y_pm, C, K_test, budget):
+    """Worst signed margin per test point over all relabellings with ≤ budget flips."""
+    y_pm = np.asarray(y_pm, float)
+    f0 = retrain_logits(K, y_pm, C, K_test)
+    s = np.where(f0 >= 0, 1.0, -1.0)
+    worst = s * f0
+    n = len(y_pm)
+    for b in range(1, budget + 1):
+        for S in itertools.combinations(range(n), b):
+            y = y_pm.copy()
+            y[list(S)] *= -1
+            worst = np.minimum(worst, s * retrain_logits(K, y, C, K_test))
+    return worst, s
+
+
+def brute_collective(K, y_pm, C, K_test, budget):
+    """Max number of test predictions (sign incl. ties) one relabelling can change."""
+    y_pm = np.asarray(y_pm, float)
+    f0 = retrain_logits(K, y_pm, C, K_test)
+    s = np.where(f0 >= 0, 1.0, -1.0)
+    best = int(np.sum(s * f0 <= 0))
+    for b in range(1, budget + 1):
+        for S in itertools.combinations(range(len(y_pm)), b):
+            y = y_pm.copy()
+            y[list(S)] *= -1
+            best = max(best, int(np.sum(s * retrain_logits(K, y, C, K_test) <= 0)))
+    return best
+
+
+def ovr_logits(K, labels, n_classes, C, K_test):
+    F = np.empty((K_test.shape[0], n_classes))
+    for k in range(n_classes):
+        F[:, k] = retrain_logits(K, np.where(labels == k, 1.0, -1.0), C, K_test)
+    return F
+
+
+def brute_multiclass(K, labels, n_classes, C, K_test, budget):
+    """Worst margin f_top − max_other over relabellings of ≤ budget points to any class."""
+    labels = np.asarray(labels)
+    F0 = ovr_logits(K, labels, n_classes, C, K_test)
+    top = np.argmax(F0, axis=1)
+
+    def margin(F):
+        ar = np.arange(len(top))
+        G = F.copy()
+        G[ar, top] = -np.inf
+        return F[ar, top] - G.max(axis=1)
+
+    worst = margin(F0)
+    n = len(labels)
+    for b in range(1, budget + 1):
+        for S in itertools.combinations(range(n), b):
+            choices = [[k for k in range(n_classes) if k != labels[i]] for i in S]
+            for new in itertools.product(*choices):
+                lab = labels.copy()
+                lab[list(S)] = new
+                worst = np.minimum(worst, margin(ovr_logits(K, lab, n_classes, C, K_test)))
+    return worst, top

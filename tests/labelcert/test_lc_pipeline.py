@@ -1,0 +1,166 @@
+"""The certificate pipeline: every path agrees with brute force, witnesses replay, no unsound robust."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certmodel.exceptions import InvalidParameterError
+from certmodel.labelcert import LabelCertOptions, certify
+from certmodel.learners import saturated_C
+from certmodel.results import Path, Verdict
+from tests.labelcert.oracles import (
+    brute_binary,
+    brute_multiclass,
+    ovr_logits,
+    random_instance,
+    retrain_logits,
+)
+
+CONFIGS = {
+    "default": LabelCertOptions(),
+    "milp_only": LabelCertOptions(attack=False, enumeration="never", monotone=False),
+    "enumeration": LabelCertOptions(enumeration="always", attack=False),
+    "reference_optimise": LabelCertOptions.plain(),
+}
+
+
+def replay_binary(K, y, C, K_test, rec):
+    y2 = np.asarray(y, float).copy()
+    for i, lab in rec.relabelling.items():
+        y2[i] = lab
+    f0 = retrain_logits(K, np.asarray(y, float), C, K_test[rec.test_index:rec.test_index + 1])
+    f1 = retrain_logits(K, y2, C, K_test[rec.test_index:rec.test_index + 1])
+    s = 1.0 if f0[0] >= 0 else -1.0
+    return s * f1[0]
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 7), C=st.sampled_from([0.5, 2.0]))
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_binary_verdicts_match_brute_force(config, seed, n, C):
+    K, y, K_test = random_instance(seed, n)
+    budgets = [0, 1, 2, 3]
+    recs = certify(K, y, K_test, C, budgets, options=CONFIGS[config])
+    assert len(recs) == K_test.shape[0] * len(budgets)
+    for rec in recs:
+        worst, _ = brute_binary(K, y, C, K_test[rec.test_index:rec.test_index + 1], rec.budget)
+        w = worst[0]
+        if rec.verdict is Verdict.ROBUST:
+            assert w > 0, (rec, w)
+            if rec.value is not None:
+                assert rec.value <= w + 1e-7  # a lower bound on the worst margin
+        elif rec.verdict is Verdict.NOT_ROBUST:
+            assert w <= 1e-9
+            assert len(rec.relabelling) <= rec.budget
+            assert replay_binary(K, y, C, K_test, rec) <= 1e-9
+        if abs(w) > 1e-4 * C * np.abs(K_test).sum():
+            assert rec.verdict is not Verdict.UNKNOWN, rec
+
+
+def test_saturated_closed_form_equals_milp():
+    K, y, K_test = random_instance(3, 7, m=4)
+    C = 0.9 * saturated_C(K)
+    fast = certify(K, y, K_test, C, [1, 2, 3])
+    slow = certify(K, y, K_test, C, [1, 2, 3], options=LabelCertOptions.plain(eps=0.0))
+    assert all(r.path in (Path.SATURATED, Path.TRIVIAL) for r in fast)
+    for a, b in zip(fast, slow):
+        assert a.verdict == b.verdict
+        assert b.path is Path.MILP
+        if a.verdict is Verdict.ROBUST:
+            assert a.value == pytest.approx(b.value, rel=1e-6, abs=1e-9)
+
+
+def test_tiny_time_limit_never_claims_robust_without_bound():
+    rng = np.random.default_rng(0)
+    n = 30
+    X = rng.normal(size=(n + 3, 6))
+    Kf = X @ X.T + 0.1 * np.eye(n + 3)
+    y = np.where(rng.random(n) < 0.5, -1, 1)
+    opts = LabelCertOptions(attack=False, enumeration="never", decision=False,
+                            time_limit=0.01, linearization="reference")
+    recs = certify(Kf[:n, :n], y, Kf[n:, :n], 5.0, [6], options=opts)
+    assert any(r.verdict is Verdict.UNKNOWN for r in recs)
+    for r in recs:
+        if r.verdict is Verdict.ROBUST:
+            assert r.value is not None and r.value > 0
+        if r.solver_status == "time_limit" and r.verdict is Verdict.ROBUST:
+            assert r.value_kind.value == "lower_bound"
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+@pytest.mark.parametrize("enumeration", ["always", "never"])
+def test_multiclass_verdicts_match_brute_force(enumeration, seed):
+    n, k, C = 5, 3, 1.0
+    K, _, K_test = random_instance(seed, n, m=2)
+    labels = np.random.default_rng(seed).integers(0, k, n)
+    labels[:3] = [0, 1, 2]
+    recs = certify(K, labels, K_test, C, [1, 2],
+                   options=LabelCertOptions(enumeration=enumeration))
+    for rec in recs:
+        worst, _ = brute_multiclass(K, labels, k, C, K_test[rec.test_index:rec.test_index + 1],
+                                    rec.budget)
+        if rec.verdict is Verdict.ROBUST:
+            assert worst[0] > 0
+        elif rec.verdict is Verdict.NOT_ROBUST:
+            assert worst[0] <= 1e-9
+            lab2 = labels.copy()
+            for i, c in rec.relabelling.items():
+                lab2[i] = c
+            F = ovr_logits(K, lab2, k, C, K_test[rec.test_index:rec.test_index + 1])[0]
+            top = np.where(labels == labels, rec.prediction, 0)[0]
+            assert F[top] - np.max(np.delete(F, top)) <= 1e-9
+        else:
+            assert abs(worst[0]) < 1e-4
+
+
+def test_inexact_multiclass_is_sound():
+    n, k, C = 6, 3, 1.0
+    K, _, K_test = random_instance(11, n, m=3)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    recs = certify(K, labels, K_test, C, [1], mode="multiclass-inexact")
+    for rec in recs:
+        worst, _ = brute_multiclass(K, labels, k, C, K_test[rec.test_index:rec.test_index + 1],
+                                    1)
+        if rec.verdict is Verdict.ROBUST:
+            assert worst[0] > 0
+        if rec.verdict is Verdict.NOT_ROBUST:
+            assert worst[0] <= 1e-9
+
+
+def test_collective_record_is_sound_and_replayed():
+    K, y, K_test = random_instance(5, 6, m=5)
+    recs = certify(K, y, K_test, 1.0, [1, 2], mode="collective")
+    for rec in recs:
+        assert rec.certified_count == rec.n_test - int(np.floor(rec.bound + 1e-6))
+        assert rec.incumbent == len(rec.attacked) <= rec.bound + 1e-6
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(C=0.0), "C"),
+    (dict(C=-1.0), "C"),
+    (dict(budgets=[9]), "budget"),
+    (dict(budgets=[-1]), "budget"),
+    (dict(y=[0, 1, 5, 1, 0]), "labels"),
+    (dict(K_test=np.ones((2, 4))), "K_test"),
+    (dict(K=np.full((5, 5), np.nan)), "finite"),
+    (dict(mode="bogus"), "mode"),
+])
+def test_bad_input_is_rejected(kwargs, match):
+    K, y, K_test = random_instance(0, 5)
+    args = dict(K=K, y=y, K_test=K_test, C=1.0, budgets=[1])
+    mode = kwargs.pop("mode", "samplewise")
+    args.update(kwargs)
+    with pytest.raises(InvalidParameterError, match=match):
+        certify(args["K"], args["y"], args["K_test"], args["C"], args["budgets"], mode=mode)
+
+
+def test_inputs_unchanged():
+    K, y, K_test = random_instance(1, 6)
+    copies = K.copy(), y.copy(), K_test.copy()
+    certify(K, y, K_test, 1.0, [1, 2])
+    for a, b in zip((K, y, K_test), copies):
+        np.testing.assert_array_equal(a, b)
