@@ -1,0 +1,46 @@
+"""EnsembleCert: white-box certificates for partition-aggregation ensembles (DPA / SS-DPA).
+
+* :func:`dpa_radius` — black-box DPA radius from vote counts;
+* :func:`whitebox_radius` — the multiple-choice knapsack over per-partition costs;
+* :func:`hash_partition`, :func:`sorted_partition` — label-independent partitioners;
+* :func:`costs_from_minflips`, :func:`costs_from_certifier` — per-partition costs from
+  ScaLabelCert or from any certificate through the result interface (e.g. LabelCert);
+* :func:`certify_ensemble` — the end-to-end pipeline returning an :class:`EnsembleResult`.
+"""
+
+from certmodel.ensemble.certify import (
+    EnsembleResult,
+    certified_accuracy,
+    certify_ensemble,
+    fc_ntk,
+    median_certified_robustness,
+)
+from certmodel.ensemble.costs import costs_from_certifier, costs_from_minflips
+from certmodel.ensemble.knapsack import min_cost, rival_options, whitebox_radius
+from certmodel.ensemble.partition import (
+    check_partition,
+    hash_partition,
+    partition_indices,
+    sorted_partition,
+)
+from certmodel.ensemble.votes import count_votes, dpa_radius, ensemble_prediction
+
+__all__ = [
+    "whitebox_radius",
+    "dpa_radius",
+    "count_votes",
+    "ensemble_prediction",
+    "min_cost",
+    "rival_options",
+    "hash_partition",
+    "sorted_partition",
+    "check_partition",
+    "partition_indices",
+    "costs_from_minflips",
+    "costs_from_certifier",
+    "certify_ensemble",
+    "EnsembleResult",
+    "fc_ntk",
+    "median_certified_robustness",
+    "certified_accuracy",
+]
