@@ -1,0 +1,5 @@
+"""The ``certmodel`` command line (click).  ``main`` is the console-script entry point."""
+
+from certmodel.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,246 @@
+"""``certmodel certify``: the whole pipeline on a dataset, or certificates for an instance file."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+
+import click
+import numpy as np
+
+from certmodel.cli._common import (
+    BadInput,
+    check_json_target,
+    console,
+    parse_float_list,
+    parse_int_list,
+    progress_bar,
+    write_json,
+)
+from certmodel.pipeline import METHODS, MODES, SOLVERS
+
+__all__ = ["certify", "load_instance", "summary_table"]
+
+
+def _fmt_pct(v) -> str:
+    return "–" if v is None or v != v else f"{100 * v:.1f} %"
+
+
+def summary_table(rows: list[dict], title: str):
+    """A rich table: one row per budget (certified ratio / accuracy, verdict counts, time)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in ("budget", "cert. ratio", "cert. acc.", "robust", "not rob.", "unknown",
+                 "time (s)"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        table.add_row(str(r["budget"]), _fmt_pct(r.get("certified_ratio")),
+                      _fmt_pct(r.get("certified_accuracy")), str(r.get("robust", "–")),
+                      "–" if r.get("not_robust") is None else str(r["not_robust"]),
+                      "–" if r.get("unknown") is None else str(r["unknown"]),
+                      f"{r.get('wall_time', 0.0):.2f}")
+    return table
+
+
+# ----------------------------------------------------------------------------------------------
+# instance files
+# ----------------------------------------------------------------------------------------------
+
+def load_instance(path: str, *, need_C: bool) -> dict:
+    """Read and validate an instance ``.npz`` (``K``, ``K_test``, ``y``, ``C``, opt. ``ridge``).
+
+    Raises :class:`BadInput` (exit 2) for unreadable files, missing keys or bad shapes.
+    """
+    from certmodel._validation import check_kernel_matrix, check_labels, check_test_kernel
+    from certmodel.exceptions import InvalidParameterError
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise BadInput(f"--instance {path}: expected an .npz archive, got a single array")
+            arrays = {k: z[k] for k in z.files}
+    except BadInput:
+        raise
+    except FileNotFoundError:
+        raise BadInput(f"--instance: file {path} does not exist") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise BadInput(f"--instance {path}: not a readable .npz file ({e})") from None
+    required = ["K", "K_test", "y"] + (["C"] if need_C else [])
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        found = ", ".join(sorted(arrays)) or "none"
+        raise BadInput(f"--instance {path}: missing key(s) {', '.join(missing)}; an instance "
+                       f"holds {', '.join(required)} (found: {found})")
+    try:
+        K = check_kernel_matrix(arrays["K"], "K", sym_tol=1e-8)
+        K_test = check_test_kernel(arrays["K_test"], K.shape[0], "K_test")
+        check_labels(arrays["y"], K.shape[0], "y")
+        y = np.asarray(arrays["y"]).astype(np.int64)
+        out = {"K": K, "K_test": K_test, "y": y}
+        for key in ("C", "ridge"):
+            if key in arrays:
+                v = np.asarray(arrays[key], dtype=float)
+                if v.size != 1 or not np.isfinite(v).all() or float(v.ravel()[0]) <= 0:
+                    raise InvalidParameterError(f"{key} must be one positive number, got {v!r}")
+                out[key] = float(v.ravel()[0])
+    except InvalidParameterError as e:
+        raise BadInput(f"--instance {path}: {e}") from None
+    return out
+
+
+def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, time_limit,
+                      json_out, quiet):
+    from certmodel._validation import check_budgets
+    from certmodel.exceptions import InvalidParameterError
+    from certmodel.pipeline import certify_arrays
+    from certmodel.results import records_to_json, summarize
+
+    if json_out is None:
+        raise BadInput("--instance needs --json OUT.json (or --json - for stdout)")
+    check_json_target(json_out)
+    data = load_instance(instance, need_C=(learner == "svm"))
+    ridge = ridge if ridge is not None else data.get("ridge", 1.0)
+    try:
+        budgets = check_budgets(list(budgets), data["K"].shape[0], "--budget")
+    except InvalidParameterError as e:
+        raise BadInput(str(e)) from None
+    t0 = time.perf_counter()
+    records = certify_arrays(data["K"], data["y"], data["K_test"], data.get("C", 1.0), budgets,
+                             method=method, mode=mode, learner=learner, ridge=ridge,
+                             solver=solver, time_limit=time_limit)
+    wall = time.perf_counter() - t0
+    meta = {"instance": str(instance), "method": method, "mode": mode, "learner": learner,
+            "solver": solver, "budgets": budgets, "n_train": int(data["K"].shape[0]),
+            "n_test": int(data["K_test"].shape[0]), "wall_time": wall}
+    write_json(json_out, records_to_json(records, **meta))
+    if not quiet:
+        con = console(stderr=(json_out == "-"))
+        if records and hasattr(records[0], "verdict"):
+            con.print(summary_table(summarize(records), f"{instance}: {method} {mode}"))
+        con.print(f"wall time {wall:.2f} s; {len(records)} records written to {json_out}")
+
+
+# ----------------------------------------------------------------------------------------------
+# the command
+# ----------------------------------------------------------------------------------------------
+
+@click.command("certify")
+@click.option("--dataset", help="Dataset name (see `certmodel datasets`), e.g. csbm, karate, "
+              "cora_ml_binary.")
+@click.option("--instance", type=click.Path(dir_okay=False),
+              help="A .npz file with K (n×n), K_test (m×n), y and C instead of a dataset.")
+@click.option("--arch", help="NTK architecture: gcn, sgc, appnp, gin, graphsage, "
+              "gcn_skip_alpha, gcn_skip_pc, mlp, linear, fc.")
+@click.option("--normalization", type=click.Choice(["row", "sym", "graphsage", "none"]),
+              help="Graph normalisation (default: the architecture's).")
+@click.option("--depth", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Hidden layers of the network.")
+@click.option("--C", "C", type=float, help="SVM box bound C (default: the paper's value for "
+              "the dataset, e.g. 0.001 for csbm).")
+@click.option("--cv", is_flag=True, help="Choose C by 4-fold cross-validation.")
+@click.option("--labelled-per-class", type=click.IntRange(min=1),
+              help="Train (and val) nodes per class; labelled = train ∪ val.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--budget", callback=parse_int_list, help="Budgets, e.g. 1,2,5.")
+@click.option("--budget-fraction", callback=parse_float_list,
+              help="Budgets as fractions of the labelled set, e.g. 0.05,0.1.")
+@click.option("--method", type=click.Choice(METHODS), default="labelcert", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="samplewise", show_default=True)
+@click.option("--learner", type=click.Choice(["svm", "krr"]), default="svm", show_default=True,
+              help="krr needs --method scalabel.")
+@click.option("--ridge", type=float, help="Ridge λ of kernel ridge regression (default 1, or "
+              "the instance's `ridge`).")
+@click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True)
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds per MILP (time-outs give `unknown`).")
+@click.option("--max-test", type=click.IntRange(min=1), help="Certify a random subset of "
+              "this many test nodes.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Local worker processes (default: in-process when every certificate has "
+              "a closed form, e.g. the saturated regime, else up to 4 processes).")
+@click.option("--scheduler", help="dask.distributed scheduler address, tcp://HOST:PORT.")
+@click.option("--store", type=click.Path(dir_okay=False), help="SQLite results store "
+              "(stored results are reused, new ones added).")
+@click.option("--json", "json_out", help="Write the records as JSON to this file ('-': stdout).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder "
+              "(default $CERTMODEL_DATA).")
+@click.option("--parity", is_flag=True, help="Reproduce the reference numerically.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
+def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_class, seed,
+            budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
+            max_test, workers, scheduler, store, json_out, data_dir, parity, quiet):
+    """Certify robustness against label flipping.
+
+    With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
+    and certified accuracy per budget.  With --instance: certificates for a precomputed
+    kernel problem, written as JSON records.
+
+    \b
+    Examples:
+      certmodel certify --dataset csbm --arch gcn --budget 1,2,4
+      certmodel certify --instance inst.npz --budget 1,2 --method labelcert --json out.json
+    """
+    if (dataset is None) == (instance is None):
+        raise BadInput("give exactly one of --dataset NAME or --instance FILE.npz")
+    if budget is None and budget_fraction is None:
+        raise BadInput("give --budget (e.g. 1,2,5) or --budget-fraction (e.g. 0.05,0.1)")
+    if budget is not None and budget_fraction is not None:
+        raise BadInput("give either --budget or --budget-fraction, not both")
+    if instance is not None:
+        if budget is None:
+            raise BadInput("--instance needs integer budgets: --budget 1,2,3")
+        _certify_instance(instance, budget, method, learner, ridge, mode, solver, time_limit,
+                          json_out, quiet)
+        return
+    if arch is None:
+        raise BadInput("--dataset needs --arch (e.g. --arch gcn)")
+    check_json_target(json_out)
+    from certmodel.kernels import architectures
+    from certmodel.pipeline import CertifyConfig
+
+    if arch not in architectures():
+        raise BadInput(f"unknown --arch {arch!r}; expected one of: {', '.join(architectures())}")
+    config = CertifyConfig(
+        dataset=dataset, arch=arch, normalization=normalization, depth=depth, C=C, cv=cv,
+        labelled_per_class=labelled_per_class, seed=seed, budgets=budget,
+        budget_fractions=budget_fraction, method=method, mode=mode, learner=learner,
+        ridge=1.0 if ridge is None else ridge, solver=solver, time_limit=time_limit,
+        max_test=max_test, parity=parity)
+    result = _run(config, workers=workers, scheduler=scheduler, store_path=store,
+                  data_dir=data_dir, quiet=quiet)
+    if json_out is not None:
+        from certmodel.results import records_to_json
+
+        write_json(json_out, records_to_json(
+            result.records, config=config.to_dict(), C=result.C,
+            clean_accuracy=result.clean_accuracy, n_labelled=result.n_labelled,
+            n_test=result.n_test, budgets=result.budgets, wall_time=result.wall_time,
+            y_true={str(k): v for k, v in result.y_true.items()}, summary=result.summary()))
+    if not quiet:
+        print_result(result, stderr=(json_out == "-"))
+
+
+def _run(config, *, workers, scheduler, store_path, data_dir, quiet):
+    from certmodel.pipeline import run_certify
+
+    with progress_bar(f"certifying {config.label()}", quiet=quiet) as update:
+        return run_certify(config, workers=workers, scheduler=scheduler, store=store_path,
+                           progress=update, data_dir=data_dir)
+
+
+def print_result(result, *, stderr: bool = False) -> None:
+    """The certify table with a header line (clean accuracy, sizes, C, wall time)."""
+    cfg = result.config
+    con = console(stderr=stderr)
+    title = (f"{cfg.method} {cfg.mode} · {cfg.dataset} · {cfg.arch} "
+             f"({cfg.normalization or 'default'} norm., depth {cfg.depth}) · seed {cfg.seed}")
+    con.print(summary_table(result.summary(), title))
+    t = result.timings
+    con.print(f"labelled {result.n_labelled} · test {result.n_test} · C = {result.C:g} · "
+              f"clean accuracy {100 * result.clean_accuracy:.1f} %")
+    con.print(f"wall time {result.wall_time:.1f} s (kernel {t.get('kernel', 0):.1f} s, "
+              f"certificates {t.get('certificates', 0):.1f} s)")
+    con.print(f"records: {result.n_computed} computed, {result.n_reused} reused from the store")
+    for err in sorted(set(result.errors))[:5]:
+        con.print(f"[yellow]task failed (records marked unknown): {err}[/yellow]")
