@@ -7,10 +7,10 @@ the order tried (each reported in the record's ``path``):
 1. ``saturated`` — ``C < 1/max_i Σ_j |K_ij|``: every α = C, so ``f_t = C Σ_i K_ti y_i`` is
    label-linear and ScaLabelCert's sort is exact (spec §4);
 2. ``trivial`` — budget 0: the clean margin decides;
-3. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
-   most ``max_enumeration`` of them (one pass serves all test points);
-4. ``attack`` — a greedy attack with exact retraining; a replayed success is a witness for
+3. ``attack`` — a greedy attack with exact retraining; a replayed success is a witness for
    every budget ≥ its size (monotonicity);
+4. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
+   most ``max_enumeration`` of them (one pass serves all remaining test points);
 5. ``milp`` — the KKT MILP (one model per budget, objective swapped per test point, warm
    start, decision mode); budgets are visited from the largest down so that one robust answer
    settles every smaller budget (``monotone``).
@@ -107,7 +107,6 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
 def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                        ) -> list[CertificateRecord]:
     """Binary sample-wise certificates for every test row and budget (see module docstring)."""
-    t_start = time.perf_counter()
     if opts.saturated and prob.saturated:
         return saturated_records(prob, budgets, prob.C)
     y = prob.y_pm
@@ -117,7 +116,6 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
     margins0 = signs * f
     pred = np.where(signs > 0, prob.classes[1], prob.classes[0])
     eps = opts.eps * prob.logit_bounds()
-    B_max = max(budgets)
     dec: dict[tuple[int, int], CertificateRecord] = {}
     times = np.zeros(prob.m)
     backend = opts.backend
@@ -139,15 +137,35 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
             v = Verdict.ROBUST if margins0[t] > eps[t] else Verdict.UNKNOWN
             put(t, 0, v, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL)
 
+    # attack first: a replayed greedy success is a witness for every budget >= its size
+    paths = {}
+    if opts.attack:
+        for t in range(prob.m):
+            todo = [B for B in budgets if (t, B) not in dec]
+            if not todo:
+                continue
+            t0 = time.perf_counter()
+            path = greedy_attack(prob, alpha0, prob.K_test[t], signs[t], max(todo))
+            paths[t] = path
+            k = path.first_success()
+            if k is not None:
+                for B in todo:
+                    if B >= k:
+                        put(t, B, Verdict.NOT_ROBUST, path.margins[k], ValueKind.WITNESS_MARGIN,
+                            Path.ATTACK, flips=path.flips[k])
+            times[t] += time.perf_counter() - t0
+
     # exact enumeration, one pass for all test points, up to the largest cheap budget
     B_enum = -1
+    open_budgets = sorted({B for t in range(prob.m) for B in budgets if (t, B) not in dec})
     if opts.enumeration != "never":
-        for B in budgets:
+        for B in open_budgets:
             if opts.enumeration == "always" or \
                     n_relabellings(prob.n, B) <= opts.max_enumeration:
                 B_enum = B
     if B_enum > 0:
-        rows = np.array([t for t in range(prob.m) if (t, B_enum) not in dec], dtype=int)
+        rows = np.array([t for t in range(prob.m)
+                         if any((t, B) not in dec for B in budgets if B <= B_enum)], dtype=int)
         if len(rows):
             t0 = time.perf_counter()
             worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
@@ -175,16 +193,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
             continue
         t0 = time.perf_counter()
         k_t, s = prob.K_test[t], signs[t]
-        path = None
-        if opts.attack:
-            path = greedy_attack(prob, alpha0, k_t, s, max(todo))
-            k = path.first_success()
-            if k is not None:
-                for B in todo:
-                    if B >= k:
-                        put(t, B, Verdict.NOT_ROBUST, path.margins[k], ValueKind.WITNESS_MARGIN,
-                            Path.ATTACK, flips=path.flips[k])
-        todo = [B for B in todo if (t, B) not in dec]
+        path = paths.get(t)
         for B in sorted(todo, reverse=True):
             if (t, B) in dec:
                 continue
@@ -210,8 +219,6 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
         times[t] += time.perf_counter() - t0
     if models.models:
         times += models.build_time / prob.m
-    total = time.perf_counter() - t_start
-    del total
     out = []
     for t in range(prob.m):
         for B in budgets:

@@ -234,7 +234,13 @@ def _run_dask(fn, payloads, address: str, timeout: float | None) -> Iterator[Tas
     except ImportError as e:
         raise ImportError("--scheduler needs dask.distributed: "
                           "pip install 'certmodel[distributed]'") from e
-    client = Client(address, set_as_default=False, timeout="30s")
+    try:
+        client = Client(address, set_as_default=False, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as e:
+        from certmodel.exceptions import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"--scheduler {address}: cannot connect to a dask scheduler ({e})") from None
     try:
         tag = uuid.uuid4().hex[:8]
         futures = {}

@@ -1,4 +1,4 @@
-"""The certificate pipeline: every path agrees with brute force, witnesses replay, no unsound robust."""
+"""The certificate pipeline agrees with brute force; witnesses replay; no unsound robust."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ With ``r_i = Σ_j |K_ij|`` over the labelled columns (diagonal included) and any
 ``|(Qα)_i| = |y_i Σ_j K_ij y_j α_j| ≤ C r_i``.  Hence the multipliers of ``α_i ≥ 0`` and
 ``α_i ≤ C`` obey
 
-    u_i = (Qα)_i − 1 ≤ C r_i − 1   (when α_i = 0),     v_i = 1 − (Qα)_i ≤ C r_i + 1   (when α_i = C),
+    u_i = (Qα)_i − 1 ≤ C r_i − 1  (α_i = 0),    v_i = 1 − (Qα)_i ≤ C r_i + 1  (α_i = C),
 
 so ``M_u,i = max(C r_i − 1, 0)`` and ``M_v,i = C r_i + 1`` are valid — never the
 reference's unjustified 1000.  Each value keeps its provenance (Pyomo ``bigm_src`` style).

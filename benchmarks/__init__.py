@@ -1,0 +1,1 @@
+"""Benchmarks of certmodel (not part of the test suite; see docs/benchmarks.md)."""
