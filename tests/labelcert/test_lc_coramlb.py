@@ -26,12 +26,13 @@ def test_coramlb_gcn_decided_by_highs(coramlb):
     assert len(L) == 20 and len(T) == 1215
     K_LL, C = K[np.ix_(L, L)], 0.075
     assert C > saturated_C(K_LL)  # the MILP regime, not the closed form
-    rows = T[:4]
+    rows = T[:2]
     milp = LabelCertOptions(attack=False, enumeration="never", time_limit=120)
     recs = certify(K_LL, y[L], K[np.ix_(rows, L)], C, [1, 2], options=milp, test_indices=rows)
     fast = certify(K_LL, y[L], K[np.ix_(rows, L)], C, [1, 2], test_indices=rows)
     for a, b in zip(recs, fast):
         assert a.verdict is not Verdict.UNKNOWN
         assert a.path in (Path.MILP, Path.MONOTONE, Path.TRIVIAL)
-        assert a.backend == "highs"
+        if a.path is Path.MILP:
+            assert a.backend == "highs" and a.solver_status in ("decided", "optimal")
         assert a.verdict == b.verdict, (a, b)
