@@ -15,12 +15,28 @@ import numpy as np
 
 from certmodel.labelcert._problem import Problem, retrain_binary, retrain_ovr
 
-__all__ = ["n_relabellings", "enumerate_binary", "enumerate_multiclass"]
+__all__ = ["n_relabellings", "enumeration_budget", "enumerate_binary", "enumerate_multiclass"]
 
 
 def n_relabellings(n: int, budget: int, n_classes: int = 2) -> int:
     """``Σ_{b ≤ B} C(n, b) (K − 1)^b`` relabellings with at most ``B`` changes."""
     return sum(math.comb(n, b) * (n_classes - 1) ** b for b in range(budget + 1))
+
+
+def enumeration_budget(mode: str, max_count: int, n: int, open_budgets, n_classes: int = 2,
+                       ) -> int:
+    """Largest open budget worth enumerating (``-1``: none).
+
+    ``mode="always"`` takes the largest open budget, ``"never"`` none, ``"auto"`` the largest
+    with at most ``max_count`` relabellings (:func:`n_relabellings`).
+    """
+    best = -1
+    if mode == "never":
+        return best
+    for B in sorted(open_budgets):
+        if mode == "always" or n_relabellings(n, B, n_classes) <= max_count:
+            best = B
+    return best
 
 
 def enumerate_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int,

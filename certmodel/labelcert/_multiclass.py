@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.labelcert._enumerate import enumerate_multiclass, n_relabellings
+from certmodel.labelcert._enumerate import enumerate_multiclass, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, retrain_ovr
 from certmodel.labelcert._records import make_record
@@ -76,12 +76,9 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             elif B == 0:
                 v = Verdict.ROBUST if margins0[t] > eps[t] else Verdict.UNKNOWN
                 put(t, B, v, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL)
-    B_enum = -1
-    if opts.enumeration != "never":
-        for B in budgets:
-            if opts.enumeration == "always" or \
-                    n_relabellings(prob.n, B, prob.n_classes) <= opts.max_enumeration:
-                B_enum = B
+    open_budgets = {B for t in range(prob.m) for B in budgets if (t, B) not in dec}
+    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, open_budgets,
+                                prob.n_classes)
     if B_enum > 0:
         rows = np.array([t for t in range(prob.m) if (t, B_enum) not in dec], dtype=int)
         if len(rows):

@@ -27,7 +27,7 @@ import numpy as np
 
 from certmodel.backends.base import DecisionTarget
 from certmodel.labelcert._attack import greedy_attack
-from certmodel.labelcert._enumerate import enumerate_binary, n_relabellings
+from certmodel.labelcert._enumerate import enumerate_binary, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, retrain_binary
 from certmodel.labelcert._records import make_record
@@ -156,13 +156,8 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
             times[t] += time.perf_counter() - t0
 
     # exact enumeration, one pass for all test points, up to the largest cheap budget
-    B_enum = -1
-    open_budgets = sorted({B for t in range(prob.m) for B in budgets if (t, B) not in dec})
-    if opts.enumeration != "never":
-        for B in open_budgets:
-            if opts.enumeration == "always" or \
-                    n_relabellings(prob.n, B) <= opts.max_enumeration:
-                B_enum = B
+    open_budgets = {B for t in range(prob.m) for B in budgets if (t, B) not in dec}
+    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, open_budgets)
     if B_enum > 0:
         rows = np.array([t for t in range(prob.m)
                          if any((t, B) not in dec for B in budgets if B <= B_enum)], dtype=int)
