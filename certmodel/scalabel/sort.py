@@ -13,7 +13,12 @@ margin ``M_ab = f_a − f_b`` by at most
     min flips           = min_{b≠a} min {k : M_ab − S_b(k) ≤ eps_abs}
 
 Binary tasks are the case ``K = 2`` (``f_1 − f_0 = W @ y_pm``).  All test points are handled
-at once: one ``argsort`` of the (m, K, n) decrease tensor, in chunks of test points.
+at once.  With witnesses: one ``argsort`` of the (m, K, n) decrease tensor, in chunks of test
+points.  Counts only (``witnesses=False``, what EnsembleCert uses): the decreases against ``b``
+are ``2·max(w, 0)`` on class ``a``, ``2·max(−w, 0)`` on class ``b`` and ``|w|`` elsewhere, so
+the ``L`` largest are merged from per-class top-``L`` lists (``np.partition``) and their
+cumulative sums are bit-identical to the full sort's first ``L + 1``; rows still above the
+tolerance after ``L`` decreases are redone with ``4L`` (a full sort once ``K·L ≥ n``).
 """
 
 from __future__ import annotations
@@ -99,6 +104,113 @@ def _decreases(W: np.ndarray, codes: np.ndarray, pred: np.ndarray, K: int) -> np
     return d
 
 
+_TOP_L = 8  # first top-k tried by the counts-only path (x4 for unresolved rows)
+
+
+def _class_tops(W: np.ndarray, codes: np.ndarray, K: int, L: int):
+    """Per class ``c``: the ``L`` largest of ``2·max(w, 0)``, ``2·max(−w, 0)`` and ``|w|``.
+
+    Arrays of shape (m, K, L), descending, zero-padded (zeros are what the full decrease
+    vectors hold beyond their positive entries, so padding never changes a top-``L``).
+    """
+    m = W.shape[0]
+    TP = np.zeros((m, K, L))
+    TN = np.zeros((m, K, L))
+    TA = np.zeros((m, K, L))
+    for c in range(K):
+        Wb = W[:, codes == c]
+        nc = Wb.shape[1]
+        if nc == 0:
+            continue
+        if nc > 2 * L:
+            part = np.partition(Wb, (L - 1, nc - L), axis=1)
+            hs = np.sort(part[:, nc - L:], axis=1)[:, ::-1]
+            ls = np.sort(part[:, :L], axis=1)
+            ab = np.concatenate([np.abs(hs), np.abs(ls)], axis=1)
+        else:
+            srt = np.sort(Wb, axis=1)
+            hs = srt[:, ::-1][:, :L]
+            ls = srt[:, :L]
+            ab = np.abs(Wb)
+        ab = -np.sort(-ab, axis=1)[:, :L]
+        k = hs.shape[1]
+        TP[:, c, :k] = np.maximum(hs, 0.0) * 2.0
+        TN[:, c, :k] = np.maximum(-ls, 0.0) * 2.0
+        TA[:, c, :ab.shape[1]] = ab
+    return TP, TN, TA
+
+
+def _topk_counts(W, codes, pred, M, M_rival, eps_abs, K, budgets, L):
+    """Counts-only sort via top-``L`` merges (exact; same sums as the full sort).
+
+    For rival ``b`` the decreases are ``2·max(w, 0)`` on class ``a``, ``2·max(−w, 0)`` on
+    class ``b`` and ``|w|`` elsewhere, so the ``L`` largest are among the per-class top-``L``
+    lists.  Their cumulative sums equal the first ``L + 1`` entries of the full sort's; a row
+    whose gap is still above ``eps_abs`` after ``L`` decreases is redone with a larger ``L``.
+    Returns ``(cnt (m, K), {B: cs[:, :, B]})``.
+    """
+    m, n = W.shape
+    L = min(n, max([L] + [int(B) for B in budgets]))
+    if K * L >= n:  # merging K lists of L costs more than sorting all n decreases
+        return _full_counts(W, codes, pred, M, eps_abs, K, budgets)
+    cnt = np.zeros((m, K), dtype=np.int64)
+    csB = {B: np.zeros((m, K)) for B in budgets}
+    step = max(1, (1 << 22) // (K * K * L))
+    ks = np.arange(K)
+    todo = []
+    for t0 in range(0, m, step):
+        t1 = min(m, t0 + step)
+        mc = t1 - t0
+        TP, TN, TA = _class_tops(W[t0:t1], codes, K, L)
+        C = np.broadcast_to(TA[:, None, :, :], (mc, K, K, L)).copy()
+        C[:, ks, ks, :] = TN
+        rows = np.arange(mc)
+        C[rows, :, pred[t0:t1], :] = TP[rows, pred[t0:t1], :][:, None, :]
+        C = C.reshape(mc, K, K * L)
+        if K * L > 2 * L:
+            C = np.partition(C, K * L - L, axis=2)[:, :, K * L - L:]
+        top = -np.sort(-C, axis=2)
+        cs = np.concatenate([np.zeros((mc, K, 1)), np.cumsum(top, axis=2)], axis=2)
+        gap = M[t0:t1, :, None] - cs
+        e = eps_abs[t0:t1, None, None]
+        c = np.sum(gap > e, axis=2)
+        c[rows, pred[t0:t1]] = 0
+        cnt[t0:t1] = c
+        for B in budgets:
+            csB[B][t0:t1] = cs[:, :, B]
+        if L < n:
+            open_ = gap[:, :, L] > e[:, :, 0]
+            open_[rows, pred[t0:t1]] = False
+            todo.append(t0 + np.flatnonzero(open_.any(axis=1)))
+    todo = np.concatenate(todo) if todo else np.zeros(0, dtype=np.int64)
+    if todo.size:
+        c2, cs2 = _topk_counts(W[todo], codes, pred[todo], M[todo], M_rival[todo],
+                               eps_abs[todo], K, budgets, min(n, 4 * L))
+        cnt[todo] = c2
+        for B in budgets:
+            csB[B][todo] = cs2[B]
+    return cnt, csB
+
+
+def _full_counts(W, codes, pred, M, eps_abs, K, budgets):
+    """Counts-only full sort of the (m, K, n) decreases (small ``n``); as :func:`_topk_counts`."""
+    m, n = W.shape
+    cnt = np.zeros((m, K), dtype=np.int64)
+    csB = {B: np.zeros((m, K)) for B in budgets}
+    step = max(1, _CHUNK_ELEMENTS // max(1, K * n))
+    for t0 in range(0, m, step):
+        t1 = min(m, t0 + step)
+        d = _decreases(W[t0:t1], codes, pred[t0:t1], K)
+        ds = -np.sort(-d, axis=2)
+        cs = np.concatenate([np.zeros(ds.shape[:2] + (1,)), np.cumsum(ds, axis=2)], axis=2)
+        c = np.sum(M[t0:t1, :, None] - cs > eps_abs[t0:t1, None, None], axis=2)
+        c[np.arange(t1 - t0), pred[t0:t1]] = 0
+        cnt[t0:t1] = c
+        for B in budgets:
+            csB[B][t0:t1] = cs[:, :, B]
+    return cnt, csB
+
+
 def _witness(classes, w_row, idx_row, ds_row, a: int, b: int, k: int) -> dict[int, int]:
     """The ``k`` largest positive decreases against rival ``b``: index -> new label value."""
     sel = idx_row[b, :k][ds_row[b, :k] > 0]
@@ -122,8 +234,15 @@ def _analyse(prob: Problem, budgets=(), *, witnesses: bool = True) -> _Analysis:
     worst_rival = {B: np.empty(m, dtype=np.int64) for B in budgets}
     worst_relabel = {B: [None] * m for B in budgets}
     min_relabel = [None] * m
+    if not witnesses:  # counts only: top-k merges instead of the full (m, K, n) sort
+        per_rival, csB = _topk_counts(W, codes, pred, M, M_rival, eps_abs, K, budgets,
+                                      _TOP_L)
+        for B in budgets:
+            g = M_rival - csB[B]
+            worst_rival[B][:] = np.argmin(g, axis=1)
+            worst[B][:] = np.min(g, axis=1)
     step = max(1, _CHUNK_ELEMENTS // max(1, K * n))
-    for t0 in range(0, m, step):
+    for t0 in range(0, m if witnesses else 0, step):  # full sort: witnesses need indices
         t1 = min(m, t0 + step)
         rows = np.arange(t1 - t0)
         d = _decreases(W[t0:t1], codes, pred[t0:t1], K)
