@@ -127,9 +127,9 @@ def summary(rows, largest, meta, time_limit) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_scaling",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="10 s limit, n in 10..40, 3 tests")
+    ap.add_argument("--quick", action="store_true", help="10 s limit, n in 12..40, 3 tests")
     ap.add_argument("--time-limit", type=float)
-    ap.add_argument("--sizes", help="comma-separated labelled-set sizes (even)")
+    ap.add_argument("--sizes", help="comma-separated labelled-set sizes (multiples of 4)")
     ap.add_argument("--budget", type=int, default=2)
     ap.add_argument("--m", type=int, default=3, help="test points per size")
     ap.add_argument("--seed", type=int, default=0)
@@ -139,8 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tag")
     a = ap.parse_args(argv)
     tl = a.time_limit or (10.0 if a.quick else 60.0)
-    sizes = [int(s) for s in (a.sizes or ("10,20,30,40" if a.quick else
-                                          "10,20,30,40,50,60,80,100")).split(",")]
+    sizes = [int(s) for s in (a.sizes or ("12,20,28,40" if a.quick else
+                                          "12,20,28,40,52,60,80,100")).split(",")]
     lins = a.lins.split(",")
     meta = (f"Run `python -m benchmarks.bench_scaling {' '.join(argv or sys.argv[1:])}` on "
             f"{machine()}; CSBM seed {a.seed}, GCN NTK, C·max row-sum = {a.target:g}, budget "

@@ -213,7 +213,7 @@ def instance_names() -> list[str]:
     return list(_registry())
 
 
-QUICK = ["csbm20_s0", "csbm40_s0", "ntk40_s0", "csbm40sat_s0", "coramlb"]
+QUICK = ["csbm40_s0", "ntk40_s0", "csbm40sat_s0", "coramlb"]
 FULL = ["csbm20_s0", "csbm20_s1", "csbm40_s0", "csbm40_s1", "csbm40_s2", "csbm40sat_s0",
         "ntk40_s0", "ntk40_s1", "rbf40_s0", "ntk60_s0", "csbm80_s0", "coramlb", "karate"]
 
