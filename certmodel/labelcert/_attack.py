@@ -14,8 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from certmodel.labelcert._problem import Problem
-from certmodel.learners import solve_svm_dual
+from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 
 __all__ = ["AttackPath", "greedy_attack"]
 
@@ -61,8 +60,12 @@ def greedy_attack(prob: Problem, alpha0: np.ndarray, k_t: np.ndarray, sign: floa
                 continue
             y2 = y.copy()
             y2[i] = -y2[i]
-            a2 = solve_svm_dual(prob.K, y2, prob.C, alpha0=alpha, check_input=False).alpha
-            m2 = float(sign * k_t @ (y2 * a2))
+            try:
+                z2 = retrain_binary(prob.K, y2, prob.C, alpha)
+            except RetrainFailed:  # never build a witness on an unconverged retrain
+                continue
+            a2 = y2 * z2
+            m2 = float(sign * k_t @ z2)
             if m2 < best[0]:
                 best = (m2, i, a2)
         if best[1] is None:

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from certmodel.labelcert._options import LabelCertOptions
-from certmodel.labelcert._problem import Problem, retrain_binary
+from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
@@ -51,9 +51,14 @@ def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions
         bound = min(bound, float(prob.m))
         certified = prob.m - min(prob.m, math.floor(bound + 1e-6))
         relab, attacked, incumbent = None, (), None
+        z = None
         if res.has_solution:
             flips = model.flips_of(res.x)
-            z = retrain_binary(prob.K, np.where(flips, -y, y), prob.C)
+            try:
+                z = retrain_binary(prob.K, np.where(flips, -y, y), prob.C)
+            except RetrainFailed:  # the count bound stays valid; only the replay is lost
+                z = None
+        if z is not None:
             changed = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
             relab = prob.relabelling_from_flips(flips)
             attacked = tuple(prob.test_indices[changed])

@@ -23,7 +23,7 @@ import numpy as np
 from certmodel.backends.base import DecisionTarget
 from certmodel.labelcert._enumerate import enumerate_multiclass, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
-from certmodel.labelcert._problem import Problem, retrain_ovr
+from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_ovr
 from certmodel.labelcert._records import make_record
 from certmodel.labelcert._samplewise import saturated_records
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
@@ -46,7 +46,11 @@ def _clean(prob: Problem):
 
 
 def _replay(prob: Problem, labels: np.ndarray, k_t: np.ndarray, top: int) -> float:
-    Z = retrain_ovr(prob.K, labels, prob.n_classes, prob.C)
+    """Margin after retraining on ``labels`` (+inf if retraining fails: no witness)."""
+    try:
+        Z = retrain_ovr(prob.K, labels, prob.n_classes, prob.C)
+    except RetrainFailed:
+        return np.inf
     f = Z @ k_t
     return float(f[top] - np.max(np.delete(f, top)))
 
@@ -83,8 +87,11 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
         rows = np.array([t for t in range(prob.m) if (t, B_enum) not in dec], dtype=int)
         if len(rows):
             t0 = time.perf_counter()
-            worst, witness = enumerate_multiclass(prob, alphas, tops, B_enum, rows)
-            times[rows] += (time.perf_counter() - t0) / len(rows)
+            try:
+                worst, witness = enumerate_multiclass(prob, alphas, tops, B_enum, rows)
+            except RetrainFailed:  # enumeration is only exact if every retrain converged
+                rows = rows[:0]
+            times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
             for r, t in enumerate(rows):
                 for B in budgets:
                     if B > B_enum or (t, B) in dec:

@@ -22,13 +22,23 @@ from certmodel._validation import (
 from certmodel.exceptions import InvalidParameterError
 from certmodel.learners import is_saturated, solve_svm_dual
 
-__all__ = ["Problem", "retrain_binary", "retrain_ovr"]
+__all__ = ["Problem", "RetrainFailed", "retrain_binary", "retrain_ovr"]
+
+
+class RetrainFailed(ArithmeticError):
+    """Exact retraining did not reach a KKT point (e.g. an indefinite kernel).
+
+    Paths that rely on exact retraining (enumeration, attack, witness replay) must not
+    trust such a result: they give up and leave the decision to the MILP or to ``unknown``.
+    """
 
 
 def retrain_binary(K: np.ndarray, y_pm: np.ndarray, C: float,
                    alpha0: np.ndarray | None = None) -> np.ndarray:
     """``z = y∘α`` of the bias-free SVM retrained exactly on labels ``y_pm``."""
     sol = solve_svm_dual(K, y_pm, C, alpha0=alpha0, check_input=False)
+    if not sol.converged:
+        raise RetrainFailed(f"SVM retraining stopped at KKT residual {sol.kkt_residual:.3g}")
     return y_pm * sol.alpha
 
 

@@ -29,7 +29,7 @@ from certmodel.backends.base import DecisionTarget
 from certmodel.labelcert._attack import greedy_attack
 from certmodel.labelcert._enumerate import enumerate_binary, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
-from certmodel.labelcert._problem import Problem, retrain_binary
+from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import make_record
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import BinaryMILP
@@ -75,6 +75,15 @@ class _BudgetModels:
         return self.models[budget]
 
 
+def _replay(prob: Problem, flips: np.ndarray, k_t: np.ndarray, sign: float) -> float:
+    """Margin after retraining on the flipped labels (+inf if retraining fails: no witness)."""
+    try:
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+    except RetrainFailed:
+        return np.inf
+    return float(sign * k_t @ z)
+
+
 def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
     """Solve the budget-B MILP for test row t; returns (verdict, value, kind, flips, res)."""
     model = models.get(budget)
@@ -84,8 +93,7 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
     res = model.solve(c, Sense.MINIMIZE, warm_start=x0, decision=decision)
     if res.has_solution and res.incumbent <= eps_abs:
         flips = model.flips_of(res.x)
-        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
-        replay = float(sign * k_t @ z)
+        replay = _replay(prob, flips, k_t, sign)
         if replay <= 0:
             return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
         if decision is not None:  # incumbent in the tolerance band: optimise to settle it
@@ -95,8 +103,7 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
         return Verdict.ROBUST, res.bound, kind, None, res
     if res.has_solution and res.incumbent <= eps_abs:
         flips = model.flips_of(res.x)
-        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
-        replay = float(sign * k_t @ z)
+        replay = _replay(prob, flips, k_t, sign)
         if replay <= 0:
             return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
     value = res.bound
@@ -163,8 +170,11 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                          if any((t, B) not in dec for B in budgets if B <= B_enum)], dtype=int)
         if len(rows):
             t0 = time.perf_counter()
-            worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
-            times[rows] += (time.perf_counter() - t0) / len(rows)
+            try:
+                worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
+            except RetrainFailed:  # enumeration is only exact if every retrain converged
+                rows = rows[:0]
+            times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
             for r, t in enumerate(rows):
                 for B in budgets:
                     if B > B_enum or (t, B) in dec:

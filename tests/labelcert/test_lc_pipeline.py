@@ -164,3 +164,25 @@ def test_inputs_unchanged():
     certify(K, y, K_test, 1.0, [1, 2])
     for a, b in zip((K, y, K_test), copies):
         np.testing.assert_array_equal(a, b)
+
+
+def test_unconverged_retraining_is_never_trusted(monkeypatch):
+    """If exact retraining fails (e.g. indefinite kernel), enumeration and attack give up."""
+    import dataclasses
+
+    import certmodel.labelcert._problem as problem_mod
+
+    real = problem_mod.solve_svm_dual
+
+    def failing(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), converged=False)
+
+    monkeypatch.setattr(problem_mod, "solve_svm_dual", failing)
+    K, y, K_test = random_instance(2, 6)
+    recs = certify(K, y, K_test, 1.0, [1, 2],
+                   options=LabelCertOptions(enumeration="always"))
+    for rec in recs:
+        assert rec.path not in (Path.ENUMERATION, Path.ATTACK)
+        if rec.verdict is Verdict.ROBUST:
+            assert rec.path in (Path.MILP, Path.MONOTONE, Path.TRIVIAL)
+        assert rec.verdict is not Verdict.NOT_ROBUST or rec.path is Path.TRIVIAL
