@@ -1,6 +1,8 @@
 """Collective LabelCert (Thm 2/4): how many test predictions can one relabelling change?
 
-One MILP per budget over the whole test set (spec §5.3): ``max Σ_t c_t`` with
+When there are at most ``max_enumeration`` relabellings, one exact enumeration pass gives the
+largest number of changed predictions at every budget (path ``enumeration``).  Otherwise one
+MILP per budget over the whole test set (spec §5.3): ``max Σ_t c_t`` with
 ``s_t p_t ≤ P_t (1 − c_t)``.  The certified count is ``|T| − floor(bound + 1e-6)`` from the
 proven upper bound — sound on time-out.  The incumbent relabelling is replayed by retraining
 and the test points it really changes are reported as ``attacked``.  In the saturated regime
@@ -14,6 +16,7 @@ import time
 
 import numpy as np
 
+from certmodel.labelcert._enumerate import enumerate_collective, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.learners import solve_svm_dual
@@ -30,9 +33,13 @@ def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions
     f = prob.K_test @ (y * alpha0)
     signs = np.where(f >= 0, 1.0, -1.0)
     out = []
+    enumerated = _enumerate(prob, budgets, opts, alpha0, signs)
     for B in budgets:
         t0 = time.perf_counter()
         clean_changed = np.flatnonzero(signs * f <= 0)
+        if B in enumerated:
+            out.append(enumerated[B])
+            continue
         if B == 0:
             bound = float(len(clean_changed))
             out.append(CollectiveRecord(
@@ -70,4 +77,35 @@ def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions
             solver_status=res.termination.value, gap=res.gap,
             wall_time=time.perf_counter() - t0, backend=opts.backend,
             extra={"model_size": list(model.size)}))
+    return out
+
+
+def _enumerate(prob: Problem, budgets: list[int], opts: LabelCertOptions, alpha0: np.ndarray,
+               signs: np.ndarray) -> dict[int, CollectiveRecord]:
+    """Exact records for every positive budget up to the largest cheap one (one pass)."""
+    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n,
+                                [B for B in budgets if B > 0])
+    if B_enum <= 0:
+        return {}
+    t0 = time.perf_counter()
+    try:
+        count, witness = enumerate_collective(prob, alpha0, signs, B_enum)
+    except RetrainFailed:  # only exact if every retrain converged: leave it to the MILP
+        return {}
+    per = (time.perf_counter() - t0) / len([B for B in budgets if 0 < B <= B_enum])
+    out = {}
+    for B in budgets:
+        if not 0 < B <= B_enum:
+            continue
+        flips = np.zeros(prob.n, dtype=bool)
+        flips[list(witness[B])] = True
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+        changed = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
+        out[B] = CollectiveRecord(
+            budget=B, n_test=prob.m, certified_count=prob.m - int(count[B]),
+            bound=float(count[B]), incumbent=len(changed), method="labelcert",
+            path=Path.ENUMERATION, test_indices=tuple(prob.test_indices),
+            attacked=tuple(prob.test_indices[changed]),
+            relabelling=prob.relabelling_from_flips(flips), wall_time=per,
+            extra={"relabellings": int(sum(math.comb(prob.n, b) for b in range(B + 1)))})
     return out

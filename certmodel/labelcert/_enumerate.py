@@ -3,19 +3,30 @@
 Retraining does not depend on the test point, so one pass over the relabellings serves every
 test point at once: for each relabelling ``S`` the retrained ``z_S`` gives all margins
 ``s_t · K_test[t] z_S`` in one matrix product.  The worst margin at budget ``b`` is the minimum
-over ``|S| ≤ b`` (exact, with the minimising relabelling as witness).
+over ``|S| ≤ b`` (exact, with the minimising relabelling as witness); the collective count at
+budget ``b`` is the maximum over ``|S| ≤ b`` of the number of margins ``≤ 0``.
+
+Relabellings are visited level by level (``|S| = 1, 2, …``) in lexicographic order; each one
+extends a parent from the previous level by one index larger than the parent's last, and its
+SVM is retrained — in batches, :func:`~certmodel.learners._svm_batch.solve_svm_dual_batch` —
+warm-started from the parent's solution (one label away).  Every retrain must pass the exact
+KKT test, otherwise :class:`RetrainFailed` is raised and the caller falls back.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
-from certmodel.labelcert._problem import Problem, retrain_binary, retrain_ovr
+from certmodel.labelcert._problem import Problem, RetrainFailed
+from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["n_relabellings", "enumeration_budget", "enumerate_binary", "enumerate_multiclass"]
+__all__ = ["n_relabellings", "enumeration_budget", "binary_levels", "enumerate_binary",
+           "enumerate_collective", "enumerate_multiclass"]
+
+_CHUNK = 4096  # relabellings per batched retrain
 
 
 def n_relabellings(n: int, budget: int, n_classes: int = 2) -> int:
@@ -39,6 +50,68 @@ def enumeration_budget(mode: str, max_count: int, n: int, open_budgets, n_classe
     return best
 
 
+def _children(P: np.ndarray, n: int, choices: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Lexicographic extensions of the index sets ``P`` (rows, sorted) by one larger index.
+
+    Returns ``(S, parent)``: the child sets and the row of ``P`` each extends.  With
+    ``choices > 1`` every new index comes with each of ``choices`` options (multiclass:
+    which other class), the option being returned as the last column of ``S``.
+    """
+    last = P[:, -1] if P.shape[1] else np.full(len(P), -1)
+    counts = (n - 1 - last) * choices
+    parent = np.repeat(np.arange(len(P)), counts)
+    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    j = np.repeat(last + 1, counts) + offset // choices
+    cols = [P[parent], j[:, None]]
+    if choices > 1:
+        cols.append((offset % choices)[:, None])
+    return np.hstack(cols).astype(np.int64), parent
+
+
+def _split(P: np.ndarray, n: int, choices: int = 1) -> Iterator[slice]:
+    """Slices of parents whose children number about ``_CHUNK`` each."""
+    last = P[:, -1] if P.shape[1] else np.full(len(P), -1)
+    cum = np.cumsum((n - 1 - last) * choices)
+    start = 0
+    while start < len(P):
+        base = cum[start - 1] if start else 0
+        stop = int(np.searchsorted(cum, base + _CHUNK, side="right"))
+        stop = max(stop, start + 1)
+        yield slice(start, stop)
+        start = stop
+
+
+def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int,
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(b, S, Z)`` for every chunk of flip sets ``S`` (shape (c, b)) with ``b ≤ budget``.
+
+    ``Z[k] = y_S ∘ α_S`` is the exactly retrained SVM on the labels with ``S`` flipped.
+    """
+    K, C, y0, n = prob.K, prob.C, prob.y_pm, prob.n
+    parents, palpha = np.zeros((1, 0), dtype=np.int64), np.asarray(alpha0, float)[None]
+    for b in range(1, budget + 1):
+        kids, kalpha = [], []
+        for sl in _split(parents, n):
+            S, par = _children(parents[sl], n)
+            if not len(S):
+                continue
+            Y = np.broadcast_to(y0, (len(S), n)).copy()
+            rows = np.arange(len(S))[:, None]
+            Y[rows, S] *= -1.0
+            A, ok = solve_svm_dual_batch(K, Y, C, palpha[sl][par])
+            if not ok.all():
+                raise RetrainFailed("SVM retraining did not reach a KKT point during "
+                                    "enumeration")
+            yield b, S, Y * A
+            if b < budget:
+                kids.append(S)
+                kalpha.append(A)
+        if b < budget:
+            if not kids:  # no set of this size extends further (b = n)
+                return
+            parents, palpha = np.concatenate(kids), np.concatenate(kalpha)
+
+
 def enumerate_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int,
                      rows: np.ndarray | None = None):
     """Worst margins for every ``b ≤ budget`` by enumeration.
@@ -46,65 +119,125 @@ def enumerate_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budge
     Returns ``(worst, witness)``: ``worst[r, b]`` the exact worst margin of test row ``rows[r]``
     at budget ``b``; ``witness[r][b]`` the flip index tuple attaining it.
     """
-    rows = np.arange(prob.m) if rows is None else rows
+    rows = np.arange(prob.m) if rows is None else np.asarray(rows)
     Kt = prob.K_test[rows] * signs[rows, None]
-    y0 = prob.y_pm
     worst = np.full((len(rows), budget + 1), np.inf)
-    best_set: list[list[tuple]] = [[() for _ in range(budget + 1)] for _ in rows]
-    arg = np.full(len(rows), -1)
-    for b in range(budget + 1):
-        subsets = list(itertools.combinations(range(prob.n), b))
-        if b > 0:
+    worst[:, 0] = Kt @ (prob.y_pm * alpha0)
+    witness: list[list[tuple]] = [[() for _ in range(budget + 1)] for _ in rows]
+    ar = np.arange(len(rows))
+    level = 0
+    for b, S, Z in binary_levels(prob, alpha0, budget):
+        if b != level:
             worst[:, b] = worst[:, b - 1]
-            for r in range(len(rows)):
-                best_set[r][b] = best_set[r][b - 1]
-        for start in range(0, len(subsets), 256):
-            chunk = subsets[start:start + 256]
-            Z = np.empty((len(chunk), prob.n))
-            for k, S in enumerate(chunk):
-                y = y0.copy()
-                y[list(S)] *= -1
-                Z[k] = retrain_binary(prob.K, y, prob.C, alpha0)
-            M = Kt @ Z.T  # (rows, chunk)
-            arg = np.argmin(M, axis=1)
-            mins = M[np.arange(len(rows)), arg]
-            better = mins < worst[:, b]
-            worst[better, b] = mins[better]
-            for r in np.flatnonzero(better):
-                best_set[r][b] = chunk[arg[r]]
-    return worst, best_set
+            for r in ar:
+                witness[r][b] = witness[r][b - 1]
+            level = b
+        M = Kt @ Z.T
+        arg = np.argmin(M, axis=1)
+        mins = M[ar, arg]
+        for r in np.flatnonzero(mins < worst[:, b]):
+            worst[r, b] = mins[r]
+            witness[r][b] = tuple(int(i) for i in S[arg[r]])
+    for b in range(level + 1, budget + 1):  # budgets above n: nothing more to flip
+        worst[:, b] = worst[:, b - 1]
+        for r in ar:
+            witness[r][b] = witness[r][b - 1]
+    return worst, witness
+
+
+def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int):
+    """Largest number of changed predictions (margin ``≤ 0``) per budget, with a witness.
+
+    Returns ``(count, witness)``: ``count[b]`` exact for ``b ≤ budget``, ``witness[b]`` the
+    flip index tuple attaining it.
+    """
+    Kt = prob.K_test * signs[:, None]
+    count = np.zeros(budget + 1, dtype=np.int64)
+    count[0] = int(np.sum(Kt @ (prob.y_pm * alpha0) <= 0))
+    witness: list[tuple] = [() for _ in range(budget + 1)]
+    level = 0
+    for b, S, Z in binary_levels(prob, alpha0, budget):
+        if b != level:
+            count[b], witness[b], level = count[b - 1], witness[b - 1], b
+        changed = np.sum(Kt @ Z.T <= 0, axis=0)
+        k = int(np.argmax(changed))
+        if changed[k] > count[b]:
+            count[b], witness[b] = int(changed[k]), tuple(int(i) for i in S[k])
+    for b in range(level + 1, budget + 1):  # budgets above n: nothing more to flip
+        count[b], witness[b] = count[b - 1], witness[b - 1]
+    return count, witness
 
 
 def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, budget: int,
                          rows: np.ndarray | None = None):
     """Multiclass analogue: relabel up to ``budget`` points to any other class.
 
-    Margin of row ``t``: ``f_top(t) − max_{k≠top} f_k(t)``.  Returns ``(worst, witness)`` with
-    ``witness[r][b]`` a tuple of ``(index, new_class)`` pairs.
+    ``alpha0`` has shape (K, n) (one-vs-rest clean solutions).  Margin of row ``t``:
+    ``f_top(t) − max_{k≠top} f_k(t)``.  Returns ``(worst, witness)`` with ``witness[r][b]`` a
+    tuple of ``(index, new_class)`` pairs.
     """
-    rows = np.arange(prob.m) if rows is None else rows
+    rows = np.arange(prob.m) if rows is None else np.asarray(rows)
     Kt = prob.K_test[rows]
-    K = prob.n_classes
-    worst = np.full((len(rows), budget + 1), np.inf)
-    best: list[list[tuple]] = [[() for _ in range(budget + 1)] for _ in rows]
+    nK, n, C, K = prob.n_classes, prob.n, prob.C, prob.K
+    codes = prob.codes
     ar = np.arange(len(rows))
-    for b in range(budget + 1):
-        if b > 0:
-            worst[:, b] = worst[:, b - 1]
-            for r in range(len(rows)):
-                best[r][b] = best[r][b - 1]
-        for S in itertools.combinations(range(prob.n), b):
-            others = [[k for k in range(K) if k != prob.codes[i]] for i in S]
-            for new in itertools.product(*others):
-                labels = prob.codes.copy()
-                labels[list(S)] = new
-                Z = retrain_ovr(prob.K, labels, K, prob.C, alpha0)
-                F = Kt @ Z.T  # (rows, K)
-                top = F[ar, tops]
-                F[ar, tops] = -np.inf
-                margin = top - F.max(axis=1)
-                better = margin < worst[:, b]
-                worst[better, b] = margin[better]
-                for r in np.flatnonzero(better):
-                    best[r][b] = tuple(zip(S, new))
+
+    top_of_row = np.asarray(tops)[rows]
+
+    def margins(F):  # F: (rows, c, K) logits -> (rows, c) margins of the clean top class
+        top = F[ar, :, top_of_row]
+        G = F.copy()
+        G[ar, :, top_of_row] = -np.inf
+        return top - G.max(axis=2)
+
+    Z0 = np.stack([np.where(codes == k, 1.0, -1.0) * alpha0[k] for k in range(nK)])
+    worst = np.full((len(rows), budget + 1), np.inf)
+    worst[:, 0] = margins((Kt @ Z0.T)[:, None, :])[:, 0]
+    best: list[list[tuple]] = [[() for _ in range(budget + 1)] for _ in rows]
+    parents = np.zeros((1, 0), dtype=np.int64)
+    plabels = codes[None].copy()
+    palpha = np.asarray(alpha0, float)[None]  # (p, K, n)
+    for b in range(1, budget + 1):
+        worst[:, b] = worst[:, b - 1]
+        for r in range(len(rows)):
+            best[r][b] = best[r][b - 1]
+        kids, klab, kalpha = [], [], []
+        for sl in _split(parents, n, nK - 1):
+            P = parents[sl]
+            S, par = _children(P, n, nK - 1)
+            if not len(S):
+                continue
+            j, opt = S[:, -2], S[:, -1]
+            new = np.where(opt >= codes[j], opt + 1, opt)  # the opt-th class other than clean
+            labels = plabels[sl][par].copy()
+            labels[np.arange(len(S)), j] = new
+            Y = np.where(labels[:, None, :] == np.arange(nK)[None, :, None], 1.0, -1.0)
+            A, ok = solve_svm_dual_batch(K, Y.reshape(-1, n), C,
+                                         palpha[sl][par].reshape(-1, n))
+            if not ok.all():
+                raise RetrainFailed("SVM retraining did not reach a KKT point during "
+                                    "enumeration")
+            A = A.reshape(len(S), nK, n)
+            Z = Y * A
+            F = np.einsum("rn,ckn->rck", Kt, Z)
+            M = margins(F)
+            arg = np.argmin(M, axis=1)
+            mins = M[ar, arg]
+            for r in np.flatnonzero(mins < worst[:, b]):
+                worst[r, b] = mins[r]
+                idx = S[arg[r], :-1]
+                best[r][b] = tuple((int(i), int(labels[arg[r], i])) for i in idx)
+            if b < budget:
+                kids.append(S[:, :-1])
+                klab.append(labels)
+                kalpha.append(A)
+        if b < budget:
+            if not kids:  # b = n: later budgets add nothing
+                for b2 in range(b + 1, budget + 1):
+                    worst[:, b2] = worst[:, b]
+                    for r in range(len(rows)):
+                        best[r][b2] = best[r][b]
+                break
+            parents = np.concatenate(kids)
+            plabels, palpha = np.concatenate(klab), np.concatenate(kalpha)
     return worst, best

@@ -13,6 +13,7 @@ from certmodel.learners import saturated_C
 from certmodel.results import Path, Verdict
 from tests.labelcert.oracles import (
     brute_binary,
+    brute_collective,
     brute_multiclass,
     ovr_logits,
     random_instance,
@@ -131,12 +132,17 @@ def test_inexact_multiclass_is_sound():
             assert worst[0] <= 1e-9
 
 
-def test_collective_record_is_sound_and_replayed():
+@pytest.mark.parametrize("enumeration", ["auto", "never"])
+def test_collective_record_is_sound_and_replayed(enumeration):
     K, y, K_test = random_instance(5, 6, m=5)
-    recs = certify(K, y, K_test, 1.0, [1, 2], mode="collective")
+    opts = LabelCertOptions(enumeration=enumeration)
+    recs = certify(K, y, K_test, 1.0, [1, 2], mode="collective", options=opts)
     for rec in recs:
+        assert rec.path is (Path.ENUMERATION if enumeration == "auto" else Path.MILP)
         assert rec.certified_count == rec.n_test - int(np.floor(rec.bound + 1e-6))
         assert rec.incumbent == len(rec.attacked) <= rec.bound + 1e-6
+        assert rec.n_test - rec.certified_count == brute_collective(K, y, 1.0, K_test,
+                                                                      rec.budget)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -177,7 +183,17 @@ def test_unconverged_retraining_is_never_trusted(monkeypatch):
     def failing(*args, **kwargs):
         return dataclasses.replace(real(*args, **kwargs), converged=False)
 
+    import certmodel.labelcert._enumerate as enum_mod
+
+    real_batch = enum_mod.solve_svm_dual_batch
+
+    def failing_batch(*args, **kwargs):
+        alpha, ok = real_batch(*args, **kwargs)
+        ok[-1] = False
+        return alpha, ok
+
     monkeypatch.setattr(problem_mod, "solve_svm_dual", failing)
+    monkeypatch.setattr(enum_mod, "solve_svm_dual_batch", failing_batch)
     K, y, K_test = random_instance(2, 6)
     recs = certify(K, y, K_test, 1.0, [1, 2],
                    options=LabelCertOptions(enumeration="always"))
