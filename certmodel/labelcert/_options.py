@@ -46,6 +46,11 @@ class LabelCertOptions:
         ``auto`` enumerates when at most this many relabellings exist (batched retraining,
         ~0.05–0.2 ms each at n = 20–80; one pass serves every test point, so this usually
         beats the MILP: C(40, ≤4) ≈ 10⁵ relabellings take ~15 s).
+    bound_tightening : bool
+        Bound how far retraining can move the SVM under the budget (the stability bound of
+        :mod:`certmodel.labelcert._stability`, PSD kernels only): decides robust points
+        whose margin exceeds the bound (path ``bound``) and tightens the MILP's product
+        bounds and big-M values with valid bounds on ``(K z)_i`` and on the test margins.
     monotone : bool
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
     rivals : {"split", "max"}
@@ -65,6 +70,7 @@ class LabelCertOptions:
     attack: bool = True
     enumeration: str = "auto"
     max_enumeration: int = 500_000
+    bound_tightening: bool = True
     monotone: bool = True
     rivals: str = "split"
     solve_options: SolveOptions | None = None
@@ -89,7 +95,7 @@ class LabelCertOptions:
         """The plain reference pipeline: MILP only, no shortcuts (for benchmarks)."""
         kw.setdefault("linearization", "reference")
         return cls(saturated=False, attack=False, enumeration="never", monotone=False,
-                   decision=False, **kw)
+                   decision=False, bound_tightening=False, **kw)
 
     def replace(self, **changes) -> LabelCertOptions:
         return dataclasses.replace(self, **changes)

@@ -9,10 +9,13 @@ the order tried (each reported in the record's ``path``):
 2. ``trivial`` — budget 0: the clean margin decides;
 3. ``attack`` — a greedy attack with exact retraining; a replayed success is a witness for
    every budget ≥ its size (monotonicity);
-4. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
+4. ``bound`` — the stability bound (:mod:`._stability`): the margin exceeds the most any
+   relabelling within the budget can move the logit (PSD kernels);
+5. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
    most ``max_enumeration`` of them (one pass serves all remaining test points);
-5. ``milp`` — the KKT MILP (one model per budget, objective swapped per test point, warm
-   start, decision mode); budgets are visited from the largest down so that one robust answer
+6. ``milp`` — the KKT MILP (one model per budget, objective swapped per test point, warm
+   start, decision mode, product bounds and big-M tightened by the stability bound);
+   budgets are visited from the largest down so that one robust answer
    settles every smaller budget (``monotone``).
 
 ``robust`` needs a proven lower bound ``> eps·P_t``; ``not_robust`` a replayed witness;
@@ -31,6 +34,7 @@ from certmodel.labelcert._enumerate import enumerate_binary, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import make_record
+from certmodel.labelcert._stability import KernelGeometry, budget_bounds, readout_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import BinaryMILP
 from certmodel.milp.standard_form import Sense
@@ -60,17 +64,19 @@ def saturated_records(prob: Problem, budgets: list[int], weight: float,
 class _BudgetModels:
     """One MILP per budget, built lazily and reused for every test point."""
 
-    def __init__(self, prob: Problem, opts: LabelCertOptions):
+    def __init__(self, prob: Problem, opts: LabelCertOptions, bounds=None):
         self.prob, self.opts, self.models = prob, opts, {}
+        self.bounds = bounds  # budget -> (g_lo, g_hi, delta) or None
         self.build_time = 0.0
 
     def get(self, budget: int) -> BinaryMILP:
         if budget not in self.models:
             t0 = time.perf_counter()
+            b = self.bounds(budget) if self.bounds is not None else None
             self.models[budget] = BinaryMILP(
                 self.prob.K, self.prob.y_pm, self.prob.C, budget,
                 linearization=self.opts.linearization, backend=self.opts.backend,
-                options=self.opts.solver_options())
+                options=self.opts.solver_options(), g_bounds=None if b is None else b[:2])
             self.build_time += time.perf_counter() - t0
         return self.models[budget]
 
@@ -162,6 +168,29 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                             Path.ATTACK, flips=path.flips[k])
             times[t] += time.perf_counter() - t0
 
+    # the stability bound: margins larger than the most the budget can move the logit
+    stability = None
+    if opts.bound_tightening:
+        geo = KernelGeometry(prob.K)
+        cache: dict[int, tuple | None] = {}
+
+        def stability(B):
+            if B not in cache:
+                cache[B] = budget_bounds(geo, prob.K, y, prob.C, alpha0, B)
+            return cache[B]
+
+        for B in sorted(set(budgets) - {0}):
+            todo = [t for t in range(prob.m) if (t, B) not in dec]
+            if not todo or stability(B) is None:
+                continue
+            t0 = time.perf_counter()
+            lower = margins0[todo] - readout_radius(geo, prob.K_test[todo], prob.C,
+                                                    stability(B)[2])
+            for t, lb in zip(todo, lower):
+                if lb > eps[t]:
+                    put(t, B, Verdict.ROBUST, lb, ValueKind.LOWER_BOUND, Path.BOUND)
+            times[todo] += (time.perf_counter() - t0) / len(todo)
+
     # exact enumeration, one pass for all test points, up to the largest cheap budget
     open_budgets = {B for t in range(prob.m) for B in budgets if (t, B) not in dec}
     B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, open_budgets)
@@ -191,7 +220,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                         put(t, B, Verdict.UNKNOWN, w, ValueKind.WORST_MARGIN, Path.ENUMERATION,
                             note="worst margin within eps of 0")
 
-    models = _BudgetModels(prob, opts)
+    models = _BudgetModels(prob, opts, stability)
     for t in range(prob.m):
         todo = [B for B in budgets if (t, B) not in dec]
         if not todo:

@@ -107,20 +107,25 @@ class BinaryMILP(_LoadedModel):
     budget : int
     linearization : {"compact", "reference"}
     backend : str or Backend
+    g_bounds : (L, U), optional
+        Valid bounds on ``(K z)_i`` for every relabelling within the budget (bound
+        tightening; see :func:`certmodel.labelcert.kernel_z_bounds`).
     """
 
     def __init__(self, K, y_pm, C: float, budget: int, *, linearization: str = "compact",
-                 backend: str | Backend = "highs", options: SolveOptions | None = None):
+                 backend: str | Backend = "highs", options: SolveOptions | None = None,
+                 g_bounds: tuple | None = None):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
         self.budget = int(budget)
         self.linearization = linearization
+        self.g_bounds = g_bounds
         n = len(self.y_pm)
         m = pyo.ConcreteModel(name="labelcert_binary")
         adv = add_binary_adversary(m, "adv", self.y_pm, self.budget)
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
-                          linearization=linearization)
+                          linearization=linearization, g_bounds=g_bounds)
         m.obj = pyo.Objective(expr=kkt.z[0])  # placeholder; swapped per test point
         self.model, self.adv, self.kkt = m, adv, kkt
         self._load(backend, options)
@@ -139,7 +144,8 @@ class BinaryMILP(_LoadedModel):
         y = np.where(flips, -self.y_pm, self.y_pm)
         x = np.zeros(self.form.n_cols)
         x[self.flip_cols] = flips.astype(float)
-        _fill_kkt(x, self.kkt_cols, kkt_point(self.K, self.C, y, alpha, self.linearization))
+        _fill_kkt(x, self.kkt_cols, kkt_point(self.K, self.C, y, alpha, self.linearization,
+                                              self.g_bounds))
         return x
 
     def flips_of(self, x: np.ndarray) -> np.ndarray:
@@ -241,7 +247,8 @@ class CollectiveMILP(_LoadedModel):
 
     def __init__(self, K, y_pm, C: float, budget: int, K_test, signs, *,
                  linearization: str = "compact", backend: str | Backend = "highs",
-                 options: SolveOptions | None = None):
+                 options: SolveOptions | None = None, g_bounds: tuple | None = None,
+                 logit_bounds: np.ndarray | None = None):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
@@ -252,10 +259,13 @@ class CollectiveMILP(_LoadedModel):
         n = len(self.y_pm)
         m = pyo.ConcreteModel(name="labelcert_collective")
         adv = add_binary_adversary(m, "adv", self.y_pm, self.budget)
+        self.g_bounds = g_bounds
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
-                          linearization=linearization)
+                          linearization=linearization, g_bounds=g_bounds)
         margins = [signs[t] * logit_expression(K_test[t], kkt.z) for t in range(len(K_test))]
         bounds = [logit_bound(K_test[t], self.C) for t in range(len(K_test))]
+        if logit_bounds is not None:  # valid upper bounds on the signed margins
+            bounds = [max(0.0, min(b, float(u))) for b, u in zip(bounds, logit_bounds)]
         ind = add_flip_indicators(m, "flipped", margins, bounds)
         m.obj = pyo.Objective(expr=ind.count, sense=pyo.maximize)
         self.model, self.adv, self.kkt, self.ind = m, adv, kkt, ind
@@ -270,7 +280,7 @@ class CollectiveMILP(_LoadedModel):
         y = np.where(flips, -self.y_pm, self.y_pm)
         x = np.zeros(self.form.n_cols)
         x[self.flip_cols] = flips.astype(float)
-        point = kkt_point(self.K, self.C, y, alpha, self.linearization)
+        point = kkt_point(self.K, self.C, y, alpha, self.linearization, self.g_bounds)
         _fill_kkt(x, self.kkt_cols, point)
         x[self.c_cols] = (self.signs * (self.K_test @ point["z"]) <= 0).astype(float)
         return x

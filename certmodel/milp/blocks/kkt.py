@@ -12,6 +12,8 @@ which for a PSD kernel characterises the optimum exactly.  Linearisation:
   ``"reference"`` — ``R_ij = y_i z_j`` (n² products, bound C) and ``Σ_j K_ij R_ij``;
   ``"compact"`` — ``g_i = Σ_j K_ij z_j`` with ``|g_i| ≤ C r_i`` and one product
   ``h_i = y_i g_i`` per row (n products, spec §8);
+* optional valid bounds ``L ≤ g = K z ≤ U`` over every admissible labelling (bound
+  tightening): added as rows, used for the product ``h`` and for the big-M values;
 * complementarity by indicators ``s_i`` (``α_i = 0``) and ``t_i`` (``α_i = C``):
   ``u_i ≤ M_u,i s_i``, ``α_i ≤ C(1 − s_i)``, ``v_i ≤ M_v,i t_i``, ``α_i ≥ C t_i`` and the
   valid cut ``s_i + t_i ≤ 1``, with the tight big-M of :mod:`.bigm`.
@@ -34,7 +36,7 @@ LINEARIZATIONS = ("compact", "reference")
 
 
 def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callable, *,
-                linearization: str = "compact") -> pyo.Block:
+                linearization: str = "compact", g_bounds: tuple | None = None) -> pyo.Block:
     """Add the KKT block ``𝓑(y)`` of the bias-free SVM on training kernel ``K``.
 
     Parameters
@@ -46,6 +48,8 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
     y : callable
         ``y(i)`` the label expression of training point ``i`` (±1 at integer points).
     linearization : {"compact", "reference"}
+    g_bounds : (L, U), optional
+        Valid bounds on ``(K z)_i`` for every labelling the adversary may choose.
 
     Returns
     -------
@@ -56,7 +60,7 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
     check_choice(linearization, "linearization", LINEARIZATIONS)
     K = np.asarray(K, dtype=float)
     n = K.shape[0]
-    big_m = svm_big_m(K, C)
+    big_m = svm_big_m(K, C, g_bounds)
     b = pyo.Block()
     parent.add_component(name, b)
     b.big_m = big_m
@@ -71,11 +75,16 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
     b.z = add_signed_product(b, "z", list(range(n)), y=y, x=lambda j: b.alpha[j], bound=C,
                              nonnegative_x=True)
     nz = [np.flatnonzero(K[i]) for i in range(n)]
+    b.g = pyo.Expression(b.I, rule=lambda blk, i: sum(float(K[i, j]) * blk.z[j] for j in nz[i]))
+    G = big_m.g_max
+    lo, up = -G, G
+    if g_bounds is not None:
+        lo, up = np.maximum(g_bounds[0], -G), np.minimum(g_bounds[1], G)
+        b.g_range = pyo.Constraint(b.I, rule=lambda blk, i: (float(lo[i]), blk.g[i],
+                                                              float(up[i])))
     if linearization == "compact":
-        G = C * big_m.row_abs_sum
-        b.g = pyo.Expression(b.I, rule=lambda blk, i: sum(float(K[i, j]) * blk.z[j]
-                                                          for j in nz[i]))
-        b.h = add_signed_product(b, "h", list(range(n)), y=y, x=lambda i: b.g[i], bound=G)
+        b.h = add_signed_product(b, "h", list(range(n)), y=y, x=lambda i: b.g[i], bound=up,
+                                 lower=lo)
         b.stationarity = pyo.Constraint(
             b.I, rule=lambda blk, i: blk.h[i] - blk.u[i] + blk.v[i] == 1)
     else:
@@ -94,7 +103,7 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
 
 
 def kkt_point(K: np.ndarray, C: float, y_pm: np.ndarray, alpha: np.ndarray,
-              linearization: str) -> dict[str, np.ndarray]:
+              linearization: str, g_bounds: tuple | None = None) -> dict[str, np.ndarray]:
     """Values of every KKT-block variable at the SVM solution ``alpha`` for labels ``y_pm``.
 
     Used as a MIP start.  Multipliers follow from the residual
@@ -113,7 +122,7 @@ def kkt_point(K: np.ndarray, C: float, y_pm: np.ndarray, alpha: np.ndarray,
     e = y_pm * g - 1.0
     u = np.where(at0, np.maximum(e, 0.0), 0.0)
     v = np.where(atC & ~at0, np.maximum(-e, 0.0), 0.0)
-    big_m = svm_big_m(K, C)
+    big_m = svm_big_m(K, C, g_bounds)
     u = np.minimum(u, big_m.M_u)
     v = np.minimum(v, big_m.M_v)
     out = {"alpha": alpha, "z": z, "u": u, "v": v, "s": at0.astype(float),
