@@ -8,7 +8,8 @@ symmetric case ``L = −D, U = D`` is the reference's)
 
 since ``y = 1`` forces ``w = x`` and ``y = −1`` forces ``w = −x``, the other pair being
 slack because ``L ≤ x ≤ U``; ``w ∈ [min(L, −U), max(U, −L)]``.  When ``x ≥ 0`` is known
-(``x = α``) the valid rows ``−x ≤ w ≤ x`` are added as well (they tighten the LP relaxation; spec's ``−α ≤ z ≤ α``).
+(``x = α``) the valid rows ``−x ≤ w ≤ x`` are added as well (they tighten the LP
+relaxation; spec's ``−α ≤ z ≤ α``).
 """
 
 from __future__ import annotations
