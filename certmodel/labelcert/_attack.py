@@ -5,7 +5,8 @@ For test point ``t`` with clean sign ``s``, each step flips the label that lower
 ``2 s ỹ_i K_ti (α_i + C/2)`` (the α term is the exact change at fixed α; the C/2 term keeps
 points with α_i = 0 in play), retraining the SVM exactly for each candidate.  Only a
 replayed success counts: the attack returns the margin *after retraining*, so a reported
-success is a genuine witness.
+success is a genuine witness.  All test points are attacked at once: every step retrains
+all their candidates in one batched solve.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import dataclasses
 
 import numpy as np
 
-from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
+from certmodel.labelcert._problem import Problem
+from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["AttackPath", "greedy_attack"]
+__all__ = ["AttackPath", "greedy_attacks"]
 
 
 @dataclasses.dataclass
@@ -40,40 +42,51 @@ class AttackPath:
         return int(np.argmin(upto))
 
 
-def greedy_attack(prob: Problem, alpha0: np.ndarray, k_t: np.ndarray, sign: float,
-                  max_budget: int, candidates: int = 6) -> AttackPath:
-    """Greedy attack on one test point up to ``max_budget`` flips (stops at the first success)."""
-    y = prob.y_pm.copy()
-    flips = np.zeros(prob.n, dtype=bool)
-    alpha = alpha0.copy()
-    margin = float(sign * k_t @ (y * alpha))
-    path = AttackPath([flips.copy()], [alpha.copy()], [margin])
-    for _ in range(max_budget):
-        if margin <= 0:
+def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, max_budgets,
+                   candidates: int = 6) -> dict[int, AttackPath]:
+    """Greedy attack on every test row in ``rows`` (up to ``max_budgets[r]`` flips, stopping
+    at the first success), retraining all rows' candidates in one batched solve per step.
+
+    Returns ``{row: AttackPath}``.
+    """
+    rows = np.asarray(rows, dtype=int)
+    n, C = prob.n, prob.C
+    Kt = prob.K_test[rows]
+    s = signs[rows]
+    limit = np.asarray(max_budgets, dtype=int)
+    Y = np.broadcast_to(prob.y_pm, (len(rows), n)).copy()
+    F = np.zeros((len(rows), n), dtype=bool)
+    A = np.broadcast_to(alpha0, (len(rows), n)).copy()
+    margin = s * np.einsum("rn,rn->r", Kt, Y * A)
+    paths = {int(t): AttackPath([F[r].copy()], [A[r].copy()], [float(margin[r])])
+             for r, t in enumerate(rows)}
+    for step in range(int(limit.max(initial=0))):
+        act = np.flatnonzero((margin > 0) & (step < limit))
+        if not len(act):
             break
-        score = 2.0 * sign * y * k_t * (alpha + 0.5 * prob.C)
-        score[flips] = -np.inf
-        order = np.argsort(-score, kind="stable")[:candidates]
-        best = (np.inf, None, None)
-        for i in order:
-            if not np.isfinite(score[i]):
-                continue
-            y2 = y.copy()
-            y2[i] = -y2[i]
-            try:
-                z2 = retrain_binary(prob.K, y2, prob.C, alpha)
-            except RetrainFailed:  # never build a witness on an unconverged retrain
-                continue
-            a2 = y2 * z2
-            m2 = float(sign * k_t @ z2)
-            if m2 < best[0]:
-                best = (m2, i, a2)
-        if best[1] is None:
+        score = 2.0 * s[act, None] * Y[act] * Kt[act] * (A[act] + 0.5 * C)
+        score[F[act]] = -np.inf
+        cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
+        valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
+        owner = np.repeat(act, cand.shape[1])[valid.ravel()]
+        flip = cand[valid]
+        if not len(owner):
             break
-        margin, i, alpha = best
-        y[i] = -y[i]
-        flips[i] = True
-        path.flips.append(flips.copy())
-        path.alphas.append(alpha.copy())
-        path.margins.append(margin)
-    return path
+        Yc = Y[owner].copy()
+        Yc[np.arange(len(owner)), flip] *= -1.0
+        Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A[owner])
+        m2 = s[owner] * np.einsum("pn,pn->p", Kt[owner], Yc * Ac)
+        m2[~ok] = np.inf  # never build a witness on an unconverged retrain
+        for r in act:
+            mine = np.flatnonzero(owner == r)
+            if not len(mine) or not np.isfinite(m2[mine]).any():
+                limit[r] = step  # nothing usable: stop this row
+                continue
+            k = mine[np.argmin(m2[mine])]
+            Y[r], A[r], margin[r] = Yc[k], Ac[k], m2[k]
+            F[r, flip[k]] = True
+            p = paths[int(rows[r])]
+            p.flips.append(F[r].copy())
+            p.alphas.append(A[r].copy())
+            p.margins.append(float(margin[r]))
+    return paths

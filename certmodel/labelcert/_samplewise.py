@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.labelcert._attack import greedy_attack
+from certmodel.labelcert._attack import greedy_attacks
 from certmodel.labelcert._enumerate import enumerate_binary, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
@@ -153,20 +153,21 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
     # attack first: a replayed greedy success is a witness for every budget >= its size
     paths = {}
     if opts.attack:
-        for t in range(prob.m):
-            todo = [B for B in budgets if (t, B) not in dec]
-            if not todo:
-                continue
+        todo = {t: [B for B in budgets if (t, B) not in dec] for t in range(prob.m)}
+        todo = {t: v for t, v in todo.items() if v}
+        if todo:
             t0 = time.perf_counter()
-            path = greedy_attack(prob, alpha0, prob.K_test[t], signs[t], max(todo))
-            paths[t] = path
-            k = path.first_success()
-            if k is not None:
-                for B in todo:
+            rows = np.array(sorted(todo), dtype=int)
+            paths = greedy_attacks(prob, alpha0, rows, signs, [max(todo[t]) for t in rows])
+            times[rows] += (time.perf_counter() - t0) / len(rows)
+            for t in rows:
+                k = paths[t].first_success()
+                if k is None:
+                    continue
+                for B in todo[t]:
                     if B >= k:
-                        put(t, B, Verdict.NOT_ROBUST, path.margins[k], ValueKind.WITNESS_MARGIN,
-                            Path.ATTACK, flips=path.flips[k])
-            times[t] += time.perf_counter() - t0
+                        put(t, B, Verdict.NOT_ROBUST, paths[t].margins[k],
+                            ValueKind.WITNESS_MARGIN, Path.ATTACK, flips=paths[t].flips[k])
 
     # the stability bound: margins larger than the most the budget can move the logit
     stability = None

@@ -183,17 +183,18 @@ def test_unconverged_retraining_is_never_trusted(monkeypatch):
     def failing(*args, **kwargs):
         return dataclasses.replace(real(*args, **kwargs), converged=False)
 
+    import certmodel.labelcert._attack as attack_mod
     import certmodel.labelcert._enumerate as enum_mod
 
     real_batch = enum_mod.solve_svm_dual_batch
 
     def failing_batch(*args, **kwargs):
         alpha, ok = real_batch(*args, **kwargs)
-        ok[-1] = False
-        return alpha, ok
+        return alpha, np.zeros_like(ok)
 
     monkeypatch.setattr(problem_mod, "solve_svm_dual", failing)
     monkeypatch.setattr(enum_mod, "solve_svm_dual_batch", failing_batch)
+    monkeypatch.setattr(attack_mod, "solve_svm_dual_batch", failing_batch)
     K, y, K_test = random_instance(2, 6)
     recs = certify(K, y, K_test, 1.0, [1, 2],
                    options=LabelCertOptions(enumeration="always"))
@@ -202,3 +203,28 @@ def test_unconverged_retraining_is_never_trusted(monkeypatch):
         if rec.verdict is Verdict.ROBUST:
             assert rec.path in (Path.MILP, Path.MONOTONE, Path.TRIVIAL)
         assert rec.verdict is not Verdict.NOT_ROBUST or rec.path is Path.TRIVIAL
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 9))
+def test_batched_attack_paths_replay(seed, n):
+    """Every step of every attack path is the exact retrain of its flips (a real witness)."""
+    from certmodel.labelcert._attack import greedy_attacks
+    from certmodel.labelcert._problem import Problem
+    from certmodel.learners import solve_svm_dual
+
+    K, y, K_test = random_instance(seed, n, m=4)
+    prob = Problem.create(K, y, K_test, 2.0)
+    alpha0 = solve_svm_dual(K, prob.y_pm, 2.0).alpha
+    f = K_test @ (prob.y_pm * alpha0)
+    signs = np.where(f >= 0, 1.0, -1.0)
+    paths = greedy_attacks(prob, alpha0, np.arange(4), signs, [3, 2, 1, 3])
+    for t, path in paths.items():
+        assert len(path.margins) <= [3, 2, 1, 3][t] + 1
+        for k, (flips, margin) in enumerate(zip(path.flips, path.margins)):
+            assert flips.sum() == k
+            yy = np.where(flips, -prob.y_pm, prob.y_pm)
+            z = yy * solve_svm_dual(K, yy, 2.0).alpha
+            assert abs(signs[t] * K_test[t] @ z - margin) <= 1e-7 * (1 + abs(margin))
+        k = path.first_success()
+        assert k is None or path.margins[k] <= 0
