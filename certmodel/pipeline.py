@@ -446,11 +446,8 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
     W = _weights(np.asarray(K_train, float), np.asarray(K_test, float), y, C, learner, ridge,
                  n_classes)
     if mode == "collective":
-        fn = getattr(scalabel, "certify_collective", None)
-        if fn is None:
-            raise NotImplementedError("scalabel.certify_collective is not available yet")
-        return fn(W, y, list(budgets), backend=solver, time_limit=time_limit,
-                  test_indices=test_indices)
+        return [scalabel.certify_collective(W, y, int(B), backend=solver, time_limit=time_limit,
+                                            test_indices=test_indices) for B in budgets]
     if mode == "samplewise" and not binary:
         raise InvalidParameterError("--mode samplewise needs binary labels (±1); "
                                     "use --mode multiclass")

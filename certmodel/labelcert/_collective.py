@@ -11,6 +11,7 @@ the same question is a label-linear collective problem (no KKT block).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -26,8 +27,29 @@ from certmodel.results import CollectiveRecord, Path
 __all__ = ["certify_collective"]
 
 
+def _saturated(prob: Problem, budgets: list[int], opts: LabelCertOptions,
+               ) -> list[CollectiveRecord]:
+    """Every α = C: ``f_t = C Σ_j K_tj y_j`` is label-linear, so ScaLabelCert's collective
+    problem (adversary + indicators, no KKT block) with ``W = C · K_test`` is exact."""
+    from certmodel import scalabel
+
+    y = prob.classes[prob.codes]
+    out = []
+    for B in budgets:
+        rec = scalabel.certify_collective(prob.C * prob.K_test, y, int(B), backend=opts.backend,
+                                          time_limit=opts.time_limit,
+                                          test_indices=prob.test_indices,
+                                          options=opts.solver_options())
+        path = Path.TRIVIAL if rec.path is Path.TRIVIAL else Path.SATURATED
+        out.append(dataclasses.replace(rec, method="labelcert", path=path,
+                                       extra={**rec.extra, "C_saturated": True}))
+    return out
+
+
 def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                        ) -> list[CollectiveRecord]:
+    if opts.saturated and prob.saturated:
+        return _saturated(prob, budgets, opts)
     y = prob.y_pm
     alpha0 = solve_svm_dual(prob.K, y, prob.C).alpha
     f = prob.K_test @ (y * alpha0)

@@ -158,6 +158,8 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
 
 def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                                ) -> list[CertificateRecord]:
+    if opts.saturated and prob.saturated:  # the exact closed form beats any relaxation
+        return saturated_records(prob, budgets, 2.0 * prob.C)
     alphas, F, tops, margins0 = _clean(prob)
     eps = opts.eps * prob.logit_bounds() * 2.0
     pred = prob.classes[tops]

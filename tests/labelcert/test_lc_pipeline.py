@@ -228,3 +228,19 @@ def test_batched_attack_paths_replay(seed, n):
             assert abs(signs[t] * K_test[t] @ z - margin) <= 1e-7 * (1 + abs(margin))
         k = path.first_success()
         assert k is None or path.margins[k] <= 0
+
+
+def test_saturated_collective_and_inexact_use_the_closed_form():
+    """Saturated C: collective via the label-linear problem equals brute force; the inexact
+    multiclass certificate returns the exact closed form (no KKT MILP)."""
+    K, y, K_test = random_instance(7, 6, m=5)
+    C = 0.5 * saturated_C(K)
+    recs = certify(K, y, K_test, C, [1, 2], mode="collective")
+    for rec in recs:
+        assert rec.path is Path.SATURATED
+        assert rec.n_test - rec.certified_count == brute_collective(K, y, C, K_test, rec.budget)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    inexact = certify(K, labels, K_test, C, [1], mode="multiclass-inexact")
+    exact = certify(K, labels, K_test, C, [1], mode="multiclass")
+    assert all(r.path in (Path.SATURATED, Path.TRIVIAL) for r in inexact)
+    assert [r.verdict for r in inexact] == [r.verdict for r in exact]
