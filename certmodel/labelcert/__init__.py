@@ -13,12 +13,13 @@ from certmodel._validation import check_budgets, check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
 from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
+from certmodel.labelcert._minflips import min_flips_records
 from certmodel.labelcert._options import MODES, LabelCertOptions
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._samplewise import certify_samplewise
 from certmodel.results import CertificateRecord, CollectiveRecord
 
-__all__ = ["certify", "LabelCertOptions", "MODES", "Problem"]
+__all__ = ["certify", "min_flips", "LabelCertOptions", "MODES", "Problem"]
 
 
 def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
@@ -76,3 +77,30 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     if mode == "multiclass":
         return certify_multiclass(prob, bs, opts)
     return certify_multiclass_inexact(prob, bs, opts)
+
+
+def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | None = None,
+              test_indices=None) -> list[CertificateRecord]:
+    """Minimum number of relabelled training points that changes each prediction.
+
+    Sample-wise (binary or exact multiclass) certificates over the budgets ``1..max_budget``,
+    exploiting monotonicity: one pass over the cheap budgets, bisection above them.  Returns
+    one record per test point at ``budget = max_budget``; ``min_flips`` is the exact minimum
+    when it is ``≤ max_budget`` (``n + 1``: no relabelling changes it; ``None``: not settled —
+    ``extra["min_flips_lower"]``/``["min_flips_upper"]`` bracket it; upper ``max_budget + 1``
+    means robust up to ``max_budget``).  The certified radius is ``min_flips − 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> K = np.array([[2.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 2.0]])
+    >>> [r.min_flips for r in min_flips(K, [1, 1, -1], K, 0.1, 3)]
+    [1, 1, 1]
+    """
+    opts = options or LabelCertOptions()
+    prob = Problem.create(K, y, K_test, C, test_indices)
+    (max_budget,) = check_budgets([max_budget], prob.n)
+    if max_budget < 1:
+        raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1")
+    fn = certify_samplewise if prob.binary else certify_multiclass
+    return min_flips_records(fn, prob, max_budget, opts)

@@ -82,6 +82,12 @@ class Problem:
         return cls(K=K, K_test=K_test, C=C, classes=classes, codes=codes,
                    test_indices=test_indices)
 
+    def rows(self, idx) -> Problem:
+        """The same instance restricted to the test rows ``idx``."""
+        idx = np.asarray(idx, dtype=int)
+        return dataclasses.replace(self, K_test=self.K_test[idx],
+                                   test_indices=self.test_indices[idx])
+
     @property
     def n(self) -> int:
         return self.K.shape[0]
