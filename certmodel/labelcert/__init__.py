@@ -12,8 +12,8 @@ from __future__ import annotations
 from certmodel._validation import check_budgets, check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
-from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._minflips import min_flips_records
+from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._options import MODES, LabelCertOptions
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._samplewise import certify_samplewise
