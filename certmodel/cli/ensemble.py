@@ -36,9 +36,13 @@ def _load_features(dataset: str, data_dir):
     return d.X_train, d.y_train, d.X_test, d.y_test
 
 
-def _binary(X, y, classes):
+def _binary(X, y, classes, what):
     a, b = classes
     keep = (y == a) | (y == b)
+    for c in classes:
+        if not np.any(y == c):
+            raise BadInput(f"--binary {a},{b}: class {c} does not occur in the {what} labels "
+                           f"(labels present: {np.unique(y).tolist()[:20]})")
     return X[keep], np.where(y[keep] == a, 0, 1)
 
 
@@ -52,15 +56,26 @@ def _binary(X, y, classes):
               show_default=True, help="DPA hash or SS-DPA sorted order.")
 @click.option("--ridge", type=click.FloatRange(min=0, min_open=True), default=1e-3,
               show_default=True, help="Ridge λ of the KRR base learners.")
+@click.option("--svm-c", "svm_c", type=click.FloatRange(min=0, min_open=True),
+              help="C of the SVM base learners (default: half the saturation bound "
+              "1 / max_i Σ_j |K_ij| of each partition). Must stay in the saturated regime.")
+@click.option("--fa-d", "fa_d", type=click.IntRange(min=1),
+              help="Also run Finite Aggregation with k = --partitions and this d "
+              "(black-box FA radii, k·d base learners).")
 @click.option("--max-train", type=click.IntRange(min=1), help="Use the first N training points.")
 @click.option("--max-test", type=click.IntRange(min=1), help="Use the first M test points.")
 @click.option("--json", "json_out", required=True, help="Output JSON ('-': stdout).")
 @click.option("--data-dir", type=click.Path(file_okay=False))
 @click.option("--quiet", "-q", is_flag=True)
-def ensemble(dataset, partitions, learner, binary, partitioner, ridge, max_train, max_test,
-             json_out, data_dir, quiet):
-    """Certify a partition-aggregation ensemble: white-box (EnsembleCert) vs black-box (DPA)."""
+def ensemble(dataset, partitions, learner, binary, partitioner, ridge, svm_c, fa_d, max_train,
+             max_test, json_out, data_dir, quiet):
+    """Certify a partition-aggregation ensemble: white-box (EnsembleCert) vs black-box (DPA).
+
+    SVM base learners must be in the saturated small-C regime (label-linear); outside it use
+    LabelCert per partition and certmodel.ensemble.costs_from_certifier (Python API).
+    """
     from certmodel.ensemble.certify import certify_ensemble
+    from certmodel.ensemble.finite_aggregation import certify_fa_ensemble
 
     check_json_target(json_out)
     classes = None
@@ -73,22 +88,28 @@ def ensemble(dataset, partitions, learner, binary, partitioner, ridge, max_train
             raise BadInput(f"--binary expects two different class labels like 1,7, got {binary!r}")
     X_tr, y_tr, X_te, y_te = _load_features(dataset, data_dir)
     if classes is not None:
-        X_tr, y_tr = _binary(X_tr, np.asarray(y_tr), classes)
+        X_tr, y_tr = _binary(X_tr, np.asarray(y_tr), classes, "training")
         if y_te is not None:
-            X_te, y_te = _binary(X_te, np.asarray(y_te), classes)
+            X_te, y_te = _binary(X_te, np.asarray(y_te), classes, "test")
     if max_train is not None:
         X_tr, y_tr = X_tr[:max_train], y_tr[:max_train]
     if max_test is not None:
         X_te = X_te[:max_test]
         y_te = None if y_te is None else y_te[:max_test]
-    res = certify_ensemble(np.asarray(X_tr, float), np.asarray(y_tr), np.asarray(X_te, float),
-                           partitions=partitions, learner=learner, partitioner=partitioner,
-                           y_test=y_te, lam=ridge)
+    X_tr, y_tr, X_te = np.asarray(X_tr, float), np.asarray(y_tr), np.asarray(X_te, float)
+    kw = {"learner": learner, "partitioner": partitioner, "y_test": y_te, "lam": ridge,
+          "C": svm_c}
+    res = certify_ensemble(X_tr, y_tr, X_te, partitions=partitions, **kw)
+    fa = None if fa_d is None else certify_fa_ensemble(X_tr, y_tr, X_te, k=partitions, d=fa_d,
+                                                       **kw)
     wb, bb = res.whitebox_radius, res.blackbox_radius
     meta = {"dataset": dataset, "partitions": partitions, "learner": learner,
             "binary": list(classes) if classes else None, "partitioner": partitioner,
             "n_train": int(len(y_tr)), "n_test": int(len(X_te)),
             "timings": res.timings, "label": f"{dataset} P={partitions} {learner}"}
+    if fa is not None:
+        meta.update(fa_k=partitions, fa_d=fa_d, fa_shifts=fa.shifts.tolist(),
+                    fa_timings=fa.timings)
     if y_te is not None:
         fin = np.concatenate([wb[np.isfinite(wb)], bb[np.isfinite(bb)]])
         radii = np.arange(0, int(fin.max()) + 2 if fin.size else 1)
@@ -97,19 +118,24 @@ def ensemble(dataset, partitions, learner, binary, partitioner, ridge, max_train
                     curves={"radius": radii.tolist(),
                             "whitebox": res.curve(radii, "whitebox")[1].tolist(),
                             "blackbox": res.curve(radii, "blackbox")[1].tolist()})
-    points = [{"test_index": t, "prediction": int(res.classes[res.prediction[t]])
-               if res.prediction.dtype.kind in "iu" and res.prediction.max() < len(res.classes)
-               else int(res.prediction[t]),
+        if fa is not None:
+            meta.update(fa_clean_accuracy=fa.clean_accuracy, mcr_fa=fa.mcr())
+            meta["curves"]["fa"] = fa.certified_accuracy(radii).tolist()
+    points = [{"test_index": t, "prediction": int(res.prediction[t]),
                "y_true": None if y_te is None else int(y_te[t]),
                "whitebox_radius": float(wb[t]), "blackbox_radius": float(bb[t])}
               for t in range(len(wb))]
+    if fa is not None:
+        for t, pt in enumerate(points):
+            pt.update(fa_prediction=int(fa.prediction[t]), fa_radius=int(fa.radius[t]))
     doc = {"meta": meta, "records": points}
     write_json(json_out, json.dumps(doc, indent=1, default=float))
     if not quiet:
         con = console(stderr=(json_out == "-"))
         if y_te is not None:
+            fa_txt = "" if fa is None else f" · FA (d={fa_d}) {meta['mcr_fa']:g}"
             con.print(f"{meta['label']}: clean accuracy {100 * res.clean_accuracy:.1f} % · "
                       f"MCR white-box {meta['mcr_whitebox']:g} · black-box (DPA) "
-                      f"{meta['mcr_blackbox']:g} · {len(points)} test points")
+                      f"{meta['mcr_blackbox']:g}{fa_txt} · {len(points)} test points")
         else:
             con.print(f"{meta['label']}: {len(points)} test points certified")

@@ -5,7 +5,9 @@
 * :func:`hash_partition`, :func:`sorted_partition` — label-independent partitioners;
 * :func:`costs_from_minflips`, :func:`costs_from_certifier` — per-partition costs from
   ScaLabelCert or from any certificate through the result interface (e.g. LabelCert);
-* :func:`certify_ensemble` — the end-to-end pipeline returning an :class:`EnsembleResult`.
+* :func:`certify_ensemble` — the end-to-end pipeline returning an :class:`EnsembleResult`;
+* :func:`fa_radius`, :func:`fa_buckets`, :func:`fa_training_sets`,
+  :func:`certify_fa_ensemble` — the Finite Aggregation black-box baseline (Wang et al. 2022).
 """
 
 from certmodel.ensemble.certify import (
@@ -16,6 +18,15 @@ from certmodel.ensemble.certify import (
     median_certified_robustness,
 )
 from certmodel.ensemble.costs import costs_from_certifier, costs_from_minflips
+from certmodel.ensemble.finite_aggregation import (
+    FAResult,
+    certify_fa_ensemble,
+    fa_buckets,
+    fa_radius,
+    fa_shifts,
+    fa_spread,
+    fa_training_sets,
+)
 from certmodel.ensemble.knapsack import min_cost, rival_options, whitebox_radius
 from certmodel.ensemble.partition import (
     check_partition,
@@ -43,4 +54,11 @@ __all__ = [
     "fc_ntk",
     "median_certified_robustness",
     "certified_accuracy",
+    "fa_radius",
+    "fa_shifts",
+    "fa_spread",
+    "fa_buckets",
+    "fa_training_sets",
+    "certify_fa_ensemble",
+    "FAResult",
 ]

@@ -100,8 +100,23 @@ def median_certified_robustness(radii, correct) -> float:
     return float(eff[(eff.size + 1) // 2 - 1])
 
 
+class Accuracy:
+    """``correct`` / ``clean_accuracy`` of an ensemble result with ``prediction`` and
+    ``y_test`` fields (shared by the ensemble result classes)."""
+
+    @property
+    def correct(self) -> np.ndarray:
+        if self.y_test is None:
+            raise InvalidParameterError("y_test was not given: accuracy is undefined")
+        return self.prediction == self.y_test
+
+    @property
+    def clean_accuracy(self) -> float:
+        return float(self.correct.mean())
+
+
 @dataclasses.dataclass
-class EnsembleResult:
+class EnsembleResult(Accuracy):
     """Outcome of :func:`certify_ensemble` (arrays indexed by test point ``t``).
 
     Attributes
@@ -133,15 +148,6 @@ class EnsembleResult:
     y_test: np.ndarray | None = None
     timings: dict = dataclasses.field(default_factory=dict)
 
-    @property
-    def correct(self) -> np.ndarray:
-        if self.y_test is None:
-            raise InvalidParameterError("y_test was not given: accuracy is undefined")
-        return self.prediction == self.y_test
-
-    @property
-    def clean_accuracy(self) -> float:
-        return float(self.correct.mean())
 
     def mcr(self, kind: str = "whitebox") -> float:
         """Median certified robustness of ``kind`` in {"whitebox", "blackbox"}."""
@@ -219,6 +225,9 @@ def certify_ensemble(X_train, y_train, X_test, *, partitions: int, learner: str 
     P = int(check_scalar(partitions, "partitions", numbers.Integral, min_val=1))
     check_choice(learner, "learner", ("krr", "svm"))
     check_choice(partitioner, "partitioner", ("hash", "sorted"))
+    if learner == "svm" and C is None:
+        check_scalar(C_factor, "C_factor", numbers.Real, min_val=0.0, include_min=False,
+                     max_val=1.0, include_max=False)
     kernel = fc_ntk if kernel is None else kernel
     if y_test is not None:
         y_test = np.asarray(y_test)
@@ -245,7 +254,14 @@ def certify_ensemble(X_train, y_train, X_test, *, partitions: int, learner: str 
             from certmodel.learners import saturated_C
 
             Cp = C if C is not None else C_factor * saturated_C(K_pp)
-            W = svm_weights(K_pp, K_tp, Cp, K)
+            try:
+                W = svm_weights(K_pp, K_tp, Cp, K)
+            except InvalidParameterError as e:
+                raise InvalidParameterError(
+                    f"partition {p} ({I.size} points): {e}. For SVM base models outside the "
+                    "saturated regime compute the per-partition costs with LabelCert and pass "
+                    "them through certmodel.ensemble.costs_from_certifier to whitebox_radius"
+                ) from None
         mf = min_flips(W, codes[I], n_classes=K, witnesses=False)
         base_pred[:, p] = mf.prediction
         costs[:, p, :] = costs_from_minflips(mf.per_rival, mf.prediction, I.size)

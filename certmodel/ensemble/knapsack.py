@@ -35,19 +35,16 @@ from __future__ import annotations
 import numpy as np
 
 from certmodel._validation import check_array, check_choice
+from certmodel.ensemble.votes import check_base_pred
 from certmodel.exceptions import InvalidParameterError
 
 __all__ = ["whitebox_radius", "rival_options", "min_cost"]
 
+_ROW_BLOCK = 1 << 22  # option-tensor entries per chunk of test points in whitebox_radius
+
 
 def _check_costs(base_pred, costs) -> tuple[np.ndarray, np.ndarray]:
-    bp = np.asarray(base_pred)
-    if bp.ndim == 1:
-        bp = bp[None, :]
-    if bp.ndim != 2 or bp.dtype.kind not in "iu":
-        raise InvalidParameterError(
-            f"base_pred must be an integer array of shape (m, P), got shape {bp.shape} "
-            f"dtype {bp.dtype}")
+    bp = check_base_pred(base_pred)
     c = check_array(costs, "costs", finite=False)
     if c.ndim == 2 and bp.shape[0] == 1:
         c = c[None]
@@ -187,17 +184,23 @@ def whitebox_radius(base_pred, costs, *, method: str = "auto") -> np.ndarray:
         ``min_{b≠a} F_b(G_b) − 1`` (integer-valued; ``inf`` if no rival can win).
     """
     check_choice(method, "method", ("auto", "fast", "dp"))
-    bp, c = _check_costs(base_pred, costs)
+    bp = np.asarray(base_pred)
+    c = np.asarray(costs)
+    if bp.ndim == 1 or c.ndim != 3 or c.shape[0] != (bp.shape[0] if bp.ndim else -1):
+        bp, c = _check_costs(base_pred, costs)  # small or malformed input: validate at once
     m, P, K = c.shape
     if method == "auto":
         method = "dp" if P <= 64 else "fast"
-    a, G, c1, c2 = _options(bp, c)
-    F = np.full((m, K), np.inf)
-    step = max(1, (1 << 22) // max(1, K * (2 * P + 2)))
+    out = np.empty(m)
+    # chunks of test points bound the memory of the (rows, K, P) option tensors
+    step = max(1, _ROW_BLOCK // max(1, K * (2 * P + 2)))
     for t0 in range(0, m, step):
         t1 = min(m, t0 + step)
+        bpc, cc = _check_costs(bp[t0:t1], c[t0:t1])
+        a, G, c1, c2 = _options(bpc, cc)
         R = (t1 - t0) * K
-        F[t0:t1] = min_cost(G[t0:t1].reshape(R), c1[t0:t1].reshape(R, P),
-                            c2[t0:t1].reshape(R, P), method=method).reshape(t1 - t0, K)
-    F[np.arange(m), a] = np.inf
-    return F.min(axis=1) - 1.0
+        F = min_cost(G.reshape(R), c1.reshape(R, P), c2.reshape(R, P),
+                     method=method).reshape(t1 - t0, K)
+        F[np.arange(t1 - t0), a] = np.inf
+        out[t0:t1] = F.min(axis=1) - 1.0
+    return out

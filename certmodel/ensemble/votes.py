@@ -17,6 +17,18 @@ from certmodel.exceptions import InvalidParameterError
 __all__ = ["count_votes", "dpa_radius", "ensemble_prediction"]
 
 
+def check_base_pred(base_pred, columns: str = "P") -> np.ndarray:
+    """Base-model votes as a 2-D integer array ``(m, columns)`` (a 1-D input is one row)."""
+    bp = np.asarray(base_pred)
+    if bp.ndim == 1:
+        bp = bp[None, :]
+    if bp.ndim != 2 or bp.dtype.kind not in "iu":
+        raise InvalidParameterError(
+            f"base_pred must be an integer array of shape (m, {columns}), got shape "
+            f"{bp.shape} dtype {bp.dtype}")
+    return bp
+
+
 def count_votes(base_pred, n_classes: int) -> np.ndarray:
     """Votes ``v[t, c] = #{p : base_pred[t, p] = c}`` of shape (m, K) from (m, P) votes."""
     bp = np.asarray(base_pred)

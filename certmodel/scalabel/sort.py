@@ -16,9 +16,10 @@ Binary tasks are the case ``K = 2`` (``f_1 − f_0 = W @ y_pm``).  All test poin
 at once.  With witnesses: one ``argsort`` of the (m, K, n) decrease tensor, in chunks of test
 points.  Counts only (``witnesses=False``, what EnsembleCert uses): the decreases against ``b``
 are ``2·max(w, 0)`` on class ``a``, ``2·max(−w, 0)`` on class ``b`` and ``|w|`` elsewhere, so
-the ``L`` largest are merged from per-class top-``L`` lists (``np.partition``) and their
-cumulative sums are bit-identical to the full sort's first ``L + 1``; rows still above the
-tolerance after ``L`` decreases are redone with ``4L`` (a full sort once ``K·L ≥ n``).
+the ``L`` largest are merged from per-class top-``L`` lists (read off class blocks sorted
+once per row) and their cumulative sums are bit-identical to the full sort's first
+``L + 1``; rows still above the tolerance after ``L`` decreases are redone with ``4L`` (a
+full sort once ``K·L ≥ n``).
 """
 
 from __future__ import annotations
@@ -107,52 +108,66 @@ def _decreases(W: np.ndarray, codes: np.ndarray, pred: np.ndarray, K: int) -> np
 _TOP_L = 8  # first top-k tried by the counts-only path (x4 for unresolved rows)
 
 
-def _class_tops(W: np.ndarray, codes: np.ndarray, K: int, L: int):
+def _class_sorted(W: np.ndarray, codes: np.ndarray, K: int):
+    """Columns of ``W`` grouped by class, each class block sorted ascending per row.
+
+    Returns ``(Ws, off)``: ``Ws[:, off[c]:off[c+1]]`` holds row ``t``'s weights on class ``c``
+    in increasing order.  One gather plus a per-block ``np.sort`` (vectorised, several times
+    faster than ``np.partition`` on rows of ~100 entries); a redo with a larger top-``L`` then
+    only slices.
+    """
+    order = np.argsort(codes, kind="stable")
+    Ws = np.take(W, order, axis=1)
+    off = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=K))])
+    for c in range(K):
+        if off[c + 1] - off[c] > 1:
+            Ws[:, off[c]:off[c + 1]].sort(axis=1)
+    return Ws, off
+
+
+def _class_tops(Ws: np.ndarray, off: np.ndarray, K: int, L: int):
     """Per class ``c``: the ``L`` largest of ``2·max(w, 0)``, ``2·max(−w, 0)`` and ``|w|``.
 
-    Arrays of shape (m, K, L), descending, zero-padded (zeros are what the full decrease
-    vectors hold beyond their positive entries, so padding never changes a top-``L``).
+    ``(Ws, off)`` from :func:`_class_sorted`.  Arrays of shape (m, K, L), descending,
+    zero-padded (zeros are what the full decrease vectors hold beyond their positive
+    entries, so padding never changes a top-``L``).
     """
-    m = W.shape[0]
+    m = Ws.shape[0]
     TP = np.zeros((m, K, L))
     TN = np.zeros((m, K, L))
     TA = np.zeros((m, K, L))
     for c in range(K):
-        Wb = W[:, codes == c]
-        nc = Wb.shape[1]
+        blk = Ws[:, off[c]:off[c + 1]]
+        nc = blk.shape[1]
         if nc == 0:
             continue
-        if nc > 2 * L:
-            part = np.partition(Wb, (L - 1, nc - L), axis=1)
-            hs = np.sort(part[:, nc - L:], axis=1)[:, ::-1]
-            ls = np.sort(part[:, :L], axis=1)
-            ab = np.concatenate([np.abs(hs), np.abs(ls)], axis=1)
-        else:
-            srt = np.sort(Wb, axis=1)
-            hs = srt[:, ::-1][:, :L]
-            ls = srt[:, :L]
-            ab = np.abs(Wb)
-        ab = -np.sort(-ab, axis=1)[:, :L]
-        k = hs.shape[1]
+        k = min(L, nc)
+        hs = blk[:, nc - k:][:, ::-1]  # the k largest, descending
+        ls = blk[:, :k]  # the k smallest, ascending
+        # the L largest |w| lie among the L largest and the L smallest w
+        cand = np.concatenate([hs, ls], axis=1) if nc > 2 * L else blk
+        ab = -np.sort(-np.abs(cand), axis=1)[:, :L]
         TP[:, c, :k] = np.maximum(hs, 0.0) * 2.0
         TN[:, c, :k] = np.maximum(-ls, 0.0) * 2.0
         TA[:, c, :ab.shape[1]] = ab
     return TP, TN, TA
 
 
-def _topk_counts(W, codes, pred, M, M_rival, eps_abs, K, budgets, L):
+def _topk_counts(Ws, off, pred, M, M_rival, eps_abs, K, budgets, L):
     """Counts-only sort via top-``L`` merges (exact; same sums as the full sort).
 
-    For rival ``b`` the decreases are ``2·max(w, 0)`` on class ``a``, ``2·max(−w, 0)`` on
-    class ``b`` and ``|w|`` elsewhere, so the ``L`` largest are among the per-class top-``L``
-    lists.  Their cumulative sums equal the first ``L + 1`` entries of the full sort's; a row
-    whose gap is still above ``eps_abs`` after ``L`` decreases is redone with a larger ``L``.
+    ``(Ws, off)`` from :func:`_class_sorted`.  For rival ``b`` the decreases are
+    ``2·max(w, 0)`` on class ``a``, ``2·max(−w, 0)`` on class ``b`` and ``|w|`` elsewhere, so
+    the ``L`` largest are among the per-class top-``L`` lists.  Their cumulative sums equal
+    the first ``L + 1`` entries of the full sort's; a row whose gap is still above
+    ``eps_abs`` after ``L`` decreases is redone with a larger ``L``.
     Returns ``(cnt (m, K), {B: cs[:, :, B]})``.
     """
-    m, n = W.shape
+    m, n = Ws.shape
     L = min(n, max([L] + [int(B) for B in budgets]))
     if K * L >= n:  # merging K lists of L costs more than sorting all n decreases
-        return _full_counts(W, codes, pred, M, eps_abs, K, budgets)
+        codes_s = np.repeat(np.arange(K), np.diff(off))
+        return _full_counts(Ws, codes_s, pred, M, eps_abs, K, budgets)
     cnt = np.zeros((m, K), dtype=np.int64)
     csB = {B: np.zeros((m, K)) for B in budgets}
     step = max(1, (1 << 22) // (K * K * L))
@@ -161,7 +176,7 @@ def _topk_counts(W, codes, pred, M, M_rival, eps_abs, K, budgets, L):
     for t0 in range(0, m, step):
         t1 = min(m, t0 + step)
         mc = t1 - t0
-        TP, TN, TA = _class_tops(W[t0:t1], codes, K, L)
+        TP, TN, TA = _class_tops(Ws[t0:t1], off, K, L)
         C = np.broadcast_to(TA[:, None, :, :], (mc, K, K, L)).copy()
         C[:, ks, ks, :] = TN
         rows = np.arange(mc)
@@ -184,7 +199,7 @@ def _topk_counts(W, codes, pred, M, M_rival, eps_abs, K, budgets, L):
             todo.append(t0 + np.flatnonzero(open_.any(axis=1)))
     todo = np.concatenate(todo) if todo else np.zeros(0, dtype=np.int64)
     if todo.size:
-        c2, cs2 = _topk_counts(W[todo], codes, pred[todo], M[todo], M_rival[todo],
+        c2, cs2 = _topk_counts(Ws[todo], off, pred[todo], M[todo], M_rival[todo],
                                eps_abs[todo], K, budgets, min(n, 4 * L))
         cnt[todo] = c2
         for B in budgets:
@@ -235,8 +250,8 @@ def _analyse(prob: Problem, budgets=(), *, witnesses: bool = True) -> _Analysis:
     worst_relabel = {B: [None] * m for B in budgets}
     min_relabel = [None] * m
     if not witnesses:  # counts only: top-k merges instead of the full (m, K, n) sort
-        per_rival, csB = _topk_counts(W, codes, pred, M, M_rival, eps_abs, K, budgets,
-                                      _TOP_L)
+        Ws, off = _class_sorted(W, codes, K)
+        per_rival, csB = _topk_counts(Ws, off, pred, M, M_rival, eps_abs, K, budgets, _TOP_L)
         for B in budgets:
             g = M_rival - csB[B]
             worst_rival[B][:] = np.argmin(g, axis=1)

@@ -255,3 +255,53 @@ def test_ensemble_bad_dataset(tmp_path):
     out = tmp_path / "e.json"
     res = run("ensemble", "--dataset", "cifar100", "--json", out)
     assert res.exit_code == 2 and "mnist" in res.output and not out.exists()
+
+
+def _ensemble_file(tmp_path, labels="01"):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(170, 5))
+    y = np.where(X[:, 0] + 0.3 * X[:, 1] > 0, 7, 1)
+    if labels == "pm":
+        y = np.where(y == 7, 1, -1)
+    np.savez(tmp_path / "f.npz", X_train=X[:140], y_train=y[:140], X_test=X[140:],
+             y_test=y[140:])
+    return tmp_path / "f.npz"
+
+
+def test_ensemble_svm_binary_and_fa(tmp_path):
+    f = _ensemble_file(tmp_path)
+    out = tmp_path / "e.json"
+    res = run("ensemble", "--dataset", f, "--partitions", 4, "--learner", "svm", "--binary",
+              "1,7", "--fa-d", 2, "--json", out)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["binary"] == [1, 7] and doc["meta"]["fa_d"] == 2
+    assert {r["prediction"] for r in doc["records"]} <= {0, 1}
+    assert all(r["fa_radius"] >= 0 for r in doc["records"])
+    assert len(doc["meta"]["curves"]["fa"]) == len(doc["meta"]["curves"]["radius"])
+
+
+def test_ensemble_svm_outside_saturated_regime_points_to_labelcert(tmp_path):
+    f = _ensemble_file(tmp_path)
+    out = tmp_path / "e.json"
+    res = run("ensemble", "--dataset", f, "--partitions", 4, "--learner", "svm", "--svm-c",
+              100, "--json", out)
+    assert res.exit_code == 2 and not out.exists()
+    assert "saturated" in res.output and "costs_from_certifier" in res.output
+
+
+def test_ensemble_pm_labels_keep_their_values(tmp_path):
+    f = _ensemble_file(tmp_path, labels="pm")
+    out = tmp_path / "e.json"
+    res = run("ensemble", "--dataset", f, "--partitions", 3, "--json", out)
+    assert res.exit_code == 0, res.output
+    recs = json.loads(out.read_text())["records"]
+    assert {r["prediction"] for r in recs} == {-1, 1}
+    acc = np.mean([r["prediction"] == r["y_true"] for r in recs])
+    assert acc > 0.6
+
+
+def test_ensemble_binary_class_missing(tmp_path):
+    f = _ensemble_file(tmp_path)
+    res = run("ensemble", "--dataset", f, "--binary", "1,3", "--json", tmp_path / "e.json")
+    assert res.exit_code == 2 and "class 3 does not occur" in res.output

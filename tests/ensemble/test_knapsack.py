@@ -129,3 +129,22 @@ def test_bad_votes():
         dpa_radius([[3]])
     with pytest.raises(InvalidParameterError, match="unknown method"):
         whitebox_radius(np.array([[0]]), np.array([[[0, 1.0]]]), method="greedy")
+
+
+def test_chunked_rows_match_single_rows(monkeypatch):
+    """whitebox_radius works on chunks of test points (bounded memory); rows stay aligned."""
+    import certmodel.ensemble.knapsack as ks
+
+    rng = np.random.default_rng(3)
+    m, P, K = 40, 30, 4
+    monkeypatch.setattr(ks, "_ROW_BLOCK", 7 * K * (2 * P + 2))  # 7 rows per chunk
+    bp = np.where(rng.random((m, P)) < 0.5, rng.integers(0, 3, (m, 1)), rng.integers(0, K, (m, P)))
+    c = rng.integers(1, 9, (m, P, K)).astype(float)
+    np.put_along_axis(c, bp[:, :, None], 0.0, axis=2)
+    for method in ("fast", "dp"):
+        r = whitebox_radius(bp, c, method=method)
+        monkeypatch.setattr(ks, "_ROW_BLOCK", 1 << 22)
+        np.testing.assert_array_equal(r, whitebox_radius(bp, c, method=method))
+        monkeypatch.setattr(ks, "_ROW_BLOCK", 7 * K * (2 * P + 2))
+    for t in (0, 1, 6, 7, 8, 39):
+        assert r[t] == whitebox_radius(bp[t:t + 1], c[t:t + 1])[0]
