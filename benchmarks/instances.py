@@ -16,12 +16,19 @@ Families (all generated from fixed seeds; the data sets need ``$CERTMODEL_DATA``
                    teacher, n ∈ {40, 60}, ``C · max row-sum = 10``
 ``rbf40_s{k}``     RBF kernel of the same kind of data (bandwidth = median distance)
 ``coramlb``        Cora-MLb GCN, 20 labelled (n_per_class 5, seed 0), C = 0.075 (spec)
+``citeseerb``      Citeseerb GCN, 20 labelled (n_per_class 5, seed 0), C = 0.75 (spec)
 ``karate``         Karate club GCN, 8 labelled (n_per_class 2), C = 0.01
+``mc3ntk{n}_s{k}`` multiclass: random ReLU NTK, 3 classes (argmax of a noisy linear teacher),
+                   n ∈ {12, 20} labelled, ``C · max row-sum = 10``
+``coraml_mc``      multiclass: Cora-ML GCN, 7 classes, n_per_class 2 (28 labelled), C = 0.05
 =================  ============================================================================
 
-``python -m benchmarks.instances`` lists the library; ``--export DIR`` writes every
-instance's sample-wise MILPs (one per budget, linearisation and test point, objective
-``min s_t · p_t``) as MPS files for solver benchmarking.
+``python -m benchmarks.instances`` lists the library; ``--export DIR`` writes MPS files for
+solver benchmarking: for binary instances the sample-wise MILPs (one per budget,
+linearisation and test point, objective ``min s_t · p_t``) and, with ``--modes`` including
+``collective``, the collective MILP per budget (``max Σ_t c_t`` over the instance's test
+points); for multiclass instances the exact multiclass MILP per budget and test point with
+the objective ``min p_top − p_rival`` for the strongest clean rival.
 """
 
 from __future__ import annotations
@@ -53,6 +60,10 @@ class Instance:
     budgets: list[int]
     test_ids: np.ndarray
     note: str = ""
+
+    @property
+    def multiclass(self) -> bool:
+        return len(np.unique(self.y)) > 2
 
     @property
     def n(self) -> int:
@@ -100,7 +111,9 @@ def _graph_instance(name, family, g, labeled, test_pool, C, budgets, m, seed, no
     rng = np.random.default_rng(10_000 + seed)
     tests = _pick(rng, np.asarray(test_pool), m)
     K = K_all[np.ix_(labeled, labeled)]
-    y = np.where(np.asarray(g.y)[labeled] == 1, 1, -1)
+    y = np.asarray(g.y)[labeled]
+    if len(np.unique(np.asarray(g.y))) <= 2:
+        y = np.where(y == 1, 1, -1)
     K_test = K_all[np.ix_(tests, labeled)]
     if C is None:
         C = _c_for(K)
@@ -167,16 +180,31 @@ def _rbf(n: int, seed: int, m: int, budgets) -> Instance:
                     np.arange(m), "RBF, gamma = 1/median d^2")
 
 
-def _coramlb(m: int, budgets) -> Instance | None:
+def _real_graph(name: str, dataset: str, n_per_class: int, C: float, m: int, budgets,
+                ) -> Instance | None:
     from certmodel import datasets
 
     data_dir = _data_dir()
     if data_dir is None:
         return None
-    g = datasets.load("cora_ml_binary", data_dir=data_dir)
-    labeled, test = datasets.labelcert_split(g, n_per_class=5, seed=0)
-    return _graph_instance("coramlb", "cora-mlb", g, labeled, test, 0.075, budgets, m, 0,
-                           note="GCN NTK, spec split, C=0.075")
+    g = datasets.load(dataset, data_dir=data_dir)
+    labeled, test = datasets.labelcert_split(g, n_per_class=n_per_class, seed=0)
+    return _graph_instance(name, dataset, g, labeled, test, C, budgets, m, 0,
+                           note=f"GCN NTK, n_per_class {n_per_class}, C={C}")
+
+
+def _multiclass_ntk(n: int, seed: int, m: int, budgets, n_classes: int = 3) -> Instance:
+    from certmodel import kernels
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n + m, 8))
+    W = rng.standard_normal((8, n_classes))
+    y = np.argmax(X @ W + 0.3 * rng.standard_normal((n + m, n_classes)), axis=1)
+    y[:n_classes] = np.arange(n_classes)  # every class labelled
+    K = kernels.ntk("fc", X[:n])
+    K_test = kernels.ntk_cross("fc", X[:n], X[n:])
+    return Instance(f"mc3ntk{n}_s{seed}", "multiclass-ntk", K, y[:n], K_test, _c_for(K),
+                    list(budgets), np.arange(m), f"fc ReLU NTK, {n_classes} classes")
 
 
 def _karate(m: int, budgets) -> Instance:
@@ -204,8 +232,14 @@ def _registry(seeds=(0, 1, 2)):
             reg[f"ntk{n}_s{s}"] = (n, lambda m, n=n, s=s: _random_ntk(n, s, m, B4))
     for s in seeds:
         reg[f"rbf40_s{s}"] = (40, lambda m, s=s: _rbf(40, s, m, B4))
-    reg["coramlb"] = (20, lambda m: _coramlb(m, B4))
+    reg["coramlb"] = (20, lambda m: _real_graph("coramlb", "cora_ml_binary", 5, 0.075, m, B4))
+    reg["citeseerb"] = (20, lambda m: _real_graph("citeseerb", "citeseer_binary", 5, 0.75, m,
+                                                  B4))
     reg["karate"] = (8, lambda m: _karate(m, B4))
+    for n in (12, 20):
+        for s in seeds:
+            reg[f"mc3ntk{n}_s{s}"] = (n, lambda m, n=n, s=s: _multiclass_ntk(n, s, m, (1, 2)))
+    reg["coraml_mc"] = (28, lambda m: _real_graph("coraml_mc", "cora_ml", 2, 0.05, m, (1, 2)))
     return reg
 
 
@@ -254,28 +288,63 @@ def clean_signs(inst: Instance) -> np.ndarray:
 
 
 def export(instances, out_dir: Path, linearizations=("compact", "reference"),
-           first_test_only: bool = False) -> list[Path]:
-    """Write each instance's sample-wise MILPs (``min s_t p_t``) as MPS files."""
-    from certmodel.milp.formulations import BinaryMILP
+           first_test_only: bool = False, modes=("samplewise",)) -> list[Path]:
+    """Write each instance's MILPs as MPS files (see the module docstring) and its ``.npz``."""
+    from certmodel.milp.formulations import BinaryMILP, CollectiveMILP
     from certmodel.milp.standard_form import Sense
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for inst in instances:
-        signs = clean_signs(inst)
         tests = range(1 if first_test_only else inst.m)
         for B in inst.budgets:
             for lin in linearizations:
-                model = BinaryMILP(inst.K, inst.y.astype(float), inst.C, B, linearization=lin)
-                for t in tests:
-                    c = model.objective(inst.K_test[t], signs[t])
-                    model.backend.set_objective(c, 0.0, Sense.MINIMIZE)
-                    p = out_dir / f"{inst.name}_t{int(inst.test_ids[t])}_B{B}_{lin}.mps"
+                if inst.multiclass:
+                    written += _export_multiclass(inst, B, lin, tests, out_dir)
+                    continue
+                signs = clean_signs(inst)
+                if "samplewise" in modes:
+                    model = BinaryMILP(inst.K, inst.y.astype(float), inst.C, B,
+                                       linearization=lin)
+                    for t in tests:
+                        c = model.objective(inst.K_test[t], signs[t])
+                        model.backend.set_objective(c, 0.0, Sense.MINIMIZE)
+                        p = out_dir / f"{inst.name}_t{int(inst.test_ids[t])}_B{B}_{lin}.mps"
+                        model.write(p)
+                        written.append(p)
+                if "collective" in modes:
+                    model = CollectiveMILP(inst.K, inst.y.astype(float), inst.C, B, inst.K_test,
+                                           signs, linearization=lin)
+                    p = out_dir / f"{inst.name}_collective_B{B}_{lin}.mps"
                     model.write(p)
                     written.append(p)
         np.savez(out_dir / f"{inst.name}.npz", K=inst.K, y=inst.y, K_test=inst.K_test,
                  C=inst.C, budgets=np.asarray(inst.budgets), test_ids=inst.test_ids)
     return written
+
+
+def _export_multiclass(inst: Instance, B: int, lin: str, tests, out_dir: Path) -> list[Path]:
+    """Exact multiclass MILP (one model), objective ``p_top − p_rival`` per test point."""
+    from certmodel.learners import solve_svm_dual
+    from certmodel.milp.formulations import MulticlassMILP
+    from certmodel.milp.standard_form import Sense
+
+    nK = int(inst.y.max()) + 1
+    Z = np.stack([np.where(inst.y == k, 1.0, -1.0)
+                  * solve_svm_dual(inst.K, np.where(inst.y == k, 1.0, -1.0), inst.C).alpha
+                  for k in range(nK)])
+    F = inst.K_test @ Z.T
+    model = MulticlassMILP(inst.K, inst.y, nK, inst.C, B, linearization=lin)
+    out = []
+    for t in tests:
+        order = np.argsort(-F[t], kind="stable")
+        top, rival = int(order[0]), int(order[1])
+        model.backend.set_objective(model.objective(inst.K_test[t], top, rival), 0.0,
+                                    Sense.MINIMIZE)
+        p = out_dir / f"{inst.name}_t{int(inst.test_ids[t])}_B{B}_r{rival}_{lin}.mps"
+        model.write(p)
+        out.append(p)
+    return out
 
 
 def main(argv=None) -> int:
@@ -289,13 +358,16 @@ def main(argv=None) -> int:
     ap.add_argument("--m", type=int, default=4, help="test points per instance")
     ap.add_argument("--first-test-only", action="store_true",
                     help="export only the first test point's objective")
+    ap.add_argument("--modes", default="samplewise",
+                    help="binary instances: comma-separated samplewise,collective")
     a = ap.parse_args(argv)
     names = instance_names() if a.all else (a.instances.split(",") if a.instances else None)
     insts = build_instances(names, m=a.m, quick=a.quick)
     for inst in insts:
         print(inst.describe())
     if a.export:
-        paths = export(insts, a.export, first_test_only=a.first_test_only)
+        paths = export(insts, a.export, first_test_only=a.first_test_only,
+                       modes=tuple(a.modes.split(",")))
         print(f"wrote {len(paths)} MPS files (+ {len(insts)} .npz instances) to {a.export}")
     return 0
 
