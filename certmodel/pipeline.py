@@ -402,7 +402,7 @@ def _weights(K_train, K_test, y, C, learner, ridge, n_classes) -> np.ndarray:
 
 def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="samplewise",
                    learner="svm", ridge=1.0, solver="highs", time_limit=None,
-                   eps: float | None = None, test_indices=None
+                   eps: float | None = None, test_indices=None, labelcert_options=None,
                    ) -> list[CertificateRecord | CollectiveRecord]:
     """Certificates for a precomputed kernel problem (one task of a run, or an instance file).
 
@@ -421,6 +421,9 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
         Soundness margin of LabelCert (default: its own, 1e-6 relative).
     test_indices : sequence of int, optional
         ``test_index`` of each row of ``K_test``.
+    labelcert_options : LabelCertOptions, optional
+        Base options of LabelCert (e.g. ``max_enumeration``); ``solver``, ``time_limit`` and
+        ``eps`` above override its fields.
     """
     check_choice(method, "--method", METHODS)
     check_choice(mode, "--mode", MODES)
@@ -436,8 +439,9 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
         kw: dict[str, Any] = {"backend": solver, "time_limit": time_limit}
         if eps is not None:
             kw["eps"] = eps
+        base = labelcert_options or LabelCertOptions()
         return labelcert.certify(K_train, y, K_test, C, list(budgets), mode=mode,
-                                 options=LabelCertOptions(**kw), test_indices=test_indices)
+                                 options=base.replace(**kw), test_indices=test_indices)
     from certmodel import scalabel
 
     classes = np.unique(y)

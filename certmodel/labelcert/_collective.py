@@ -17,7 +17,11 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._enumerate import enumerate_collective, enumeration_budget
+from certmodel.labelcert._enumerate import (
+    enumerate_collective,
+    enumerate_linear_collective,
+    enumeration_budget,
+)
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.learners import solve_svm_dual
@@ -29,13 +33,36 @@ __all__ = ["certify_collective"]
 
 def _saturated(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                ) -> list[CollectiveRecord]:
-    """Every α = C: ``f_t = C Σ_j K_tj y_j`` is label-linear, so ScaLabelCert's collective
-    problem (adversary + indicators, no KKT block) with ``W = C · K_test`` is exact."""
+    """Every α = C: ``f_t = C Σ_j K_tj y_j`` is label-linear.  Flipping ``j`` shifts the signed
+    margin by ``−2C s_t K_tj ỹ_j``, so small budgets are enumerated without retraining; larger
+    ones go to ScaLabelCert's collective MILP (adversary + indicators, no KKT block) with
+    ``W = C · K_test``.  Both are exact."""
     from certmodel import scalabel
 
     y = prob.classes[prob.codes]
+    f = prob.C * (prob.K_test @ prob.y_pm)
+    signs = np.where(f >= 0, 1.0, -1.0)
+    shift = -2.0 * prob.C * signs[:, None] * prob.K_test * prob.y_pm[None, :]
+    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n,
+                                [B for B in budgets if B > 0])
+    count, witness = (enumerate_linear_collective(signs * f, shift, B_enum) if B_enum > 0
+                      else (None, None))
     out = []
     for B in budgets:
+        t0 = time.perf_counter()
+        if 0 < B <= B_enum:
+            flips = np.zeros(prob.n, dtype=bool)
+            flips[list(witness[B])] = True
+            changed = np.flatnonzero(signs * f + shift[:, flips].sum(axis=1) <= 0)
+            out.append(CollectiveRecord(
+                budget=B, n_test=prob.m, certified_count=prob.m - int(count[B]),
+                bound=float(count[B]), incumbent=len(changed), method="labelcert",
+                path=Path.SATURATED, test_indices=tuple(prob.test_indices),
+                attacked=tuple(prob.test_indices[changed]),
+                relabelling=prob.relabelling_from_flips(flips),
+                wall_time=time.perf_counter() - t0,
+                extra={"C_saturated": True, "enumerated": True}))
+            continue
         rec = scalabel.certify_collective(prob.C * prob.K_test, y, int(B), backend=opts.backend,
                                           time_limit=opts.time_limit,
                                           test_indices=prob.test_indices,

@@ -24,7 +24,7 @@ from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
 __all__ = ["n_relabellings", "enumeration_budget", "binary_levels", "enumerate_binary",
-           "enumerate_collective", "enumerate_multiclass"]
+           "enumerate_collective", "enumerate_linear_collective", "enumerate_multiclass"]
 
 _CHUNK = 4096  # relabellings per batched retrain
 
@@ -165,6 +165,42 @@ def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, b
             count[b], witness[b] = int(changed[k]), tuple(int(i) for i in S[k])
     for b in range(level + 1, budget + 1):  # budgets above n: nothing more to flip
         count[b], witness[b] = count[b - 1], witness[b - 1]
+    return count, witness
+
+
+def enumerate_linear_collective(margins: np.ndarray, shift: np.ndarray, budget: int):
+    """Collective count for a label-linear learner: no retraining at all.
+
+    ``margins[t]`` is the clean signed margin; flipping training label ``j`` adds
+    ``shift[t, j]`` to it (saturated SVM: ``−2C s_t K_tj ỹ_j``).  Returns ``(count, witness)``
+    as :func:`enumerate_collective`, exact for every ``b ≤ budget``.
+    """
+    m, n = shift.shape
+    count = np.zeros(budget + 1, dtype=np.int64)
+    count[0] = int(np.sum(margins <= 0))
+    witness: list[tuple] = [() for _ in range(budget + 1)]
+    parents, psum = np.zeros((1, 0), dtype=np.int64), margins[None, :]
+    for b in range(1, budget + 1):
+        count[b], witness[b] = count[b - 1], witness[b - 1]
+        kids, ksum = [], []
+        for sl in _split(parents, n):
+            S, par = _children(parents[sl], n)
+            if not len(S):
+                continue
+            M = psum[sl][par] + shift[:, S[:, -1]].T  # (c, m) margins after flipping S
+            changed = np.sum(M <= 0, axis=1)
+            k = int(np.argmax(changed))
+            if changed[k] > count[b]:
+                count[b], witness[b] = int(changed[k]), tuple(int(i) for i in S[k])
+            if b < budget:
+                kids.append(S)
+                ksum.append(M)
+        if b < budget:
+            if not kids:
+                for b2 in range(b + 1, budget + 1):
+                    count[b2], witness[b2] = count[b], witness[b]
+                break
+            parents, psum = np.concatenate(kids), np.concatenate(ksum)
     return count, witness
 
 

@@ -160,6 +160,11 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
                                ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:  # the exact closed form beats any relaxation
         return saturated_records(prob, budgets, 2.0 * prob.C)
+    if enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, budgets,
+                          prob.n_classes) >= max(budgets):
+        # every budget is enumerable: the exact certificate is cheaper than the relaxation's
+        # MILPs and at least as strong (inexact ≤ exact worst margin)
+        return certify_multiclass(prob, budgets, opts)
     alphas, F, tops, margins0 = _clean(prob)
     eps = opts.eps * prob.logit_bounds() * 2.0
     pred = prob.classes[tops]

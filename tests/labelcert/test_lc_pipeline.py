@@ -118,12 +118,16 @@ def test_multiclass_verdicts_match_brute_force(enumeration, seed):
             assert abs(worst[0]) < 1e-4
 
 
-def test_inexact_multiclass_is_sound():
+@pytest.mark.parametrize("enumeration", ["auto", "never"])  # "never": the App. A.2 MILPs
+def test_inexact_multiclass_is_sound(enumeration):
     n, k, C = 6, 3, 1.0
     K, _, K_test = random_instance(11, n, m=3)
     labels = np.array([0, 1, 2, 0, 1, 2])
-    recs = certify(K, labels, K_test, C, [1], mode="multiclass-inexact")
+    recs = certify(K, labels, K_test, C, [1], mode="multiclass-inexact",
+                   options=LabelCertOptions(enumeration=enumeration))
     for rec in recs:
+        assert (rec.path is Path.MILP) == (enumeration == "never" and rec.budget > 0
+                                           and rec.clean_margin > 0)
         worst, _ = brute_multiclass(K, labels, k, C, K_test[rec.test_index:rec.test_index + 1],
                                     1)
         if rec.verdict is Verdict.ROBUST:
@@ -236,11 +240,24 @@ def test_saturated_collective_and_inexact_use_the_closed_form():
     K, y, K_test = random_instance(7, 6, m=5)
     C = 0.5 * saturated_C(K)
     recs = certify(K, y, K_test, C, [1, 2], mode="collective")
-    for rec in recs:
-        assert rec.path is Path.SATURATED
+    milp = certify(K, y, K_test, C, [1, 2], mode="collective",
+                   options=LabelCertOptions(enumeration="never"))
+    for rec, other in zip(recs, milp):
+        assert rec.path is Path.SATURATED and rec.extra.get("enumerated")
         assert rec.n_test - rec.certified_count == brute_collective(K, y, C, K_test, rec.budget)
+        assert other.certified_count == rec.certified_count and not other.extra.get("enumerated")
+        assert len(rec.attacked) == rec.incumbent == rec.n_test - rec.certified_count
     labels = np.array([0, 1, 2, 0, 1, 2])
     inexact = certify(K, labels, K_test, C, [1], mode="multiclass-inexact")
     exact = certify(K, labels, K_test, C, [1], mode="multiclass")
     assert all(r.path in (Path.SATURATED, Path.TRIVIAL) for r in inexact)
     assert [r.verdict for r in inexact] == [r.verdict for r in exact]
+
+
+def test_inexact_multiclass_uses_exact_enumeration_when_cheap():
+    K, _, K_test = random_instance(13, 6)
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    recs = certify(K, labels, K_test, 1.0, [1, 2], mode="multiclass-inexact")
+    exact = certify(K, labels, K_test, 1.0, [1, 2], mode="multiclass")
+    assert all(r.path is not Path.MILP for r in recs)
+    assert [r.verdict for r in recs] == [r.verdict for r in exact]
