@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.instances import Instance, build_instances, clean_signs
+from benchmarks.instances import Instance, build_instances, clean_signs, milp_verdict
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIELDS = ["section", "instance", "family", "n", "C_rowsum", "config", "backend",
@@ -190,12 +190,7 @@ def run_milp(inst: Instance, budgets, lins, backends, modes, time_limit, rows):
                         res = mdl.solve(c, Sense.MINIMIZE, warm_start=x0 if warm else None,
                                         decision=DecisionTarget(eps[t]) if decision else None)
                         dt = time.perf_counter() - t0
-                        if res.bound is not None and res.bound > eps[t]:
-                            verdict = "robust"
-                        elif res.incumbent is not None and res.incumbent <= eps[t]:
-                            verdict = "not_robust"
-                        else:
-                            verdict = "unknown"
+                        verdict = milp_verdict(res, eps[t])
                         rows.append(dict(
                             section="milp", instance=inst.name, family=inst.family, n=inst.n,
                             C_rowsum=_num(inst.c_rowsum), config=f"milp:{lin}:{be}:{mode}",

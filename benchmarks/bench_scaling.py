@@ -30,7 +30,14 @@ import time
 import numpy as np
 
 from benchmarks.bench_labelcert import RESULTS, machine
-from benchmarks.instances import TARGET_ROWSUM, Instance, _c_for, _graph_instance, clean_signs
+from benchmarks.instances import (
+    TARGET_ROWSUM,
+    Instance,
+    _c_for,
+    _graph_instance,
+    clean_signs,
+    milp_verdict,
+)
 
 
 def csbm_instance(n: int, seed: int, m: int, budget: int, target: float) -> Instance:
@@ -75,12 +82,7 @@ def study(sizes, lins, budget, m, time_limit, seed, target, log=print):
                 res = mdl.solve(c, Sense.MINIMIZE, warm_start=x0,
                                 decision=DecisionTarget(eps[t]))
                 dt = time.perf_counter() - t0
-                if res.bound is not None and res.bound > eps[t]:
-                    verdict = "robust"
-                elif res.incumbent is not None and res.incumbent <= eps[t]:
-                    verdict = "not_robust"
-                else:
-                    verdict = "unknown"
+                verdict = milp_verdict(res, eps[t])
                 times.append(dt if verdict != "unknown" else math.inf)
                 cols, nrows, nint = mdl.size
                 rows.append(dict(n=n, linearization=lin, budget=budget, C=inst.C,

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Instance", "build_instances", "instance_names", "DEFAULT_DATA_DIR"]
+__all__ = ["Instance", "build_instances", "instance_names", "milp_verdict", "DEFAULT_DATA_DIR"]
 
 DEFAULT_DATA_DIR = "/work/shared/data"
 TARGET_ROWSUM = 10.0  # C · max row-sum of |K|: well off the saturated regime (< 1)
@@ -275,6 +275,15 @@ def build_instances(names=None, m: int = 4, quick: bool = False,
             continue
         out.append(inst)
     return out
+
+
+def milp_verdict(res, eps: float) -> str:
+    """Verdict of one sample-wise MILP solve (benchmark view: the incumbent is not replayed)."""
+    if res.bound is not None and res.bound > eps:
+        return "robust"
+    if res.incumbent is not None and res.incumbent <= eps:
+        return "not_robust"
+    return "unknown"
 
 
 def clean_signs(inst: Instance) -> np.ndarray:

@@ -24,7 +24,7 @@ from certmodel.backends.base import DecisionTarget
 from certmodel.labelcert._enumerate import enumerate_multiclass, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_ovr
-from certmodel.labelcert._records import make_record
+from certmodel.labelcert._records import make_record, put_enumerated
 from certmodel.labelcert._samplewise import saturated_records
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
 from certmodel.milp.standard_form import Sense
@@ -90,23 +90,16 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             try:
                 worst, witness = enumerate_multiclass(prob, alphas, tops, B_enum, rows)
             except RetrainFailed:  # enumeration is only exact if every retrain converged
-                rows = rows[:0]
+                rows, worst, witness = rows[:0], None, None
             times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
-            for r, t in enumerate(rows):
-                for B in budgets:
-                    if B > B_enum or (t, B) in dec:
-                        continue
-                    w = worst[r, B]
-                    if w > eps[t]:
-                        put(t, B, Verdict.ROBUST, w, ValueKind.WORST_MARGIN, Path.ENUMERATION)
-                    elif w <= 0:
-                        labels = prob.codes.copy()
-                        for i, k in witness[r][B]:
-                            labels[i] = k
-                        put(t, B, Verdict.NOT_ROBUST, w, ValueKind.WORST_MARGIN,
-                            Path.ENUMERATION, labels=labels)
-                    else:
-                        put(t, B, Verdict.UNKNOWN, w, ValueKind.WORST_MARGIN, Path.ENUMERATION)
+
+            def labels_of(pairs):
+                labels = prob.codes.copy()
+                for i, k in pairs:
+                    labels[i] = k
+                return {"labels": labels}
+
+            put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, labels_of)
     models: dict[int, MulticlassMILP] = {}
     for t in range(prob.m):
         todo = sorted((B for B in budgets if (t, B) not in dec), reverse=True)

@@ -21,3 +21,25 @@ def make_record(*, test_index: int, budget: int, verdict: Verdict, prediction: i
         gap=None if res is None else res.gap, wall_time=float(wall_time),
         backend=backend if res is not None else None, relabelling=relabelling,
         extra={k: v for k, v in extra.items() if v is not None})
+
+
+def put_enumerated(put, dec, rows, worst, witness, budgets, B_enum: int, eps,
+                   witness_kw) -> None:
+    """Records from exact worst margins ``worst[r, B]`` (enumeration) for every open budget.
+
+    ``robust`` if the margin exceeds ``eps[t]``, ``not_robust`` if it is ``≤ 0`` (with the
+    relabelling ``witness_kw(witness[r][B])`` passed to ``put``), ``unknown`` in between.
+    """
+    for r, t in enumerate(rows):
+        for B in budgets:
+            if B > B_enum or (t, B) in dec:
+                continue
+            w = worst[r, B]
+            if w > eps[t]:
+                put(t, B, Verdict.ROBUST, w, ValueKind.WORST_MARGIN, Path.ENUMERATION)
+            elif w <= 0:
+                put(t, B, Verdict.NOT_ROBUST, w, ValueKind.WORST_MARGIN, Path.ENUMERATION,
+                    **witness_kw(witness[r][B]))
+            else:
+                put(t, B, Verdict.UNKNOWN, w, ValueKind.WORST_MARGIN, Path.ENUMERATION,
+                    note="worst margin within eps of 0")

@@ -33,7 +33,7 @@ from certmodel.labelcert._attack import greedy_attacks
 from certmodel.labelcert._enumerate import enumerate_binary, enumeration_budget
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
-from certmodel.labelcert._records import make_record
+from certmodel.labelcert._records import make_record, put_enumerated
 from certmodel.labelcert._stability import KernelGeometry, budget_bounds, readout_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import BinaryMILP
@@ -203,23 +203,15 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
             try:
                 worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
             except RetrainFailed:  # enumeration is only exact if every retrain converged
-                rows = rows[:0]
+                rows, worst, witness = rows[:0], None, None
             times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
-            for r, t in enumerate(rows):
-                for B in budgets:
-                    if B > B_enum or (t, B) in dec:
-                        continue
-                    w = worst[r, B]
-                    if w > eps[t]:
-                        put(t, B, Verdict.ROBUST, w, ValueKind.WORST_MARGIN, Path.ENUMERATION)
-                    elif w <= 0:
-                        flips = np.zeros(prob.n, bool)
-                        flips[list(witness[r][B])] = True
-                        put(t, B, Verdict.NOT_ROBUST, w, ValueKind.WORST_MARGIN,
-                            Path.ENUMERATION, flips=flips)
-                    else:
-                        put(t, B, Verdict.UNKNOWN, w, ValueKind.WORST_MARGIN, Path.ENUMERATION,
-                            note="worst margin within eps of 0")
+
+            def flips_of(S):
+                flips = np.zeros(prob.n, bool)
+                flips[list(S)] = True
+                return {"flips": flips}
+
+            put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, flips_of)
 
     models = _BudgetModels(prob, opts, stability)
     for t in range(prob.m):
