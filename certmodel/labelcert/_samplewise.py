@@ -123,7 +123,8 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
     if opts.saturated and prob.saturated:
         return saturated_records(prob, budgets, prob.C)
     y = prob.y_pm
-    alpha0 = solve_svm_dual(prob.K, y, prob.C).alpha
+    clean = solve_svm_dual(prob.K, y, prob.C)
+    alpha0 = clean.alpha
     f = prob.K_test @ (y * alpha0)
     signs = np.where(f >= 0, 1.0, -1.0)
     margins0 = signs * f
@@ -171,7 +172,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
 
     # the stability bound: margins larger than the most the budget can move the logit
     stability = None
-    if opts.bound_tightening:
+    if opts.bound_tightening and clean.converged:  # the bound needs the exact clean optimum
         geo = KernelGeometry(prob.K)
         cache: dict[int, tuple | None] = {}
 
