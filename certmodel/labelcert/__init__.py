@@ -9,21 +9,34 @@ mode with warm starts) are chosen automatically and reported in each record's ``
 
 from __future__ import annotations
 
-from certmodel._validation import check_budgets, check_choice
+from certmodel._validation import check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
 from certmodel.labelcert._minflips import min_flips_records
 from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._options import MODES, LabelCertOptions
-from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._problem import Problem, check_threat_budgets
 from certmodel.labelcert._samplewise import certify_samplewise
 from certmodel.results import CertificateRecord, CollectiveRecord
+from certmodel.threat import ThreatModel
 
 __all__ = ["certify", "min_flips", "LabelCertOptions", "MODES", "Problem"]
 
 
+_THREAT_MODES: tuple[str, ...] = ()  # modes whose every path honours a restricted threat
+
+
+def _require_threat_support(prob: Problem, mode: str) -> None:
+    """Refuse (never ignore) a restricted threat model on a mode that cannot honour it yet."""
+    if prob.restricted and mode not in _THREAT_MODES:
+        raise InvalidParameterError(
+            f"threat={prob.threat.model!r} is not supported with mode={mode!r} yet "
+            f"(supported: {list(_THREAT_MODES)})")
+
+
 def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
             options: LabelCertOptions | None = None, test_indices=None,
+            threat: ThreatModel | None = None,
             ) -> list[CertificateRecord] | list[CollectiveRecord]:
     """Certify the bias-free kernel SVM trained on ``(K, y)`` against label flips.
 
@@ -44,6 +57,10 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     options : LabelCertOptions
     test_indices : sequence of int, optional
         Reported ``test_index`` of each row of ``K_test``.
+    threat : ThreatModel, optional
+        Which training points may be relabelled, at what cost, to which classes (default:
+        any ``B`` points to any class).  With per-point costs the budgets are cost budgets
+        (real numbers ``≥ 0``).  Every record carries ``extra["threat"]`` when restricted.
 
     Returns
     -------
@@ -60,8 +77,9 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     """
     check_choice(mode, "mode", MODES)
     opts = options or LabelCertOptions()
-    prob = Problem.create(K, y, K_test, C, test_indices)
-    bs = check_budgets(budgets, prob.n)
+    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat)
+    bs = check_threat_budgets(budgets, prob)
+    _require_threat_support(prob, mode)
     if mode == "samplewise":
         if prob.binary:
             return certify_samplewise(prob, bs, opts)
@@ -80,7 +98,7 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
 
 
 def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | None = None,
-              test_indices=None) -> list[CertificateRecord]:
+              test_indices=None, threat: ThreatModel | None = None) -> list[CertificateRecord]:
     """Minimum number of relabelled training points that changes each prediction.
 
     Sample-wise (binary or exact multiclass) certificates over the budgets ``1..max_budget``,
@@ -89,6 +107,8 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
     when it is ``≤ max_budget`` (``n + 1``: no relabelling changes it; ``None``: not settled —
     ``extra["min_flips_lower"]``/``["min_flips_upper"]`` bracket it; upper ``max_budget + 1``
     means robust up to ``max_budget``).  The certified radius is ``min_flips − 1``.
+    With a cost ``threat`` the budgets are cost budgets and ``min_flips`` is the minimum
+    *cost* of a relabelling that changes the prediction (``extra["min_cost"]``).
 
     Examples
     --------
@@ -98,8 +118,9 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
     [1, 1, 1]
     """
     opts = options or LabelCertOptions()
-    prob = Problem.create(K, y, K_test, C, test_indices)
-    (max_budget,) = check_budgets([max_budget], prob.n)
+    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat)
+    (max_budget,) = check_threat_budgets([max_budget], prob)
+    _require_threat_support(prob, "samplewise")
     if max_budget < 1:
         raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1")
     fn = certify_samplewise if prob.binary else certify_multiclass

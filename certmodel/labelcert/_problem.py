@@ -4,6 +4,10 @@ Binary labels are mapped to ``ỹ ∈ {−1, +1}`` (``classes[0] → −1``, ``c
 The clean SVM gives ``f_t = Σ_j K_tj ỹ_j α_j`` and the clean sign ``s_t = +1`` iff
 ``f_t ≥ 0`` (reference convention); the margin of test point ``t`` under labels ``y`` is
 ``s_t · f_t(y)`` and the prediction is robust iff it stays ``> 0`` for every admissible ``y``.
+
+``Problem.threat`` (a :class:`~certmodel.threat.ResolvedThreat`) defines "admissible": every
+decision path reads its ``mask`` (flippable points), ``cost`` (flip costs; the budget is a
+cost budget) and ``target_mask`` (multiclass target classes).  Default: unrestricted.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numbers
 import numpy as np
 
 from certmodel._validation import (
+    check_budgets,
     check_kernel_matrix,
     check_labels,
     check_scalar,
@@ -21,8 +26,9 @@ from certmodel._validation import (
 )
 from certmodel.exceptions import InvalidParameterError
 from certmodel.learners import is_saturated, solve_svm_dual
+from certmodel.threat import ResolvedThreat, ThreatModel, resolve_threat
 
-__all__ = ["Problem", "RetrainFailed", "retrain_binary", "retrain_ovr"]
+__all__ = ["Problem", "RetrainFailed", "retrain_binary", "retrain_ovr", "check_threat_budgets"]
 
 
 class RetrainFailed(ArithmeticError):
@@ -62,9 +68,15 @@ class Problem:
     classes: np.ndarray
     codes: np.ndarray
     test_indices: np.ndarray
+    threat: ResolvedThreat | None = None
+
+    def __post_init__(self):
+        if self.threat is None or isinstance(self.threat, ThreatModel):
+            self.threat = resolve_threat(self.threat, len(self.codes), len(self.classes))
 
     @classmethod
-    def create(cls, K, y, K_test, C, test_indices=None) -> Problem:
+    def create(cls, K, y, K_test, C, test_indices=None, threat: ThreatModel | None = None
+               ) -> Problem:
         K = check_kernel_matrix(K, "K")
         n = K.shape[0]
         classes, codes = check_labels(y, n, "y")
@@ -79,8 +91,9 @@ class Problem:
             raise InvalidParameterError(
                 f"test_indices must have {K_test.shape[0]} entries (one per row of K_test), "
                 f"got shape {test_indices.shape}")
+        resolved = resolve_threat(threat, n, len(classes))
         return cls(K=K, K_test=K_test, C=C, classes=classes, codes=codes,
-                   test_indices=test_indices)
+                   test_indices=test_indices, threat=resolved)
 
     def rows(self, idx) -> Problem:
         """The same instance restricted to the test rows ``idx``."""
@@ -109,6 +122,11 @@ class Problem:
         return np.where(self.codes == 1, 1.0, -1.0)
 
     @property
+    def restricted(self) -> bool:
+        """True when the threat model is narrower than "any B labels"."""
+        return not self.threat.is_default
+
+    @property
     def saturated(self) -> bool:
         return is_saturated(self.K, self.C)
 
@@ -124,3 +142,31 @@ class Problem:
     def relabelling_from_labels(self, labels: np.ndarray) -> dict[int, int]:
         idx = np.flatnonzero(labels != self.codes)
         return {int(i): int(self.classes[labels[i]]) for i in idx}
+
+
+def check_threat_budgets(budgets, prob: Problem, name: str = "budget") -> list:
+    """Budgets for ``prob``'s threat model, sorted and unique.
+
+    Unit costs: integers ``0..n`` (numbers of relabelled points).  Per-point costs: cost
+    budgets, finite reals ``≥ 0`` (integers are kept as ``int``).
+    """
+    if prob.threat.unit_cost:
+        return check_budgets(budgets, prob.n, name)
+    if isinstance(budgets, numbers.Real) and not isinstance(budgets, bool):
+        budgets = [budgets]
+    try:
+        arr = [b for b in budgets]
+    except TypeError:
+        arr = None
+    if not arr:
+        raise InvalidParameterError(f"{name} must be a number or a non-empty list of cost "
+                                    f"budgets, got {budgets!r}")
+    out = []
+    for b in arr:
+        if isinstance(b, bool) or not isinstance(b, numbers.Real) or not np.isfinite(b) \
+                or b < 0:
+            raise InvalidParameterError(
+                f"{name} entries must be finite cost budgets >= 0 (the threat model has "
+                f"per-point costs), got {b!r}")
+        out.append(int(b) if float(b).is_integer() else float(b))
+    return sorted(set(out))
