@@ -235,7 +235,10 @@ class GurobiBackend(Backend):
                 m.optimize()
         except gp.GurobiError as e:
             return self._error_result(form, e, time.perf_counter() - t0)
-        return self._result(m, form, time.perf_counter() - t0, decision)
+        result = self._result(m, form, time.perf_counter() - t0, decision)
+        result.extra["tolerances"] = {"feasibility_tol": float(m.Params.FeasibilityTol),
+                                      "int_feas_tol": float(m.Params.IntFeasTol)}
+        return result
 
     # ------------------------------------------------------------------ helpers
     def _apply_options(self, m, opts: SolveOptions, decision: DecisionTarget | None) -> None:

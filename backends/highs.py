@@ -31,15 +31,40 @@ from certmodel.milp.standard_form import Sense, StandardForm
 
 __all__ = ["HighsBackend"]
 
-# SolveOptions field -> HiGHS option name(s).  ``verbose`` is handled separately.
+# SolveOptions field -> HiGHS option name(s).  ``verbose`` is handled separately, and so are
+# the two tolerances (see :func:`_tolerance_options`).
 _OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "time_limit": ("time_limit",),
     "threads": ("threads",),
     "rel_gap": ("mip_rel_gap",),
     "abs_gap": ("mip_abs_gap",),
-    "feasibility_tol": ("primal_feasibility_tolerance",),
-    "int_feas_tol": ("mip_feasibility_tolerance",),
 }
+
+# Tolerance in force -> HiGHS option read back after every solve.
+_TOLERANCE_OPTIONS = {"feasibility_tol": "primal_feasibility_tolerance",
+                      "int_feas_tol": "mip_feasibility_tolerance"}
+
+
+def _tolerance_options(feas: float | None, integ: float | None, is_mip: bool
+                       ) -> dict[str, float]:
+    """HiGHS options that put the requested tolerances in force.
+
+    HiGHS ≥ 1.16 runs the LPs of a MIP with ``primal_feasibility_tolerance`` overwritten by
+    ``mip_feasibility_tolerance`` (1.15 kept them apart).  So for a MIP both options get
+    ``min(feas, integ)``: the row tolerance in force is never looser than ``feas`` and the
+    integrality tolerance never looser than ``integ``, on every HiGHS version we allow.
+    """
+    out: dict[str, float] = {}
+    if feas is not None:
+        out["primal_feasibility_tolerance"] = float(feas)
+    if integ is not None:
+        out["mip_feasibility_tolerance"] = float(integ)
+    if is_mip and feas is not None and integ is not None:
+        tight = float(min(feas, integ))
+        out["primal_feasibility_tolerance"] = out["mip_feasibility_tolerance"] = tight
+    elif is_mip and feas is not None:
+        out["mip_feasibility_tolerance"] = float(feas)
+    return out
 
 # HighsModelStatus name -> Termination.  Every member of highspy 1.15 is listed; a status
 # missing here (newer highspy) maps to UNKNOWN with a warning.
@@ -243,7 +268,9 @@ class HighsBackend(Backend):
             if callback is not None:
                 h.cbMipInterrupt.unsubscribe(callback)
         runtime = time.perf_counter() - t0
-        return self._result(h, form, runtime, decision, snapshot, run_status)
+        result = self._result(h, form, runtime, decision, snapshot, run_status)
+        result.extra["tolerances"] = self._check_tolerances(h, opts)
+        return result
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -265,6 +292,8 @@ class HighsBackend(Backend):
                 continue
             for name in names:
                 values[name] = int(v) if field == "threads" else float(v)
+        is_mip = bool(self.form is not None and self.form.n_integer)
+        values.update(_tolerance_options(opts.feasibility_tol, opts.int_feas_tol, is_mip))
         if opts.threads is not None and type(self)._scheduler_threads != int(opts.threads):
             if type(self)._scheduler_threads is not None:
                 highspy.Highs.resetGlobalScheduler(True)
@@ -282,6 +311,26 @@ class HighsBackend(Backend):
                 raise InvalidParameterError(
                     f"HiGHS option {name!r} = {value!r} rejected ({what}); see "
                     "https://ergo-code.github.io/HiGHS/stable/options/definitions/")
+
+    @staticmethod
+    def _check_tolerances(h, opts: SolveOptions) -> dict[str, float]:
+        """Read back the tolerances in force after the run; looser than asked is an error.
+
+        Soundness rests on them (a verdict's margin ``eps`` assumes the requested feasibility
+        tolerance), so a HiGHS release that silently relaxes one must fail loudly, not
+        certify with it.
+        """
+        in_force = {}
+        for field, name in _TOLERANCE_OPTIONS.items():
+            got = float(h.getOptionValue(name)[1])
+            in_force[field] = got
+            asked = getattr(opts, field)
+            native = opts.native.get(name)
+            if asked is not None and native is None and got > float(asked) * (1 + 1e-12):
+                raise SolverError(
+                    f"HiGHS ran with {name} = {got:g}, looser than the requested "
+                    f"{field} = {asked:g}; this HiGHS version does not honour it")
+        return in_force
 
     @staticmethod
     def _set_start(h, form: StandardForm, warm_start) -> None:

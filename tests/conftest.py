@@ -37,3 +37,16 @@ def gurobi_usable() -> bool:
 
 
 requires_gurobi = pytest.mark.skipif(not gurobi_usable(), reason="gurobipy not installed")
+
+
+def pytest_report_header(config):
+    """Print the solver and modelling versions this run used (a fresh install may differ)."""
+    from importlib import metadata
+
+    parts = []
+    for dist in ("pyomo", "highspy", "gurobipy", "pyscipopt", "numpy", "scipy", "jax"):
+        try:
+            parts.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{dist} (not installed)")
+    return "certmodel solvers and libraries: " + ", ".join(parts)

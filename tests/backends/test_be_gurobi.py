@@ -51,6 +51,13 @@ def test_option_table_reaches_gurobi(gb):
     assert p.Presolve == -1 and p.TimeLimit >= 1e100
 
 
+def test_tolerances_in_force_are_reported(gb):
+    b = gb.GurobiBackend(SolveOptions(feasibility_tol=1e-8, int_feas_tol=1e-6))
+    b.load(tiny_form())
+    res = b.solve()
+    assert res.extra["tolerances"] == {"feasibility_tol": 1e-8, "int_feas_tol": 1e-6}
+
+
 def test_bad_parameter_value_raises(gb):
     b = gb.GurobiBackend(SolveOptions(native={"TimeLimit": "soon"}))
     b.load(tiny_form())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import highspy
 import numpy as np
 import pyomo.environ as pyo
@@ -10,7 +12,7 @@ from _be_models import hard_form, tiny_form
 
 from certmodel.backends.base import DecisionTarget, SolveOptions, Termination, get_backend
 from certmodel.backends.highs import _STATUS_MAP, HighsBackend
-from certmodel.exceptions import InvalidParameterError
+from certmodel.exceptions import InvalidParameterError, SolverError
 from certmodel.milp.standard_form import compile_model
 
 
@@ -35,15 +37,46 @@ def test_option_table_reaches_highs():
     assert b.solve().incumbent == pytest.approx(23.5)
     h = b._h
     got = {k: h.getOptionValue(k)[1] for k in (
-        "time_limit", "mip_rel_gap", "mip_abs_gap", "primal_feasibility_tolerance",
-        "mip_feasibility_tolerance", "presolve", "output_flag", "threads")}
+        "time_limit", "mip_rel_gap", "mip_abs_gap", "presolve", "output_flag", "threads")}
     assert got == {"time_limit": 7.5, "mip_rel_gap": 1e-3, "mip_abs_gap": 0.25,
-                   "primal_feasibility_tolerance": 1e-8, "mip_feasibility_tolerance": 1e-6,
                    "presolve": "off", "output_flag": False, "threads": 1}
     # per-solve options replace the constructor's (nothing sticks from the last call)
     b.solve(options=SolveOptions())
     assert h.getOptionValue("presolve")[1] == "choose"
     assert h.getOptionValue("time_limit")[1] == float("inf")
+
+
+@pytest.mark.parametrize("feas, integ", [(1e-8, 1e-6), (1e-6, 1e-8), (1e-9, 1e-9),
+                                         (1e-7, None), (None, 1e-7)])
+@pytest.mark.parametrize("mip", [True, False])
+def test_tolerances_in_force_are_never_looser_than_requested(feas, integ, mip):
+    """Read back after the run: HiGHS >= 1.16 overwrites the primal tolerance of a MIP with
+    the MIP one, so the table must put the tighter value in both (this failed on 1.16)."""
+    form = tiny_form()
+    if not mip:
+        form = dataclasses.replace(form, integrality=np.zeros_like(form.integrality))
+    b = HighsBackend(SolveOptions(feasibility_tol=feas, int_feas_tol=integ))
+    b.load(form)
+    res = b.solve()
+    assert res.termination is Termination.OPTIMAL
+    h = b._h
+    in_force = {"feasibility_tol": h.getOptionValue("primal_feasibility_tolerance")[1],
+                "int_feas_tol": h.getOptionValue("mip_feasibility_tolerance")[1]}
+    assert res.extra["tolerances"] == in_force
+    for name, asked in (("feasibility_tol", feas), ("int_feas_tol", integ)):
+        if asked is not None:
+            assert in_force[name] <= asked
+
+
+def test_a_silently_relaxed_tolerance_is_an_error(monkeypatch):
+    import certmodel.backends.highs as hmod
+
+    monkeypatch.setattr(hmod, "_tolerance_options",
+                        lambda feas, integ, is_mip: {"primal_feasibility_tolerance": 1e-5})
+    b = HighsBackend(SolveOptions(feasibility_tol=1e-8))
+    b.load(tiny_form())
+    with pytest.raises(SolverError, match="primal_feasibility_tolerance"):
+        b.solve()
 
 
 def test_bad_option_value_raises():
