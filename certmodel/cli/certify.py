@@ -17,7 +17,14 @@ from certmodel.cli._common import (
     progress_bar,
     write_json,
 )
-from certmodel.pipeline import METHODS, MODES, SOLVERS
+from certmodel.pipeline import (
+    METHODS,
+    MODES,
+    SOLVERS,
+    CertifyConfig,
+    certify_arrays,
+    run_certify,
+)
 
 __all__ = ["certify", "load_instance", "summary_table"]
 
@@ -93,7 +100,6 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
                       json_out, quiet):
     from certmodel._validation import check_budgets
     from certmodel.exceptions import InvalidParameterError
-    from certmodel.pipeline import certify_arrays
     from certmodel.results import records_to_json, summarize
 
     if json_out is None:
@@ -197,7 +203,6 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
         raise BadInput("--dataset needs --arch (e.g. --arch gcn)")
     check_json_target(json_out)
     from certmodel.kernels import architectures
-    from certmodel.pipeline import CertifyConfig
 
     if arch not in architectures():
         raise BadInput(f"unknown --arch {arch!r}; expected one of: {', '.join(architectures())}")
@@ -222,8 +227,6 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
 
 
 def _run(config, *, workers, scheduler, store_path, data_dir, quiet):
-    from certmodel.pipeline import run_certify
-
     with progress_bar(f"certifying {config.label()}", quiet=quiet) as update:
         return run_certify(config, workers=workers, scheduler=scheduler, store=store_path,
                            progress=update, data_dir=data_dir)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from certmodel.cli._common import BadInput, console, write_json
+from certmodel.pipeline import prepare, read_sweep
 
 __all__ = ["export"]
 
@@ -33,7 +34,6 @@ def export(config_file, out_dir, max_points, fmt, linearization, data_dir):
     """
     from certmodel.milp.formulations import BinaryMILP, CollectiveMILP
     from certmodel.milp.standard_form import Sense
-    from certmodel.pipeline import prepare, read_sweep
 
     configs = read_sweep(config_file)
     unsupported = sorted({c.mode for c in configs} - {"samplewise", "collective"})

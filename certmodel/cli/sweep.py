@@ -7,6 +7,7 @@ import time
 import click
 
 from certmodel.cli._common import BadInput, console, progress_bar
+from certmodel.pipeline import read_sweep, run_certify
 
 __all__ = ["sweep", "DEFAULT_STORE"]
 
@@ -40,7 +41,6 @@ def sweep(config_file, store, workers, scheduler, data_dir, quiet):
     """
     from certmodel.datasets import dataset_names
     from certmodel.kernels import architectures
-    from certmodel.pipeline import read_sweep, run_certify
     from certmodel.store import ResultStore
 
     configs = read_sweep(config_file)

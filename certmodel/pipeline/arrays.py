@@ -1,0 +1,82 @@
+"""Certificates for a precomputed kernel problem: one task of a run, or an instance file.
+
+Dispatch only: LabelCert (:mod:`certmodel.labelcert`) for the SVM, ScaLabelCert
+(:mod:`certmodel.scalabel`) for label-linear learners with weights from
+:func:`certmodel.pipeline.fit.label_linear_weights`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from certmodel import scalabel
+from certmodel._validation import check_choice
+from certmodel.exceptions import InvalidParameterError
+from certmodel.pipeline.config import LEARNERS, METHODS, MODES
+from certmodel.pipeline.fit import label_linear_weights
+from certmodel.results import CertificateRecord, CollectiveRecord
+
+__all__ = ["certify_arrays", "certify_task"]
+
+
+def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="samplewise",
+                   learner="svm", ridge=1.0, solver="highs", time_limit=None,
+                   eps: float | None = None, test_indices=None, labelcert_options=None,
+                   ) -> list[CertificateRecord | CollectiveRecord]:
+    """Certificates for a precomputed kernel problem (one task of a run, or an instance file).
+
+    Parameters
+    ----------
+    K_train : ndarray (n, n)
+    y : ndarray (n,)
+        ``±1`` (binary) or ``0..K-1`` labels.
+    K_test : ndarray (m, n)
+    C : float
+        SVM box bound (``learner="svm"``).
+    budgets : sequence of int
+    method, mode, learner, ridge, solver, time_limit
+        As in :class:`CertifyConfig`.
+    eps : float, optional
+        Soundness margin of LabelCert (default: its own, 1e-6 relative).
+    test_indices : sequence of int, optional
+        ``test_index`` of each row of ``K_test``.
+    labelcert_options : LabelCertOptions, optional
+        Base options of LabelCert (e.g. ``max_enumeration``); ``solver``, ``time_limit`` and
+        ``eps`` above override its fields.
+    """
+    check_choice(method, "--method", METHODS)
+    check_choice(mode, "--mode", MODES)
+    check_choice(learner, "--learner", LEARNERS)
+    if method == "labelcert":
+        if learner != "svm":
+            raise InvalidParameterError("--method labelcert certifies the SVM: use --learner svm")
+        # imported here, not at the top: LabelCert builds Pyomo models, and Pyomo is loaded
+        # only when a MILP path is used
+        from certmodel import labelcert
+        from certmodel.labelcert import LabelCertOptions
+
+        kw: dict[str, Any] = {"backend": solver, "time_limit": time_limit}
+        if eps is not None:
+            kw["eps"] = eps
+        base = labelcert_options or LabelCertOptions()
+        return labelcert.certify(K_train, y, K_test, C, list(budgets), mode=mode,
+                                 options=base.replace(**kw), test_indices=test_indices)
+    classes = np.unique(y)
+    binary = classes.size <= 2 and set(classes.tolist()) <= {-1, 1}
+    n_classes = 2 if binary else int(np.max(y)) + 1
+    W = label_linear_weights(np.asarray(K_train, float), np.asarray(K_test, float), y, C,
+                             learner, ridge, n_classes)
+    if mode == "collective":
+        return [scalabel.certify_collective(W, y, int(B), backend=solver, time_limit=time_limit,
+                                            test_indices=test_indices) for B in budgets]
+    if mode == "samplewise" and not binary:
+        raise InvalidParameterError("--mode samplewise needs binary labels (±1); "
+                                    "use --mode multiclass")
+    return scalabel.certify(W, y, list(budgets), test_indices=test_indices)
+
+
+def certify_task(payload: dict) -> list:
+    """Worker entry point: one chunk of test points (module-level, picklable)."""
+    return certify_arrays(**payload)
