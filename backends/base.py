@@ -64,6 +64,10 @@ class Feature(str, enum.Enum):
     """Changes the objective of a loaded model without rebuilding it."""
     WRITE_MPS = "write_mps"
     """Writes the loaded model to MPS / LP files."""
+    SOS1 = "sos1"
+    """Loads the SOS1 sets of a :class:`StandardForm` (the ``sos1`` complementarity encoding)."""
+    INDICATOR = "indicator"
+    """Loads the indicator rows of a :class:`StandardForm` (the ``indicator`` encoding)."""
 
 
 class Termination(str, enum.Enum):
@@ -236,6 +240,26 @@ class Backend(abc.ABC):
         """Replace column bounds of the loaded model (used for bound tightening)."""
         raise NotImplementedError(f"{type(self).__name__} cannot change column bounds")
 
+    @classmethod
+    def check_form(cls, form: StandardForm) -> None:
+        """Refuse a form that needs a feature this backend lacks (SOS1 sets, indicator rows).
+
+        Every backend's :meth:`load` calls this first, so an encoding the solver cannot load
+        is an error naming the backend, never silently dropped constraints.
+        """
+        needs = []
+        if getattr(form, "sos1", None):
+            needs.append(Feature.SOS1)
+        if getattr(form, "indicators", None):
+            needs.append(Feature.INDICATOR)
+        missing = [f.value for f in needs if f not in cls.features]
+        if missing:
+            have = [n for n in backend_names() if _has_features(n, needs)]
+            raise InvalidParameterError(
+                f"solver backend {cls.name!r} cannot load {' and '.join(missing)} constraints "
+                f"(complementarity encoding {'/'.join(missing)}); use the 'bigm' encoding or "
+                f"a backend with these features: {', '.join(have) or 'none installed'}")
+
     def _require_loaded(self) -> StandardForm:
         if self.form is None:
             raise InvalidParameterError(f"{type(self).__name__}: call load(form) before solving")
@@ -245,6 +269,7 @@ class Backend(abc.ABC):
 _REGISTRY: dict[str, type[Backend] | str] = {
     "highs": "certmodel.backends.highs:HighsBackend",
     "gurobi": "certmodel.backends.gurobi:GurobiBackend",
+    "scip": "certmodel.backends.scip:ScipBackend",
 }
 _ENTRY_POINTS_LOADED = False
 
@@ -302,6 +327,14 @@ def get_backend(name: str) -> type[Backend]:
         hint = " (pip install 'certmodel[gurobi]')" if name == "gurobi" else ""
         raise BackendUnavailableError(f"solver backend {name!r} is not installed{hint}")
     return cls
+
+
+def _has_features(name: str, needs) -> bool:
+    try:
+        cls = _resolve(name)
+    except BackendUnavailableError:
+        return False
+    return cls.available() and all(f in cls.features for f in needs)
 
 
 def available_backends() -> list[str]:

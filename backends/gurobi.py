@@ -140,6 +140,7 @@ class GurobiBackend(Backend):
 
     def load(self, form: StandardForm) -> None:
         """Build the Gurobi model once (ranged rows become two one-sided rows)."""
+        self.check_form(form)
         import gurobipy as gp
         from gurobipy import GRB
 

@@ -156,6 +156,7 @@ class HighsBackend(Backend):
 
     def load(self, form: StandardForm) -> None:
         """Pass ``form`` to a fresh :class:`highspy.Highs` as one column-wise LP."""
+        self.check_form(form)
         import highspy
 
         h = highspy.Highs()
