@@ -119,8 +119,9 @@ class CertificateRecord:
     ----------
     test_index : int
         Index of the test point (row of the test kernel, or node id where the caller says so).
-    budget : int
-        Maximum number of relabelled training points.
+    budget : int or float
+        Maximum number of relabelled training points (a cost budget when
+        ``extra["threat"]["cost"]`` is set: the threat model's per-point costs).
     verdict : Verdict
     prediction : int
         Clean predicted label, in the caller's label values (e.g. ``-1``/``1`` or ``0..K-1``).
@@ -176,7 +177,13 @@ class CertificateRecord:
         if self.relabelling is not None:
             object.__setattr__(self, "relabelling",
                                {int(k): int(v) for k, v in self.relabelling.items()})
-            if len(self.relabelling) > self.budget:
+            cost = (self.extra.get("threat") or {}).get("cost")
+            if cost is not None:  # a cost budget (threat model with per-point costs)
+                total = sum(cost[i] for i in self.relabelling)
+                if total > self.budget + 1e-9 * max(1.0, abs(self.budget)):
+                    raise ValueError(f"relabelling costs {total}, more than the cost budget "
+                                     f"{self.budget}")
+            elif len(self.relabelling) > self.budget:
                 raise ValueError(f"relabelling changes {len(self.relabelling)} points, "
                                  f"more than the budget {self.budget}")
 

@@ -23,12 +23,15 @@ from certmodel.threat import ThreatModel
 __all__ = ["certify", "min_flips", "LabelCertOptions", "MODES", "Problem"]
 
 
-_THREAT_MODES: tuple[str, ...] = ()  # modes whose every path honours a restricted threat
+# modes whose every path honours a restricted threat
+_THREAT_MODES: tuple[str, ...] = ("samplewise-binary",)
 
 
 def _require_threat_support(prob: Problem, mode: str) -> None:
     """Refuse (never ignore) a restricted threat model on a mode that cannot honour it yet."""
-    if prob.restricted and mode not in _THREAT_MODES:
+    if mode == "samplewise" and prob.binary:
+        mode = "samplewise-binary"
+    if not prob.threat.model.is_default and mode not in _THREAT_MODES:
         raise InvalidParameterError(
             f"threat={prob.threat.model!r} is not supported with mode={mode!r} yet "
             f"(supported: {list(_THREAT_MODES)})")

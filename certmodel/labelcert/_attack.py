@@ -7,6 +7,10 @@ points with α_i = 0 in play), retraining the SVM exactly for each candidate.  O
 replayed success counts: the attack returns the margin *after retraining*, so a reported
 success is a genuine witness.  All test points are attacked at once: every step retrains
 all their candidates in one batched solve.
+
+Threat model (``prob.threat``): only flippable points are candidates; with per-point costs
+candidates are ranked by effect per unit cost and a step is taken only while the total cost
+stays within the row's cost limit, so every trajectory prefix is admissible.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ class AttackPath:
     flips: list[np.ndarray]  # flip masks, flips[k] has k flips
     alphas: list[np.ndarray]
     margins: list[float]
+    costs: list[float] = dataclasses.field(default_factory=list)  # cost of flips[k]
+
+    def cost(self, k: int) -> float:
+        """Total flip cost after ``k`` steps (``k`` with unit costs)."""
+        return self.costs[k] if self.costs else float(k)
 
     def first_success(self) -> int | None:
         """Smallest number of flips whose retrained margin is ≤ 0 (None if never)."""
@@ -37,9 +46,11 @@ class AttackPath:
         return None
 
     def best_within(self, budget: int) -> int:
-        """Step (≤ budget) with the lowest margin (for warm starts)."""
-        upto = self.margins[: budget + 1]
-        return int(np.argmin(upto))
+        """Step (cost ≤ budget) with the lowest margin (for warm starts)."""
+        from certmodel.threat import ResolvedThreat
+
+        ok = [k for k in range(len(self.margins)) if ResolvedThreat.within(self.cost(k), budget)]
+        return int(ok[int(np.argmin([self.margins[k] for k in ok]))])
 
 
 def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, max_budgets,
@@ -47,18 +58,22 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
     """Greedy attack on every test row in ``rows`` (up to ``max_budgets[r]`` flips, stopping
     at the first success), retraining all rows' candidates in one batched solve per step.
 
-    Returns ``{row: AttackPath}``.
+    ``max_budgets`` are cost budgets when the threat model has costs.  Returns
+    ``{row: AttackPath}``.
     """
     rows = np.asarray(rows, dtype=int)
     n, C = prob.n, prob.C
+    threat = prob.threat
     Kt = prob.K_test[rows]
     s = signs[rows]
-    limit = np.asarray(max_budgets, dtype=int)
+    cost_limit = np.asarray(max_budgets, dtype=float)
+    limit = np.array([threat.max_flips(b) for b in cost_limit], dtype=int)
+    spent = np.zeros(len(rows))
     Y = np.broadcast_to(prob.y_pm, (len(rows), n)).copy()
     F = np.zeros((len(rows), n), dtype=bool)
     A = np.broadcast_to(alpha0, (len(rows), n)).copy()
     margin = s * np.einsum("rn,rn->r", Kt, Y * A)
-    paths = {int(t): AttackPath([F[r].copy()], [A[r].copy()], [float(margin[r])])
+    paths = {int(t): AttackPath([F[r].copy()], [A[r].copy()], [float(margin[r])], [0.0])
              for r, t in enumerate(rows)}
     for step in range(int(limit.max(initial=0))):
         act = np.flatnonzero((margin > 0) & (step < limit))
@@ -66,6 +81,12 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
             break
         score = 2.0 * s[act, None] * Y[act] * Kt[act] * (A[act] + 0.5 * C)
         score[F[act]] = -np.inf
+        score[:, ~threat.mask] = -np.inf
+        if not threat.unit_cost:
+            score = np.where(score > 0, score / threat.cost[None, :], score)
+            over = spent[act, None] + threat.cost[None, :] > \
+                cost_limit[act, None] + 1e-9 * np.maximum(1.0, cost_limit[act, None])
+            score[over] = -np.inf
         cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
         valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
         owner = np.repeat(act, cand.shape[1])[valid.ravel()]
@@ -85,8 +106,10 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
             k = mine[np.argmin(m2[mine])]
             Y[r], A[r], margin[r] = Yc[k], Ac[k], m2[k]
             F[r, flip[k]] = True
+            spent[r] += threat.cost[flip[k]]
             p = paths[int(rows[r])]
             p.flips.append(F[r].copy())
             p.alphas.append(A[r].copy())
             p.margins.append(float(margin[r]))
+            p.costs.append(float(spent[r]))
     return paths

@@ -24,6 +24,7 @@ from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
 __all__ = ["n_relabellings", "enumeration_budget", "binary_levels", "enumerate_binary",
+           "enumerate_binary_costs", "threat_enumeration_budget",
            "enumerate_collective", "enumerate_linear_collective", "enumerate_multiclass"]
 
 _CHUNK = 4096  # relabellings per batched retrain
@@ -46,6 +47,21 @@ def enumeration_budget(mode: str, max_count: int, n: int, open_budgets, n_classe
         return best
     for B in sorted(open_budgets):
         if mode == "always" or n_relabellings(n, B, n_classes) <= max_count:
+            best = B
+    return best
+
+
+def threat_enumeration_budget(mode: str, max_count: int, threat, open_budgets,
+                              n_classes: int = 2):
+    """:func:`enumeration_budget` for a threat model: a budget ``B`` admits at most
+    ``n_relabellings(#flippable, max_flips(B), #targets + 1)`` relabellings."""
+    best = None
+    if mode == "never":
+        return best
+    nf = int(threat.mask.sum())
+    kc = int(threat.target_mask.sum()) + 1 if n_classes > 2 else 2
+    for B in sorted(open_budgets):
+        if mode == "always" or n_relabellings(nf, threat.max_flips(B), max(kc, 2)) <= max_count:
             best = B
     return best
 
@@ -81,18 +97,44 @@ def _split(P: np.ndarray, n: int, choices: int = 1) -> Iterator[slice]:
         start = stop
 
 
-def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int,
-                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(b, S, Z)`` for every chunk of flip sets ``S`` (shape (c, b)) with ``b ≤ budget``.
+def _fits(cost: np.ndarray, budget: float) -> np.ndarray:
+    """Vectorised :meth:`~certmodel.threat.ResolvedThreat.within`."""
+    if not np.isfinite(budget):
+        return np.ones(len(cost), dtype=bool)
+    return cost <= budget + 1e-9 * max(1.0, abs(budget))
 
+
+def _admissible_children(S: np.ndarray, par: np.ndarray, pcost: np.ndarray, threat,
+                         max_cost: float):
+    """Keep the children whose new index is flippable and whose total cost fits ``max_cost``.
+
+    A dropped child is never extended, which is exact: every superset of a set with an
+    unflippable point is inadmissible, and costs are positive, so supersets only cost more.
+    """
+    j = S[:, -1]
+    cost = pcost[par] + threat.cost[j]
+    keep = threat.mask[j] if threat.unit_cost else threat.mask[j] & _fits(cost, max_cost)
+    return S[keep], par[keep], cost[keep]
+
+
+def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int, max_cost: float | None = None,
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(b, S, Z, cost)`` for every chunk of admissible flip sets ``S`` (shape (c, b)).
+
+    ``b ≤ budget`` flips, only points of ``prob.threat.mask``, total cost ``≤ max_cost``
+    (default: no cost limit beyond ``budget`` flips); ``cost[k]`` is the cost of ``S[k]``.
     ``Z[k] = y_S ∘ α_S`` is the exactly retrained SVM on the labels with ``S`` flipped.
     """
     K, C, y0, n = prob.K, prob.C, prob.y_pm, prob.n
+    threat = prob.threat
+    max_cost = np.inf if max_cost is None else float(max_cost)
     parents, palpha = np.zeros((1, 0), dtype=np.int64), np.asarray(alpha0, float)[None]
+    pcost = np.zeros(1)
     for b in range(1, budget + 1):
-        kids, kalpha = [], []
+        kids, kalpha, kcost = [], [], []
         for sl in _split(parents, n):
             S, par = _children(parents[sl], n)
+            S, par, cost = _admissible_children(S, par, pcost[sl], threat, max_cost)
             if not len(S):
                 continue
             Y = np.broadcast_to(y0, (len(S), n)).copy()
@@ -102,22 +144,25 @@ def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int,
             if not ok.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during "
                                     "enumeration")
-            yield b, S, Y * A
+            yield b, S, Y * A, cost
             if b < budget:
                 kids.append(S)
                 kalpha.append(A)
+                kcost.append(cost)
         if b < budget:
             if not kids:  # no set of this size extends further (b = n)
                 return
             parents, palpha = np.concatenate(kids), np.concatenate(kalpha)
+            pcost = np.concatenate(kcost)
 
 
 def enumerate_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int,
                      rows: np.ndarray | None = None):
-    """Worst margins for every ``b ≤ budget`` by enumeration.
+    """Worst margins for every ``b ≤ budget`` by enumeration (unit costs).
 
     Returns ``(worst, witness)``: ``worst[r, b]`` the exact worst margin of test row ``rows[r]``
-    at budget ``b``; ``witness[r][b]`` the flip index tuple attaining it.
+    at budget ``b``; ``witness[r][b]`` the flip index tuple attaining it.  Only flippable points
+    (``prob.threat.mask``) are flipped.
     """
     rows = np.arange(prob.m) if rows is None else np.asarray(rows)
     Kt = prob.K_test[rows] * signs[rows, None]
@@ -126,11 +171,12 @@ def enumerate_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budge
     witness: list[list[tuple]] = [[() for _ in range(budget + 1)] for _ in rows]
     ar = np.arange(len(rows))
     level = 0
-    for b, S, Z in binary_levels(prob, alpha0, budget):
+    for b, S, Z, _ in binary_levels(prob, alpha0, budget):
         if b != level:
-            worst[:, b] = worst[:, b - 1]
-            for r in ar:
-                witness[r][b] = witness[r][b - 1]
+            for b2 in range(level + 1, b + 1):
+                worst[:, b2] = worst[:, b2 - 1]
+                for r in ar:
+                    witness[r][b2] = witness[r][b2 - 1]
             level = b
         M = Kt @ Z.T
         arg = np.argmin(M, axis=1)
@@ -145,6 +191,44 @@ def enumerate_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budge
     return worst, witness
 
 
+def enumerate_binary_costs(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budgets,
+                           rows: np.ndarray | None = None):
+    """Worst margins at each *cost* budget in ``budgets`` by enumeration (any threat model).
+
+    Every flippable set of total cost ``≤ max(budgets)`` is retrained exactly.  Returns
+    ``(worst, witness)`` with ``worst[r, B]`` and ``witness[r][B]`` keyed by the budget values
+    (dicts), as :func:`enumerate_binary` for unit costs.
+    """
+    rows = np.arange(prob.m) if rows is None else np.asarray(rows)
+    budgets = sorted(budgets)
+    B_max = budgets[-1]
+    Kt = prob.K_test[rows] * signs[rows, None]
+    w0 = Kt @ (prob.y_pm * alpha0)
+    cols = {B: j for j, B in enumerate(budgets)}
+    worst_arr = np.repeat(w0[:, None], len(budgets), axis=1)
+    wit = [[() for _ in budgets] for _ in rows]
+    ar = np.arange(len(rows))
+    for _, S, Z, cost in binary_levels(prob, alpha0, prob.threat.max_flips(B_max), B_max):
+        M = Kt @ Z.T
+        for B, j in cols.items():
+            ok = _fits(cost, B)
+            if not ok.any():
+                continue
+            Mj = np.where(ok[None, :], M, np.inf)
+            arg = np.argmin(Mj, axis=1)
+            mins = Mj[ar, arg]
+            for r in np.flatnonzero(mins < worst_arr[:, j]):
+                worst_arr[r, j] = mins[r]
+                wit[r][j] = tuple(int(i) for i in S[arg[r]])
+    worst = {(r, B): worst_arr[r, j] for r in ar for B, j in cols.items()}
+    witness = [{B: wit[r][j] for B, j in cols.items()} for r in ar]
+    return _Keyed(worst), witness
+
+
+class _Keyed(dict):
+    """``worst[r, B]`` lookups for cost budgets (a dict keyed by ``(row, budget)``)."""
+
+
 def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int):
     """Largest number of changed predictions (margin ``≤ 0``) per budget, with a witness.
 
@@ -156,9 +240,11 @@ def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, b
     count[0] = int(np.sum(Kt @ (prob.y_pm * alpha0) <= 0))
     witness: list[tuple] = [() for _ in range(budget + 1)]
     level = 0
-    for b, S, Z in binary_levels(prob, alpha0, budget):
+    for b, S, Z, _ in binary_levels(prob, alpha0, budget):
         if b != level:
-            count[b], witness[b], level = count[b - 1], witness[b - 1], b
+            for b2 in range(level + 1, b + 1):
+                count[b2], witness[b2] = count[b2 - 1], witness[b2 - 1]
+            level = b
         changed = np.sum(Kt @ Z.T <= 0, axis=0)
         k = int(np.argmax(changed))
         if changed[k] > count[b]:

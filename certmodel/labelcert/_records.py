@@ -13,7 +13,8 @@ def make_record(*, test_index: int, budget: int, verdict: Verdict, prediction: i
                 relabelling=None, res: SolveResult | None = None, backend: str | None = None,
                 wall_time: float = 0.0, **extra) -> CertificateRecord:
     return CertificateRecord(
-        test_index=int(test_index), budget=int(budget), verdict=verdict,
+        test_index=int(test_index),
+        budget=int(budget) if float(budget).is_integer() else float(budget), verdict=verdict,
         prediction=int(prediction), clean_margin=float(clean_margin),
         value=None if value is None else float(value), value_kind=value_kind,
         method=METHOD, path=path,
@@ -21,6 +22,11 @@ def make_record(*, test_index: int, budget: int, verdict: Verdict, prediction: i
         gap=None if res is None else res.gap, wall_time=float(wall_time),
         backend=backend if res is not None else None, relabelling=relabelling,
         extra={k: v for k, v in extra.items() if v is not None})
+
+
+def threat_extra(prob) -> dict:
+    """``{"threat": ...}`` for a record's ``extra`` when the threat model is restricted."""
+    return {} if prob.threat.model.is_default else {"threat": prob.threat.model.to_dict()}
 
 
 def put_enumerated(put, dec, rows, worst, witness, budgets, B_enum: int, eps,

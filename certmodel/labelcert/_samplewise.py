@@ -30,10 +30,14 @@ import numpy as np
 
 from certmodel.backends.base import DecisionTarget
 from certmodel.labelcert._attack import greedy_attacks
-from certmodel.labelcert._enumerate import enumerate_binary, enumeration_budget
+from certmodel.labelcert._enumerate import (
+    enumerate_binary,
+    enumerate_binary_costs,
+    threat_enumeration_budget,
+)
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
-from certmodel.labelcert._records import make_record, put_enumerated
+from certmodel.labelcert._records import make_record, put_enumerated, threat_extra
 from certmodel.labelcert._stability import KernelGeometry, budget_bounds, readout_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import BinaryMILP
@@ -51,13 +55,16 @@ def saturated_records(prob: Problem, budgets: list[int], weight: float,
     t0 = time.perf_counter()
     y = prob.classes[prob.codes]
     recs = scalabel.certify(weight * prob.K_test, y, budgets, n_classes=None,
-                            test_indices=prob.test_indices)
+                            test_indices=prob.test_indices,
+                            threat=None if prob.threat.model.is_default else prob.threat.model)
     per = (time.perf_counter() - t0) / max(len(recs), 1)
     out = []
     for r in recs:
         path = Path.TRIVIAL if r.path is Path.TRIVIAL else Path.SATURATED
-        out.append(r.replace(method="labelcert", path=path, wall_time=per,
-                             extra={**r.extra, "C_saturated": True}))
+        extra = {**r.extra, "C_saturated": True}
+        if r.verdict is Verdict.UNKNOWN:  # knapsack node limit: leave it to the other paths
+            extra["note"] = "cost knapsack not settled within its node limit"
+        out.append(r.replace(method="labelcert", path=path, wall_time=per, extra=extra))
     return out
 
 
@@ -76,7 +83,8 @@ class _BudgetModels:
             self.models[budget] = BinaryMILP(
                 self.prob.K, self.prob.y_pm, self.prob.C, budget,
                 linearization=self.opts.linearization, backend=self.opts.backend,
-                options=self.opts.solver_options(), g_bounds=None if b is None else b[:2])
+                options=self.opts.solver_options(), g_bounds=None if b is None else b[:2],
+                threat=self.prob.threat)
             self.build_time += time.perf_counter() - t0
         return self.models[budget]
 
@@ -130,6 +138,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
     margins0 = signs * f
     pred = np.where(signs > 0, prob.classes[1], prob.classes[0])
     eps = opts.eps * prob.logit_bounds()
+    threat = prob.threat
     dec: dict[tuple[int, int], CertificateRecord] = {}
     times = np.zeros(prob.m)
     backend = opts.backend
@@ -139,7 +148,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
         dec[(t, B)] = make_record(
             test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
             clean_margin=margins0[t], value=value, value_kind=kind, path=path,
-            relabelling=relab, res=res, backend=backend, **extra)
+            relabelling=relab, res=res, backend=backend, **threat_extra(prob), **extra)
 
     # budget 0 and non-positive clean margins
     for t in range(prob.m):
@@ -166,7 +175,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 if k is None:
                     continue
                 for B in todo[t]:
-                    if B >= k:
+                    if threat.within(paths[t].cost(k), B):
                         put(t, B, Verdict.NOT_ROBUST, paths[t].margins[k],
                             ValueKind.WITNESS_MARGIN, Path.ATTACK, flips=paths[t].flips[k])
 
@@ -176,9 +185,10 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
         geo = KernelGeometry(prob.K)
         cache: dict[int, tuple | None] = {}
 
-        def stability(B):
+        def stability(B):  # over every admissible set: ≤ max_flips(B) flippable points
             if B not in cache:
-                cache[B] = budget_bounds(geo, prob.K, y, prob.C, alpha0, B)
+                cache[B] = budget_bounds(geo, prob.K, y, prob.C, alpha0, threat.max_flips(B),
+                                         None if threat.mask.all() else threat.mask)
             return cache[B]
 
         for B in sorted(set(budgets) - {0}):
@@ -195,14 +205,19 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
 
     # exact enumeration, one pass for all test points, up to the largest cheap budget
     open_budgets = {B for t in range(prob.m) for B in budgets if (t, B) not in dec}
-    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, open_budgets)
-    if B_enum > 0:
+    B_enum = threat_enumeration_budget(opts.enumeration, opts.max_enumeration, threat,
+                                       open_budgets)
+    if B_enum is not None and B_enum > 0:
         rows = np.array([t for t in range(prob.m)
                          if any((t, B) not in dec for B in budgets if B <= B_enum)], dtype=int)
         if len(rows):
             t0 = time.perf_counter()
             try:
-                worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
+                if threat.unit_cost:
+                    worst, witness = enumerate_binary(prob, alpha0, signs, B_enum, rows)
+                else:
+                    worst, witness = enumerate_binary_costs(
+                        prob, alpha0, signs, [B for B in open_budgets if B <= B_enum], rows)
             except RetrainFailed:  # enumeration is only exact if every retrain converged
                 rows, worst, witness = rows[:0], None, None
             times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
@@ -239,9 +254,9 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                     if B2 < B and (t, B2) not in dec:
                         put(t, B2, Verdict.ROBUST, value, ValueKind.LOWER_BOUND, Path.MONOTONE)
             elif verdict is Verdict.NOT_ROBUST:
-                w = int(flips.sum())
+                w = float(threat.cost[flips].sum())
                 for B2 in todo:
-                    if B2 >= w and (t, B2) not in dec:
+                    if threat.within(w, B2) and (t, B2) not in dec:
                         put(t, B2, Verdict.NOT_ROBUST, value, ValueKind.WITNESS_MARGIN,
                             Path.MONOTONE, flips=flips)
         times[t] += time.perf_counter() - t0

@@ -112,8 +112,11 @@ class KernelGeometry:
 
 
 def budget_bounds(geo: KernelGeometry, K: np.ndarray, y_pm: np.ndarray, C: float,
-                  alpha: np.ndarray, budget: int):
+                  alpha: np.ndarray, budget: int, allowed: np.ndarray | None = None):
     """Valid bounds under every relabelling of ≤ ``budget`` points, from the clean SVM ``α``.
+
+    ``allowed`` restricts the flipped points to a mask (threat model; with per-point costs
+    pass ``budget = max_flips(cost budget)``, the most points any admissible set holds).
 
     Returns ``(g_lo, g_hi, delta)`` with ``g_lo ≤ (K z')_i ≤ g_hi`` (``|Δg_i| ≤ √K_ii Δ``)
     and ``Δ`` the radius of (S1), or ``None`` when the kernel is not PSD.
@@ -122,7 +125,7 @@ def budget_bounds(geo: KernelGeometry, K: np.ndarray, y_pm: np.ndarray, C: float
         return None
     z = y_pm * alpha
     g = K @ z
-    delta = stability_radius(y_pm * g, geo.diag_sqrt, C, budget)
+    delta = stability_radius(y_pm * g, geo.diag_sqrt, C, budget, allowed)
     r = geo.diag_sqrt * delta * (1.0 + 1e-9) + 1e-12 * C * np.abs(K).sum(axis=1)
     return g - r, g + r, delta
 

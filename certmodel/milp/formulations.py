@@ -104,26 +104,29 @@ class BinaryMILP(_LoadedModel):
     y_pm : ndarray (n,)
         Clean labels in {−1, +1}.
     C : float
-    budget : int
+    budget : int or float
+        Number of flips (a cost budget when ``threat`` has per-point costs).
     linearization : {"compact", "reference"}
     backend : str or Backend
     g_bounds : (L, U), optional
         Valid bounds on ``(K z)_i`` for every relabelling within the budget (bound
         tightening; see :func:`certmodel.labelcert.kernel_z_bounds`).
+    threat : ResolvedThreat, optional
+        Flippable mask and per-point costs (:mod:`certmodel.milp.blocks.adversary`).
     """
 
     def __init__(self, K, y_pm, C: float, budget: int, *, linearization: str = "compact",
                  backend: str | Backend = "highs", options: SolveOptions | None = None,
-                 g_bounds: tuple | None = None):
+                 g_bounds: tuple | None = None, threat=None):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
-        self.budget = int(budget)
+        self.budget = budget
         self.linearization = linearization
         self.g_bounds = g_bounds
         n = len(self.y_pm)
         m = pyo.ConcreteModel(name="labelcert_binary")
-        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget)
+        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget, threat)
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
                           linearization=linearization, g_bounds=g_bounds)
         m.obj = pyo.Objective(expr=kkt.z[0])  # placeholder; swapped per test point
@@ -165,17 +168,19 @@ class MulticlassMILP(_LoadedModel):
     def __init__(self, K, labels, n_classes: int, C: float, budget: int, *,
                  linearization: str = "compact", backend: str | Backend = "highs",
                  options: SolveOptions | None = None, rivals: str = "split",
-                 test_kernel_row: np.ndarray | None = None, top: int | None = None):
+                 test_kernel_row: np.ndarray | None = None, top: int | None = None,
+                 threat=None):
         self.K = np.asarray(K, dtype=float)
         self.labels = np.asarray(labels, dtype=int)
         self.n_classes = int(n_classes)
         self.C = float(C)
-        self.budget = int(budget)
+        self.budget = budget
         self.linearization = linearization
         self.rivals = rivals
         n = len(self.labels)
         m = pyo.ConcreteModel(name="labelcert_multiclass")
-        adv = add_multiclass_adversary(m, "adv", self.labels, self.n_classes, self.budget)
+        adv = add_multiclass_adversary(m, "adv", self.labels, self.n_classes, self.budget,
+                                       threat)
         m.svm = pyo.Block(range(self.n_classes))
         kkts = []
         for k in range(self.n_classes):
@@ -248,17 +253,17 @@ class CollectiveMILP(_LoadedModel):
     def __init__(self, K, y_pm, C: float, budget: int, K_test, signs, *,
                  linearization: str = "compact", backend: str | Backend = "highs",
                  options: SolveOptions | None = None, g_bounds: tuple | None = None,
-                 logit_bounds: np.ndarray | None = None):
+                 logit_bounds: np.ndarray | None = None, threat=None):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
-        self.budget = int(budget)
+        self.budget = budget
         self.linearization = linearization
         K_test = np.asarray(K_test, dtype=float)
         signs = np.asarray(signs, dtype=float)
         n = len(self.y_pm)
         m = pyo.ConcreteModel(name="labelcert_collective")
-        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget)
+        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget, threat)
         self.g_bounds = g_bounds
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
                           linearization=linearization, g_bounds=g_bounds)

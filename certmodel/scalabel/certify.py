@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import types
 
 import numpy as np
 
@@ -10,7 +11,9 @@ from certmodel._validation import check_budgets
 from certmodel.exceptions import InvalidParameterError
 from certmodel.results import CertificateRecord, Path, ValueKind, Verdict
 from certmodel.scalabel._inputs import prepare
+from certmodel.scalabel.restricted import certify_restricted
 from certmodel.scalabel.sort import _analyse
+from certmodel.threat import resolve_threat
 
 __all__ = ["certify", "DEFAULT_EPS"]
 
@@ -19,7 +22,7 @@ DEFAULT_EPS = 1e-12
 
 
 def certify(W, y, budgets, *, n_classes=None, test_indices=None,
-            eps: float = DEFAULT_EPS) -> list[CertificateRecord]:
+            eps: float = DEFAULT_EPS, threat=None) -> list[CertificateRecord]:
     """Exact sample-wise certificates for a label-linear learner at every budget.
 
     The verdict at budget ``B`` is ``robust`` iff the exact worst margin
@@ -44,6 +47,10 @@ def certify(W, y, budgets, *, n_classes=None, test_indices=None,
         ``test_index`` of each row of ``W`` (default ``0..m-1``).
     eps : float, default=1e-12
         Relative tie tolerance (``eps=0``: plain strict comparison in float64).
+    threat : ThreatModel, optional
+        Restricted threat model (flippable mask, per-point costs — budgets are then cost
+        budgets —, target classes): handled by :mod:`certmodel.scalabel.restricted` (masked
+        sort; exact knapsack branch and bound for costs, where a sort is not exact).
 
     Returns
     -------
@@ -55,7 +62,13 @@ def certify(W, y, budgets, *, n_classes=None, test_indices=None,
     """
     t_start = time.perf_counter()
     prob = prepare(W, y, n_classes=n_classes, eps=eps)
-    bs = check_budgets(budgets, prob.n)
+    resolved = resolve_threat(threat, prob.n, prob.n_classes)
+    if resolved.unit_cost:
+        bs = check_budgets(budgets, prob.n)
+    else:
+        from certmodel.labelcert._problem import check_threat_budgets
+
+        bs = check_threat_budgets(budgets, types.SimpleNamespace(threat=resolved, n=prob.n))
     if test_indices is None:
         test_indices = np.arange(prob.m)
     test_indices = np.asarray(test_indices)
@@ -63,6 +76,11 @@ def certify(W, y, budgets, *, n_classes=None, test_indices=None,
         raise InvalidParameterError(
             f"test_indices must be {prob.m} integers (one per row of W), "
             f"got shape {test_indices.shape} dtype {test_indices.dtype}")
+    if not resolved.model.is_default:
+        recs = certify_restricted(prob.W, prob.codes, prob.classes, bs, resolved,
+                                  test_indices, prob.eps)
+        per = (time.perf_counter() - t_start) / max(1, len(recs))
+        return [r.replace(wall_time=per) for r in recs]
     an = _analyse(prob, bs)
     per = (time.perf_counter() - t_start) / max(1, prob.m * len(bs))
     records = []
