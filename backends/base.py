@@ -48,6 +48,8 @@ __all__ = [
     "get_backend",
     "available_backends",
     "backend_names",
+    "backend_class",
+    "check_backend_name",
 ]
 
 
@@ -316,17 +318,58 @@ def _resolve(name: str) -> type[Backend]:
     return target
 
 
-def get_backend(name: str) -> type[Backend]:
-    """The backend class registered as ``name``; raises if unknown or not installed."""
+PYOMO_PREFIX = "pyomo:"
+_INSTALL_HINTS = {"gurobi": " (pip install 'certmodel[gurobi]')",
+                  "scip": " (pip install 'certmodel[scip]')"}
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as ``name`` (or made for ``pyomo:<solver>``), installed or not.
+
+    Raises :class:`InvalidParameterError` for an unknown name (listing the registered and
+    installed ones) and :class:`BackendUnavailableError` when its module cannot be imported.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidParameterError(f"solver backend name must be a non-empty string, "
+                                    f"got {name!r}")
+    if name.startswith(PYOMO_PREFIX):
+        from certmodel.backends.pyomo_solvers import pyomo_backend
+
+        return pyomo_backend(name)
     _load_entry_points()
     if name not in _REGISTRY:
         raise InvalidParameterError(
-            f"unknown solver backend {name!r}; expected one of: {', '.join(sorted(_REGISTRY))}")
-    cls = _resolve(name)
+            f"unknown solver backend {name!r}; registered: {', '.join(sorted(_REGISTRY))}; "
+            f"installed here: {', '.join(available_backends()) or 'none'} (or any Pyomo "
+            f"solver as 'pyomo:<name>', e.g. pyomo:cbc; see `certmodel solvers`)")
+    return _resolve(name)
+
+
+def get_backend(name: str) -> type[Backend]:
+    """The backend class registered as ``name``; raises if unknown or not installed."""
+    cls = backend_class(name)
     if not cls.available():
-        hint = " (pip install 'certmodel[gurobi]')" if name == "gurobi" else ""
-        raise BackendUnavailableError(f"solver backend {name!r} is not installed{hint}")
+        raise BackendUnavailableError(
+            f"solver backend {name!r} is not installed{_INSTALL_HINTS.get(name, '')}; "
+            f"installed here: {', '.join(available_backends()) or 'none'} "
+            "(see `certmodel solvers`)")
     return cls
+
+
+def check_backend_name(name: str, what: str = "solver") -> str:
+    """Validate a backend name at an input boundary (CLI, sweep file, options).
+
+    Returns ``name``; raises :class:`InvalidParameterError` (unknown) or
+    :class:`BackendUnavailableError` (not installed), each naming ``what`` and listing the
+    installed backends.
+    """
+    try:
+        get_backend(name)
+    except InvalidParameterError as e:
+        raise InvalidParameterError(f"{what}: {e}") from None
+    except BackendUnavailableError as e:
+        raise BackendUnavailableError(f"{what}: {e}") from None
+    return name
 
 
 def _has_features(name: str, needs) -> bool:

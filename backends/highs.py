@@ -8,6 +8,7 @@ read from the callback's data, in the original objective sense) decides the thre
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import time
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from certmodel.backends._quiet import quiet_stdout
 from certmodel.backends.base import (
     Backend,
     DecisionTarget,
@@ -159,7 +161,8 @@ class HighsBackend(Backend):
         self.check_form(form)
         import highspy
 
-        h = highspy.Highs()
+        with quiet_stdout():  # highspy prints its banner from the constructor
+            h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         A = form.A.tocsc()
         lp = highspy.HighsLp()
@@ -257,19 +260,23 @@ class HighsBackend(Backend):
             h.cbMipInterrupt.subscribe(callback)
         t0 = time.perf_counter()
         try:
-            run_status = h.run()
+            with quiet_stdout(echo_to_stderr=opts.verbose) as out:
+                run_status = h.run()
             if (run_status == highspy.HighsStatus.kError
                     and h.getModelStatus() == highspy.HighsModelStatus.kNotset
                     and opts.threads is not None):
                 # Scheduler started elsewhere with another thread count: reset and retry.
                 highspy.Highs.resetGlobalScheduler(True)
                 type(self)._scheduler_threads = int(opts.threads)
-                run_status = h.run()
+                with quiet_stdout(echo_to_stderr=opts.verbose) as out:
+                    run_status = h.run()
         finally:
             if callback is not None:
                 h.cbMipInterrupt.unsubscribe(callback)
         runtime = time.perf_counter() - t0
         result = self._result(h, form, runtime, decision, snapshot, run_status)
+        if out.text:
+            result = dataclasses.replace(result, log=out.text)
         result.extra["tolerances"] = self._check_tolerances(h, opts)
         return result
 

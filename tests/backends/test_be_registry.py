@@ -55,8 +55,25 @@ def test_builtin_names_and_lazy_strings_agree_with_decorators():
 
 
 def test_unknown_backend_lists_names():
-    with pytest.raises(InvalidParameterError, match=r"no_such_solver.*highs.*"):
+    with pytest.raises(InvalidParameterError, match=r"no_such_solver.*highs.*installed here"):
         get_backend("no_such_solver")
+
+
+def test_pyomo_names_resolve_to_one_class_per_solver():
+    from certmodel.backends.base import backend_class, check_backend_name
+
+    cls = backend_class("pyomo:appsi_highs")
+    assert cls is backend_class("pyomo:appsi_highs") and cls.name == "pyomo:appsi_highs"
+    assert cls.available()
+    assert check_backend_name("pyomo:appsi_highs") == "pyomo:appsi_highs"
+    missing = backend_class("pyomo:no_such_solver_xyz")
+    assert not missing.available()
+    with pytest.raises(BackendUnavailableError, match="no_such_solver_xyz.*installed here"):
+        check_backend_name("pyomo:no_such_solver_xyz", "--solver")
+    with pytest.raises(InvalidParameterError, match="pyomo:<solver>"):
+        backend_class("pyomo:")
+    with pytest.raises(InvalidParameterError, match="--solver.*nosuch"):
+        check_backend_name("nosuch", "--solver")
 
 
 def test_register_backend_decorator(isolated_registry):
@@ -108,9 +125,11 @@ def test_entry_point_registers_third_party_backend(isolated_registry, monkeypatc
         get_backend("fake_broken")
 
 
-@pytest.mark.parametrize("backend, module", [("highs", "highspy"), ("gurobi", "gurobipy")])
+@pytest.mark.parametrize("backend, module, cls", [("highs", "highspy", "HighsBackend"),
+                                                  ("gurobi", "gurobipy", "GurobiBackend"),
+                                                  ("scip", "pyscipopt", "ScipBackend")])
 def test_module_import_and_availability_probe_import_no_solver(
-        isolated_registry, monkeypatch, backend, module):
+        isolated_registry, monkeypatch, backend, module, cls):
     """Importing a backend module and ``available()`` never import the solver (no licence
     is taken at probe time); the solver is imported inside load/solve only."""
     real_import = builtins.__import__
@@ -121,8 +140,7 @@ def test_module_import_and_availability_probe_import_no_solver(
         return real_import(name, *args, **kw)
 
     monkeypatch.delitem(sys.modules, f"certmodel.backends.{backend}", raising=False)
-    monkeypatch.setitem(isolated_registry, backend, f"certmodel.backends.{backend}:"
-                        f"{'HighsBackend' if backend == 'highs' else 'GurobiBackend'}")
+    monkeypatch.setitem(isolated_registry, backend, f"certmodel.backends.{backend}:{cls}")
     monkeypatch.setattr(builtins, "__import__", guarded_import)
     cls = base._resolve(backend)
     available = cls.available()
