@@ -5,9 +5,26 @@ A :class:`StandardForm` is the mixed-integer linear programme
     min/max  cᵀx + c0   s.t.  row_lower ≤ A x ≤ row_upper,  col_lower ≤ x ≤ col_upper,
              x_j integer for j with integrality[j]
 
-in the column order of :attr:`StandardForm.columns` (the Pyomo variables).  Backends load
-it once into a native model; certificates then swap only the objective vector (one test
-point after another) and re-solve, which avoids rebuilding the Pyomo model or re-running
+in the column order of :attr:`StandardForm.columns` (the Pyomo variables), plus two optional
+kinds of constraints that only some backends load (``Feature.SOS1`` / ``Feature.INDICATOR``;
+:meth:`certmodel.backends.base.Backend.check_form` refuses the others):
+
+* ``sos1`` — list of integer arrays of column indices; at most one column of each set is
+  non-zero (weights are the order of the columns, 1, 2, …).  From active Pyomo
+  ``SOSConstraint(sos=1)`` components.
+* ``indicators`` — list of :class:`IndicatorRow`: ``x[binary] == active_value  ⇒
+  Σ_k coefficients[k]·x[columns[k]] ≤ rhs``.  From the Pyomo ``Suffix`` named
+  ``indicator`` (on any block) that maps a (deactivated) linear ``ConstraintData`` to
+  ``(binary VarData, active value)``; a ``≥`` or ``==`` row gives one or two ``≤`` rows.
+
+Active ``pyomo.mpec.Complementarity`` components are refused (:class:`FormulationError`)
+unless every one of their data is listed in a Suffix named ``complementarity_encoded``
+(the indicator encoding keeps them active so that solvers reading the Pyomo model directly
+refuse it instead of silently dropping the complementarity).  Fixed variables are not
+columns: :meth:`StandardForm.values_of` reads their fixed values.
+
+Backends load it once into a native model; certificates then swap only the objective vector
+(one test point after another) and re-solve, which avoids rebuilding the Pyomo model or re-running
 Pyomo's writer for every test point (the dominant cost for models of ~2000 variables, see
 ``reference/toolchain-notes.md`` §1).
 """
@@ -25,7 +42,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from certmodel.exceptions import FormulationError
 
-__all__ = ["Sense", "StandardForm", "compile_model", "linear_objective"]
+__all__ = ["Sense", "StandardForm", "IndicatorRow", "compile_model", "linear_objective"]
 
 
 class Sense(str, enum.Enum):
@@ -37,9 +54,26 @@ class Sense(str, enum.Enum):
     """Maximise the objective."""
 
 
+@dataclasses.dataclass(frozen=True)
+class IndicatorRow:
+    """``x[binary] == active_value ⇒ Σ_k coefficients[k] · x[columns[k]] ≤ rhs``."""
+
+    binary: int
+    active_value: int
+    columns: np.ndarray
+    coefficients: np.ndarray
+    rhs: float
+    name: str = ""
+
+
 @dataclasses.dataclass
 class StandardForm:
-    """Arrays of a compiled MILP (see module docstring)."""
+    """Arrays of a compiled MILP (see module docstring).
+
+    ``sos1`` (list of column-index arrays) and ``indicators`` (list of
+    :class:`IndicatorRow`) are empty unless the model uses the ``sos1`` / ``indicator``
+    complementarity encodings.
+    """
 
     A: sp.csr_matrix
     row_lower: np.ndarray
@@ -54,6 +88,8 @@ class StandardForm:
     row_names: list[str]
     col_names: list[str]
     _index: dict = dataclasses.field(default_factory=dict, repr=False)
+    sos1: list = dataclasses.field(default_factory=list)
+    indicators: list = dataclasses.field(default_factory=list)
 
     @property
     def n_cols(self) -> int:
@@ -83,8 +119,22 @@ class StandardForm:
         return x
 
     def values_of(self, x: np.ndarray, variables) -> np.ndarray:
-        """Read the entries of ``x`` that belong to an iterable of Pyomo variables."""
-        return np.array([x[self.column_of(v)] for v in variables])
+        """Read the entries of ``x`` that belong to an iterable of Pyomo variables.
+
+        A fixed variable (not a column) reads as its fixed value."""
+        out = []
+        for v in variables:
+            j = self._index.get(id(v))
+            if j is None:
+                if not v.fixed:
+                    self.column_of(v)  # raises with the variable's name
+                out.append(float(v.value))
+            else:
+                out.append(x[j])
+        return np.array(out, dtype=float)
+
+    def has_column(self, var) -> bool:
+        return id(var) in self._index
 
 
 def compile_model(model: pyo.Block) -> StandardForm:
@@ -96,10 +146,16 @@ def compile_model(model: pyo.Block) -> StandardForm:
     objs = list(model.component_data_objects(pyo.Objective, active=True))
     if len(objs) > 1:
         raise FormulationError(f"model has {len(objs)} active objectives; activate exactly one")
+    special = _special_components(model)
+    for comp in special:
+        comp.deactivate()
     try:
         info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     except Exception as e:  # pyomo raises plain ValueError/RuntimeError on non-linear input
         raise FormulationError(f"cannot compile the model to a linear standard form: {e}") from e
+    finally:
+        for comp in special:
+            comp.activate()
     columns = list(info.columns)
     n = len(columns)
     A_rows = sp.csr_matrix(info.A) if info.A is not None else sp.csr_matrix((0, n))
@@ -154,7 +210,77 @@ def compile_model(model: pyo.Block) -> StandardForm:
         col_lower=col_lower, col_upper=col_upper, integrality=integrality, c=c, c0=c0,
         sense=sense, columns=columns, row_names=names, col_names=[v.name for v in columns])
     form._index = {id(v): j for j, v in enumerate(columns)}
+    form.sos1 = _sos1_sets(model, form)
+    form.indicators = _indicator_rows(model, form)
     return form
+
+
+def _special_components(model: pyo.Block) -> list:
+    """Active SOS and complementarity components (compiled here, not by Pyomo's compiler)."""
+    from pyomo.mpec import Complementarity
+
+    encoded = set()
+    for suffix in model.component_data_objects(pyo.Suffix, descend_into=True):
+        if suffix.local_name == "complementarity_encoded":
+            encoded.update(id(k) for k in suffix.keys())
+    out = []
+    for comp in model.component_objects(Complementarity, active=True, descend_into=True):
+        missing = [d.name for d in comp.values() if d.active and id(d) not in encoded]
+        if missing:
+            raise FormulationError(
+                f"complementarity {missing[0]} is declared but not reformulated: apply "
+                "certmodel.milp.reformulate_complementarity(block, 'bigm'|'sos1'|'indicator') "
+                "first")
+        out.append(comp)
+    for comp in model.component_objects(pyo.SOSConstraint, active=True, descend_into=True):
+        out.append(comp)
+    return out
+
+
+def _sos1_sets(model: pyo.Block, form: StandardForm) -> list:
+    sets = []
+    for con in model.component_data_objects(pyo.SOSConstraint, active=True, descend_into=True):
+        if con.level != 1:
+            raise FormulationError(f"{con.name}: only SOS1 constraints are supported, got "
+                                   f"SOS{con.level}")
+        items = sorted(con.get_items(), key=lambda vw: vw[1])
+        free = [v for v, _ in items if not (v.fixed and v.value == 0)]
+        if any(v.fixed for v in free):
+            raise FormulationError(f"{con.name}: a variable of an SOS1 set is fixed to a "
+                                   "non-zero value; unfix it or deactivate the set")
+        sets.append(np.array([form.column_of(v) for v in free], dtype=np.int64))
+    return sets
+
+
+def _indicator_rows(model: pyo.Block, form: StandardForm) -> list:
+    rows = []
+    for suffix in model.component_data_objects(pyo.Suffix, descend_into=True):
+        if suffix.local_name != "indicator" or not _ancestors_active(suffix):
+            continue
+        for con, (binary, value) in suffix.items():
+            repn = generate_standard_repn(con.body, compute_values=True, quadratic=False)
+            if not repn.is_linear():
+                raise FormulationError(f"indicator row {con.name} must be linear")
+            cols = np.array([form.column_of(v) for v in repn.linear_vars], dtype=np.int64)
+            coef = np.array([float(a) for a in repn.linear_coefs])
+            const = float(repn.constant)
+            b = form.column_of(binary)
+            up = None if con.upper is None else float(pyo.value(con.upper)) - const
+            lo = None if con.lower is None else float(pyo.value(con.lower)) - const
+            if up is not None:
+                rows.append(IndicatorRow(b, int(value), cols, coef, up, con.name))
+            if lo is not None:
+                rows.append(IndicatorRow(b, int(value), cols, -coef, -lo, con.name))
+    return rows
+
+
+def _ancestors_active(component) -> bool:
+    blk = component.parent_block()
+    while blk is not None:
+        if not blk.active:
+            return False
+        blk = blk.parent_block()
+    return True
 
 
 def linear_objective(form: StandardForm, expr) -> tuple[np.ndarray, float]:
