@@ -1,0 +1,500 @@
+"""Exact branch-and-bound over relabellings: enumeration that skips provably harmless subtrees.
+
+The search visits relabellings as a tree: the root is the clean labelling, a node is a set
+``S`` of changed points (sorted indices; multiclass: with the new class of each), and the
+children of ``S`` add one index larger than ``max S`` (every admissible relabelling is
+reached exactly once).  Every visited node is retrained exactly — batched, warm-started from
+its parent (:func:`~certmodel.learners._svm_batch.solve_svm_dual_batch`), and only
+KKT-checked solutions are used — so its test margins are exact.  One search serves every
+test point and every budget at once.
+
+**Pruning bound (valid).**  Let ``w`` be the exact SVM on the labels of node ``S`` and ``w'``
+the SVM of any descendant, which relabels at most ``r`` more points, all of them in
+``A(S) = {i > max S : i flippable}``.  The stability bound (S1) of
+:mod:`certmodel.labelcert._stability`, applied with the node as the *clean* problem, gives
+``‖w' − w‖ ≤ Δ_r(S)`` (:func:`stability_radius_batch`, a vectorised
+:func:`~certmodel.labelcert._stability.stability_radius` over ``A(S)``), and (S2) gives for
+test point ``t`` with read-out row ``v_t = K_test[t]``
+
+    s_t f_t(w') ≥ s_t f_t(w) − κ(v_t) Δ_r(S) − 2C√n ρ(v_t) =: lb_t(S, r).            (B1)
+
+Multiclass one-vs-rest: relabelling point ``i`` from class ``a`` to ``c`` changes only the
+binary problems ``a`` and ``c``; problem ``k`` sees at most ``r`` flips in a subtree, all in
+``A_k(S) = {i ∈ A(S) : y_i = k or k is a target}``, so with ``Δ^k_r(S)`` its radius
+
+    f_a(w'_a) − f_k(w'_k) ≥ [f_a − κ_t Δ^a_r − ρ'_t] − [f_k + κ_t Δ^k_r + ρ'_t]       (B2)
+
+for the clean top class ``a`` and every rival ``k`` (``ρ'_t = 2C√n ρ(v_t)``).  A subtree is
+skipped for test point ``t`` only when ``lb_t > eps_t`` (its relabellings cannot reach a
+margin ``≤ eps_t``); the smallest such bound is kept, so a ``robust`` verdict reports
+``min(exact visited margins, pruning bounds) > eps_t`` — a proven lower bound.  A
+``not_robust`` verdict carries the visited node whose retrained margin is ``≤ 0``.  The bound
+needs a PSD kernel (checked by :class:`~certmodel.labelcert._stability.KernelGeometry`;
+otherwise nothing is pruned and the search is plain enumeration).
+
+**Budget monotonicity.**  A witness of cost ``c`` settles every budget ``≥ c`` of its test
+point, so the test point's largest open budget — and the radius ``r`` its bound must cover —
+shrinks during the search.  Threat models: only flippable points branch, a node's cost is
+``Σ_{i∈S} cost_i`` and children must fit the largest open budget; the number of further
+flips is at most ``⌊(B − cost(S)) / min cost⌋``; multiclass children move points only to
+target classes.  A time-out leaves the undecided (test point, budget) pairs open: the
+search never claims ``robust`` for a test point whose subtree was not finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from certmodel.labelcert._problem import Problem, RetrainFailed
+from certmodel.labelcert._stability import KernelGeometry, hinge_gap
+from certmodel.learners._svm_batch import solve_svm_dual_batch
+
+__all__ = ["SearchResult", "stability_radius_batch", "search_binary", "search_multiclass",
+           "search_collective"]
+
+_CHUNK = 2048  # children per batched retrain
+_ITERATIONS = 30
+_COST_TOL = 1e-9
+
+
+def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
+                           allowed: np.ndarray) -> np.ndarray:
+    """Row-wise (S1) radius: ``Δ`` bound for every row of margins ``a`` (shape (p, n)).
+
+    ``allowed`` (p, n) marks the points that may still be flipped below each node.  The
+    same iteration as :func:`~certmodel.labelcert._stability.stability_radius`: start from
+    ``Δ₀ = 2C Σ_{top r} k_i`` and iterate ``Δ ← √(C Σ_{top r} φ_i(Δ))`` with
+    ``φ_i(Δ) = d(a_i − k_i Δ) − d(a_i) ≥ 0`` non-decreasing, so each iterate stays an upper
+    bound; disallowed points contribute 0 (φ, k ≥ 0, so the top-r sum over the masked row
+    equals the top-r sum over the allowed points, padded with zeros).
+    """
+    p, n = a.shape
+    if r <= 0 or p == 0:
+        return np.zeros(p)
+    r = min(r, n)
+    kk = np.where(allowed, k[None, :], 0.0)
+
+    def top_sum(v):
+        if r >= n:
+            return v.sum(axis=1)
+        return np.partition(v, n - r, axis=1)[:, n - r:].sum(axis=1)
+
+    base = hinge_gap(a)
+    delta = 2.0 * C * top_sum(kk)
+    for _ in range(_ITERATIONS):
+        phi = np.where(allowed, np.maximum(hinge_gap(a - k[None, :] * delta[:, None]) - base,
+                                           0.0), 0.0)
+        new = np.sqrt(C * top_sum(phi))
+        stop = new >= delta * (1.0 - 1e-6)
+        delta = np.minimum(delta, new)
+        if stop.all():
+            break
+    return delta * (1.0 + 1e-9) + 1e-12 * C * float(k.max(initial=0.0))
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """Per test row and budget (``budgets`` sorted): the verdict material of the search.
+
+    ``visited[r, j]`` — smallest exact margin over visited relabellings of cost ≤ budgets[j]
+    (``witness[r][j]`` attains it); ``pruned[r, j]`` — smallest pruning bound (B1/B2) of a
+    skipped subtree that budget ``j`` would reach; ``complete[r]`` — the search of row ``r``
+    finished (no time-out) for every budget still open when it started.
+    """
+
+    budgets: np.ndarray
+    visited: np.ndarray
+    pruned: np.ndarray
+    witness: list
+    complete: np.ndarray
+    nodes: int = 0
+    pruned_nodes: int = 0
+    seconds: float = 0.0
+
+
+def _flip_cost(prob: Problem):
+    th = getattr(prob, "threat", None)
+    if th is None:
+        return np.ones(prob.n, bool), np.ones(prob.n), np.ones(prob.n_classes, bool)
+    return np.asarray(th.mask, bool), np.asarray(th.cost, float), \
+        np.asarray(th.target_mask, bool)
+
+
+def _max_flips(remaining: float, min_cost: float, n: int) -> int:
+    if remaining < -_COST_TOL:
+        return 0
+    return int(min(n, np.floor((remaining + _COST_TOL * max(1.0, remaining)) / min_cost)))
+
+
+class _Tracker:
+    """Book-keeping shared by the binary and multiclass searches (margins per row/budget)."""
+
+    def __init__(self, budgets_open: np.ndarray, budgets: np.ndarray, eps: np.ndarray):
+        self.budgets = budgets
+        self.open = budgets_open.copy()  # (rows, J) bool
+        R, J = budgets_open.shape
+        self.visited = np.full((R, J), np.inf)
+        self.pruned = np.full((R, J), np.inf)
+        self.witness = [[None] * J for _ in range(R)]
+        self.eps = eps
+
+    def rmax(self) -> np.ndarray:
+        """Largest open budget per row (−inf: nothing open)."""
+        b = np.where(self.open, self.budgets[None, :], -np.inf)
+        return b.max(axis=1)
+
+    def visit(self, M: np.ndarray, cost: np.ndarray, nodes) -> None:
+        """Exact margins ``M`` (rows, p) of nodes with costs ``cost`` (p,)."""
+        for j, B in enumerate(self.budgets):
+            fits = cost <= B + _COST_TOL * max(1.0, B)
+            if not fits.any():
+                continue
+            Mj = np.where(fits[None, :], M, np.inf)
+            arg = np.argmin(Mj, axis=1)
+            mins = Mj[np.arange(len(M)), arg]
+            for r in np.flatnonzero(mins < self.visited[:, j]):
+                self.visited[r, j] = mins[r]
+                self.witness[r][j] = nodes(arg[r])
+        # a witness (margin ≤ 0) closes its budget and every larger one
+        self.open &= ~(self.visited <= 0)
+
+    def prune(self, rows_lb: np.ndarray, cost: np.ndarray) -> None:
+        """Record pruning bounds ``rows_lb`` (rows, p) for subtrees below nodes of ``cost``."""
+        for j, B in enumerate(self.budgets):
+            reach = cost < B - _COST_TOL * max(1.0, B)
+            if reach.any():
+                lb = np.where(reach[None, :], rows_lb, np.inf).min(axis=1)
+                self.pruned[:, j] = np.minimum(self.pruned[:, j], np.where(self.open[:, j], lb,
+                                                                          np.inf))
+
+
+def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Nodes (columns) whose subtree some active row still needs: ``lb_t ≤ eps_t``."""
+    return ((lb <= eps[:, None]) & active[:, None]).any(axis=0)
+
+
+def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
+                  budgets: list, open_mask: np.ndarray, eps: np.ndarray,
+                  geo: KernelGeometry | None, time_limit: float | None = None,
+                  ) -> SearchResult:
+    """Exact worst margins (or proofs that they exceed ``eps``) for test ``rows``.
+
+    ``open_mask[r, j]``: budget ``budgets[j]`` of row ``rows[r]`` is still to be decided.
+    ``geo`` (a PSD :class:`KernelGeometry`) enables pruning; ``None`` enumerates.
+    """
+    t_start = time.perf_counter()
+    rows = np.asarray(rows, dtype=int)
+    bud = np.asarray(sorted(budgets), dtype=float)
+    K, C, n = prob.K, prob.C, prob.n
+    flippable, cost, _ = _flip_cost(prob)
+    min_cost = float(cost[flippable].min()) if flippable.any() else np.inf
+    Kt = prob.K_test[rows] * signs[rows, None]
+    eps_r = np.asarray(eps, float)[rows]
+    tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
+    use_bound = geo is not None and geo.psd
+    if use_bound:
+        kappa, rest = geo.readout(prob.K_test[rows], C)
+        ksq = geo.diag_sqrt
+    y0 = prob.y_pm
+    tr.visit((Kt @ (y0 * alpha0))[:, None], np.zeros(1), lambda a: ())  # the clean labelling
+    # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,))
+    stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
+              np.zeros(1))]
+    nodes = pruned = 0
+    timed_out = False
+    while stack:
+        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            timed_out = True
+            break
+        S, A, Y, c = stack.pop()
+        Rmax = tr.rmax()
+        active = np.isfinite(Rmax)
+        if not active.any():
+            break
+        Rtop = float(Rmax[active].max())
+        # children: one flippable index above the last, within the largest open budget
+        last = S[:, -1] if S.shape[1] else np.full(len(S), -1)
+        j = np.arange(n)
+        ok = (j[None, :] > last[:, None]) & flippable[None, :] & \
+            (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        par, idx = np.nonzero(ok)
+        for lo in range(0, len(par), _CHUNK):
+            p, i = par[lo:lo + _CHUNK], idx[lo:lo + _CHUNK]
+            Yc = Y[p].copy()
+            Yc[np.arange(len(p)), i] *= -1.0
+            A0 = A[p].copy()
+            A0[np.arange(len(p)), i] = 0.0  # warm start: the flipped point leaves the support
+            Ac, conv = solve_svm_dual_batch(K, Yc, C, A0)
+            if not conv.all():
+                raise RetrainFailed("SVM retraining did not reach a KKT point during search")
+            Sc = np.hstack([S[p], i[:, None]])
+            cc = c[p] + cost[i]
+            Z = Yc * Ac
+            M = Kt @ Z.T
+            nodes += len(p)
+            tr.visit(M, cc, lambda a, Sc=Sc: tuple(int(v) for v in Sc[a]))
+            Rmax = tr.rmax()
+            active = np.isfinite(Rmax)
+            # children that can still have children of their own
+            room = np.where(active[:, None], Rmax[:, None] - cc[None, :], -np.inf)  # (rows, p)
+            allowed = (j[None, :] > i[:, None]) & flippable[None, :]
+            expandable = (room.max(axis=0, initial=-np.inf) >= min_cost - _COST_TOL) & \
+                allowed.any(axis=1)
+            if not expandable.any():
+                continue
+            keep = expandable.copy()
+            # a subtree can only be skipped if every active row's margin already exceeds eps
+            # (lb ≤ margin): the bound is computed for those nodes only
+            cand = expandable & ~_need(M, eps_r, active)
+            if use_bound and cand.any():
+                lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
+                for R in np.unique(Rmax[active]):
+                    r_flips = np.array([_max_flips(R - x, min_cost, n) for x in cc])
+                    delta = np.zeros(len(p))
+                    for rf in np.unique(r_flips[cand]):
+                        sel = (r_flips == rf) & cand
+                        if rf > 0 and sel.any():
+                            a = Yc[sel] * (Z[sel] @ K)
+                            delta[sel] = stability_radius_batch(a, ksq, C, int(rf),
+                                                                allowed[sel])
+                    rr = Rmax == R
+                    lb[np.ix_(rr, cand)] = (M[rr] - (kappa[rr, None] * delta[None, :]
+                                                     + rest[rr, None]))[:, cand]
+                keep = expandable & _need(lb, eps_r, active)
+                gone = expandable & ~keep
+                if gone.any():
+                    pruned += int(gone.sum())
+                    tr.prune(lb[:, gone], cc[gone])
+            if keep.any():
+                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep]))
+    complete = np.full(len(rows), not timed_out)
+    return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
+                        time.perf_counter() - t_start)
+
+
+def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
+    """``F`` (rows, p, K) logits -> (rows, p) margins ``f_top − max_{k≠top} f_k``."""
+    ar = np.arange(len(tops))
+    top = F[ar, :, tops]
+    G = F.copy()
+    G[ar, :, tops] = -np.inf
+    return top - G.max(axis=2)
+
+
+def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
+                      budgets: list, open_mask: np.ndarray, eps: np.ndarray,
+                      geo: KernelGeometry | None, time_limit: float | None = None,
+                      ) -> SearchResult:
+    """Multiclass (one-vs-rest) analogue of :func:`search_binary`.
+
+    A child relabels point ``j`` from its clean class ``a`` to a target ``c``: only the binary
+    problems ``a`` and ``c`` are retrained (the other ``K − 2`` SVMs are the parent's); the
+    pruning bound is (B2).  ``witness[r][j]`` is a tuple of ``(index, new_class)`` pairs.
+    """
+    t_start = time.perf_counter()
+    rows = np.asarray(rows, dtype=int)
+    bud = np.asarray(sorted(budgets), dtype=float)
+    K, C, n, nK = prob.K, prob.C, prob.n, prob.n_classes
+    codes = prob.codes
+    flippable, cost, targets = _flip_cost(prob)
+    min_cost = float(cost[flippable].min()) if flippable.any() else np.inf
+    Kt = prob.K_test[rows]
+    tops_r = np.asarray(tops)[rows]
+    eps_r = np.asarray(eps, float)[rows]
+    tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
+    use_bound = geo is not None and geo.psd
+    if use_bound:
+        kappa, rest = geo.readout(Kt, C)
+        ksq = geo.diag_sqrt
+    cls = np.arange(nK)
+    # (new class option o of point j): the o-th target class other than codes[j]
+    opts = [np.array([c for c in cls if targets[c] and c != codes[j_]]) for j_ in range(n)]
+    cj = np.concatenate([np.full(len(o), j_) for j_, o in enumerate(opts)]).astype(np.int64)
+    cc_new = np.concatenate(opts).astype(np.int64) if len(cj) else np.zeros(0, np.int64)
+    sel_flip = flippable[cj] if len(cj) else np.zeros(0, bool)
+    cj, cc_new = cj[sel_flip], cc_new[sel_flip]
+    A0 = np.asarray(alphas, float)
+    Z0 = np.where(codes[None, :] == cls[:, None], 1.0, -1.0) * A0
+    tr.visit(_ovr_margins((Kt @ Z0.T)[:, None, :], tops_r), np.zeros(1), lambda a: ())
+    # stack entries: (pairs (p, b, 2) int, labels (p, n), A (p, K, n), c (p,))
+    stack = [(np.zeros((1, 0, 2), np.int64), codes[None].copy(), A0[None], np.zeros(1))]
+    nodes = pruned = 0
+    timed_out = False
+    jj = np.arange(n)
+    while stack:
+        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            timed_out = True
+            break
+        S, L, A, c = stack.pop()
+        Rmax = tr.rmax()
+        active = np.isfinite(Rmax)
+        if not active.any():
+            break
+        Rtop = float(Rmax[active].max())
+        last = S[:, -1, 0] if S.shape[1] else np.full(len(S), -1)
+        ok = (cj[None, :] > last[:, None]) & \
+            (c[:, None] + cost[cj][None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        par, opt = np.nonzero(ok)
+        for lo in range(0, len(par), _CHUNK):
+            p, o = par[lo:lo + _CHUNK], opt[lo:lo + _CHUNK]
+            j, new = cj[o], cc_new[o]
+            old = codes[j]
+            m_ = len(p)
+            ar = np.arange(m_)
+            Lc = L[p].copy()
+            Lc[ar, j] = new
+            Ac = A[p].copy()
+            # retrain the two binary problems the relabelling touches: old and new class
+            prob_k = np.concatenate([old, new])
+            who = np.concatenate([ar, ar])
+            Yb = np.where(Lc[who] == prob_k[:, None], 1.0, -1.0)
+            Ab0 = Ac[who, prob_k].copy()
+            Ab0[np.arange(2 * m_), np.concatenate([j, j])] = 0.0
+            Ab, conv = solve_svm_dual_batch(K, Yb, C, Ab0)
+            if not conv.all():
+                raise RetrainFailed("SVM retraining did not reach a KKT point during search")
+            Ac[who, prob_k] = Ab
+            Yall = np.where(Lc[:, None, :] == cls[None, :, None], 1.0, -1.0)  # (p, K, n)
+            Z = Yall * Ac
+            F = np.einsum("rn,pkn->rpk", Kt, Z)
+            M = _ovr_margins(F, tops_r)
+            Sc = np.concatenate([S[p], np.stack([j, new], axis=1)[:, None, :]], axis=1)
+            cc = c[p] + cost[j]
+            nodes += m_
+            tr.visit(M, cc, lambda a, Sc=Sc: tuple((int(u), int(v)) for u, v in Sc[a]))
+            Rmax = tr.rmax()
+            active = np.isfinite(Rmax)
+            room = np.where(active[:, None], Rmax[:, None] - cc[None, :], -np.inf)
+            allowed = (jj[None, :] > j[:, None]) & flippable[None, :]
+            expandable = (room.max(axis=0, initial=-np.inf) >= min_cost - _COST_TOL) & \
+                allowed.any(axis=1)
+            if not expandable.any():
+                continue
+            keep = expandable.copy()
+            cand = expandable & ~_need(M, eps_r, active)
+            if use_bound and cand.any():
+                lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
+                G = np.einsum("pkn,nm->pkm", Z[cand], K)  # (q, K, n) = K z^k
+                for R in np.unique(Rmax[active]):
+                    rf_all = np.array([_max_flips(R - x, min_cost, n) for x in cc[cand]])
+                    delta = np.zeros((int(cand.sum()), nK))
+                    for k in range(nK):
+                        # problem k changes only at points leaving k or moving to target k
+                        allow_k = allowed[cand] & ((codes == k) | targets[k])[None, :]
+                        a_k = Yall[cand, k] * G[:, k]
+                        for rf in np.unique(rf_all):
+                            s_ = rf_all == rf
+                            if rf > 0 and s_.any():
+                                delta[s_, k] = stability_radius_batch(a_k[s_], ksq, C, int(rf),
+                                                                      allow_k[s_])
+                    rr = np.flatnonzero(Rmax == R)
+                    rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
+                    Fc = F[rr][:, cand]
+                    lo_f, hi_f = Fc - rad, Fc + rad
+                    mar = np.full(lo_f.shape[:2], np.inf)
+                    for q, t in enumerate(rr):
+                        a_ = tops_r[t]
+                        hi = np.delete(hi_f[q], a_, axis=1).max(axis=1)
+                        mar[q] = lo_f[q][:, a_] - hi
+                    sub = lb[rr]
+                    sub[:, cand] = mar
+                    lb[rr] = sub
+                keep = expandable & _need(lb, eps_r, active)
+                gone = expandable & ~keep
+                if gone.any():
+                    pruned += int(gone.sum())
+                    tr.prune(lb[:, gone], cc[gone])
+            if keep.any():
+                stack.append((Sc[keep], Lc[keep], Ac[keep], cc[keep]))
+    complete = np.full(len(rows), not timed_out)
+    return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
+                        time.perf_counter() - t_start)
+
+
+def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budgets: list,
+                      geo: KernelGeometry | None, time_limit: float | None = None):
+    """Largest number of changed predictions (margin ``≤ 0``) per budget, exactly.
+
+    Branch and bound on the count: below a node of cost ``c`` at most
+    ``ub = #{t : lb_t(S, r) ≤ 0}`` predictions can change (B1 with ``r`` the flips that fit
+    into the largest budget); the subtree is skipped iff ``ub`` does not exceed the best count
+    found so far at every budget it could reach, so the final counts are exact.  Returns
+    ``(count, witness, complete, nodes)`` with ``count[j]``/``witness[j]`` per sorted budget.
+    """
+    t_start = time.perf_counter()
+    bud = np.asarray(sorted(budgets), dtype=float)
+    K, C, n = prob.K, prob.C, prob.n
+    flippable, cost, _ = _flip_cost(prob)
+    min_cost = float(cost[flippable].min()) if flippable.any() else np.inf
+    Kt = prob.K_test * signs[:, None]
+    y0 = prob.y_pm
+    m0 = Kt @ (y0 * alpha0)
+    count = np.full(len(bud), int(np.sum(m0 <= 0)))
+    witness: list[tuple] = [() for _ in bud]
+    use_bound = geo is not None and geo.psd
+    if use_bound:
+        kappa, rest = geo.readout(prob.K_test, C)
+        ksq = geo.diag_sqrt
+    Rtop = float(bud.max()) if len(bud) else 0.0
+    stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
+              np.zeros(1))]
+    nodes = 0
+    timed_out = False
+    jj = np.arange(n)
+    while stack:
+        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            timed_out = True
+            break
+        S, A, Y, c = stack.pop()
+        last = S[:, -1] if S.shape[1] else np.full(len(S), -1)
+        ok = (jj[None, :] > last[:, None]) & flippable[None, :] & \
+            (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        par, idx = np.nonzero(ok)
+        for lo in range(0, len(par), _CHUNK):
+            p, i = par[lo:lo + _CHUNK], idx[lo:lo + _CHUNK]
+            Yc = Y[p].copy()
+            Yc[np.arange(len(p)), i] *= -1.0
+            A0 = A[p].copy()
+            A0[np.arange(len(p)), i] = 0.0
+            Ac, conv = solve_svm_dual_batch(K, Yc, C, A0)
+            if not conv.all():
+                raise RetrainFailed("SVM retraining did not reach a KKT point during search")
+            Sc = np.hstack([S[p], i[:, None]])
+            cc = c[p] + cost[i]
+            Z = Yc * Ac
+            M = Kt @ Z.T
+            nodes += len(p)
+            changed = np.sum(M <= 0, axis=0)
+            for jb, B in enumerate(bud):
+                fits = cc <= B + _COST_TOL * max(1.0, B)
+                if fits.any():
+                    k = int(np.argmax(np.where(fits, changed, -1)))
+                    if fits[k] and changed[k] > count[jb]:
+                        count[jb], witness[jb] = int(changed[k]), tuple(int(v) for v in Sc[k])
+            allowed = (jj[None, :] > i[:, None]) & flippable[None, :]
+            expandable = (Rtop - cc >= min_cost - _COST_TOL) & allowed.any(axis=1)
+            if not expandable.any():
+                continue
+            # best count at the smallest budget each subtree can reach (count is monotone)
+            reach = np.searchsorted(bud, cc + _COST_TOL, side="left")
+            reach = np.minimum(reach, len(bud) - 1)
+            best = count[reach]
+            cand = expandable & (changed <= best)
+            keep = expandable.copy()
+            if use_bound and cand.any():
+                rf_all = np.array([_max_flips(Rtop - x, min_cost, n) for x in cc])
+                delta = np.zeros(len(p))
+                for rf in np.unique(rf_all[cand]):
+                    sel = cand & (rf_all == rf)
+                    if rf > 0 and sel.any():
+                        a = Yc[sel] * (Z[sel] @ K)
+                        delta[sel] = stability_radius_batch(a, ksq, C, int(rf), allowed[sel])
+                lb = M - (kappa[:, None] * delta[None, :] + rest[:, None])
+                ub = np.sum(lb <= 0, axis=0)
+                keep = expandable & ~(cand & (ub <= best))
+            if keep.any():
+                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep]))
+    return count, witness, not timed_out, nodes

@@ -1,0 +1,184 @@
+"""The branch-and-bound relabelling search equals brute force (binary, multiclass, collective),
+including restricted threat models (flippable mask, per-point costs, target classes)."""
+
+import itertools
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._search import (
+    search_binary,
+    search_collective,
+    search_multiclass,
+    stability_radius_batch,
+)
+from certmodel.labelcert._stability import KernelGeometry, stability_radius
+from certmodel.learners import solve_svm_dual
+from certmodel.threat import ThreatModel
+from tests.labelcert.oracles import random_instance
+
+SETTINGS = settings(max_examples=12, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _admissible_sets(n, budget, mask, cost):
+    for b in range(0, n + 1):
+        for S in itertools.combinations(range(n), b):
+            if all(mask[i] for i in S) and sum(cost[i] for i in S) <= budget + 1e-9:
+                yield S
+
+
+def _z(K, y_pm, C):
+    return y_pm * solve_svm_dual(K, y_pm, C).alpha
+
+
+def _threat(draw_mask, draw_cost, n, rng):
+    mask = rng.random(n) < 0.7 if draw_mask else None
+    cost = rng.choice([1.0, 1.5, 2.0], n) if draw_cost else None
+    return ThreatModel(flippable=mask, cost=cost)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 8), logC=st.floats(-1.0, 1.0),
+       mask=st.booleans(), cost=st.booleans())
+def test_binary_search_equals_brute_force(seed, n, logC, mask, cost):
+    rng = np.random.default_rng(seed)
+    K, y, K_test = random_instance(seed, n, m=4)
+    C = 10.0 ** logC
+    prob = Problem.create(K, y, K_test, C, threat=_threat(mask, cost, n, rng))
+    K, K_test, C = prob.K, prob.K_test, prob.C  # the validated (rescaled) instance
+    th = prob.threat
+    budgets = [1, 2, 3]
+    y_pm = prob.y_pm
+    alpha0 = solve_svm_dual(K, y_pm, C).alpha
+    f = K_test @ (y_pm * alpha0)
+    s = np.where(f >= 0, 1.0, -1.0)
+    scale = C * np.abs(K_test).sum(axis=1)
+    eps = 1e-6 * scale
+    geo = KernelGeometry(K)
+    res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool), eps, geo)
+    assert res.complete.all()
+    for j, B in enumerate(budgets):
+        ref = np.full(4, np.inf)
+        for S in _admissible_sets(n, B, th.mask, th.cost):
+            yy = y_pm.copy()
+            yy[list(S)] *= -1
+            ref = np.minimum(ref, s * (K_test @ _z(K, yy, C)))
+        tol = 1e-7 * scale
+        # visited margins are attained (≥ the true worst); pruning bounds are lower bounds
+        assert np.all(res.visited[:, j] >= ref - tol)
+        lower = np.minimum(res.visited[:, j], res.pruned[:, j])
+        # exact unless a witness closed the budget early (decision mode)
+        assert np.all((lower <= ref + tol) | (res.visited[:, j] <= 0))
+        for r in range(4):
+            if res.visited[r, j] <= 0:  # a witness: admissible and replayed
+                S = res.witness[r][j]
+                assert th.admissible(np.array(S, dtype=int), B)
+                yy = y_pm.copy()
+                yy[list(S)] *= -1
+                assert s[r] * K_test[r] @ _z(K, yy, C) <= tol[r]
+            if lower[r] > eps[r]:
+                assert ref[r] > 0
+            if ref[r] <= 0:
+                assert res.visited[r, j] <= tol[r]  # not robust: found, never pruned
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 7), mask=st.booleans(),
+       cost=st.booleans())
+def test_collective_search_equals_brute_force(seed, n, mask, cost):
+    rng = np.random.default_rng(seed)
+    K, y, K_test = random_instance(seed, n, m=5)
+    C = 10.0 ** rng.uniform(-1, 1)
+    prob = Problem.create(K, y, K_test, C, threat=_threat(mask, cost, n, rng))
+    K, K_test, C = prob.K, prob.K_test, prob.C
+    th = prob.threat
+    y_pm = prob.y_pm
+    alpha0 = solve_svm_dual(K, y_pm, C).alpha
+    s = np.where(K_test @ (y_pm * alpha0) >= 0, 1.0, -1.0)
+    budgets = [1, 2, 3]
+    count, wit, complete, _ = search_collective(prob, alpha0, s, budgets, KernelGeometry(K))
+    assert complete
+    for j, B in enumerate(budgets):
+        best = 0
+        for S in _admissible_sets(n, B, th.mask, th.cost):
+            yy = y_pm.copy()
+            yy[list(S)] *= -1
+            best = max(best, int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)))
+        assert count[j] == best
+        assert th.admissible(np.array(wit[j], dtype=int), B)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 6), mask=st.booleans(),
+       targets=st.booleans())
+def test_multiclass_search_equals_brute_force(seed, n, mask, targets):
+    rng = np.random.default_rng(seed)
+    K, _, K_test = random_instance(seed, n, m=3)
+    labels = rng.integers(0, 3, n)
+    labels[:3] = [0, 1, 2]
+    C = 0.5
+    threat = ThreatModel(flippable=rng.random(n) < 0.7 if mask else None,
+                         targets=(0, 2) if targets else None)
+    prob = Problem.create(K, labels, K_test, C, threat=threat)
+    K, K_test, C = prob.K, prob.K_test, prob.C
+    th = prob.threat
+    nK = 3
+
+    def logits(lab):
+        return np.stack([K_test @ _z(K, np.where(lab == k, 1.0, -1.0), C) for k in range(nK)],
+                        axis=1)
+
+    alphas = np.stack([solve_svm_dual(K, np.where(labels == k, 1.0, -1.0), C).alpha
+                       for k in range(nK)])
+    F0 = logits(labels)
+    tops = np.argmax(F0, axis=1)
+
+    def margin(F):
+        G = F.copy()
+        G[np.arange(3), tops] = -np.inf
+        return F[np.arange(3), tops] - G.max(axis=1)
+
+    budgets = [1, 2]
+    scale = 2 * C * np.abs(K_test).sum(axis=1)
+    eps = 1e-6 * scale
+    res = search_multiclass(prob, alphas, tops, np.arange(3), budgets, np.ones((3, 2), bool),
+                            eps, KernelGeometry(K))
+    assert res.complete.all()
+    for j, B in enumerate(budgets):
+        ref = margin(F0)
+        for S in _admissible_sets(n, B, th.mask, th.cost):
+            choices = [[k for k in range(nK) if k != labels[i] and th.target_mask[k]]
+                       for i in S]
+            for new in itertools.product(*choices):
+                lab = labels.copy()
+                lab[list(S)] = new
+                ref = np.minimum(ref, margin(logits(lab)))
+        tol = 1e-7 * scale
+        assert np.all(res.visited[:, j] >= ref - tol)
+        lower = np.minimum(res.visited[:, j], res.pruned[:, j])
+        assert np.all((lower <= ref + tol) | (res.visited[:, j] <= 0))
+        for r in range(3):
+            if res.visited[r, j] <= 0:
+                lab = labels.copy()
+                for i, k in res.witness[r][j]:
+                    lab[i] = k
+                assert th.admissible(lab != labels, B, lab)
+                assert margin(logits(lab))[r] <= tol[r]
+            if ref[r] <= 0:
+                assert res.visited[r, j] <= tol[r]
+
+
+def test_batch_radius_matches_scalar():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 9)) * 2
+    k = rng.random(9) + 0.1
+    allowed = rng.random((5, 9)) < 0.6
+    for r in (1, 2, 4):
+        got = stability_radius_batch(a, k, 0.3, r, allowed)
+        for p in range(5):
+            ref = stability_radius(a[p], k, 0.3, r, allowed[p])
+            assert got[p] >= ref * (1 - 1e-6) - 1e-12
+            assert got[p] <= ref * (1 + 1e-5) + 1e-12
