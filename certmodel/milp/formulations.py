@@ -3,6 +3,8 @@
 Each class builds its Pyomo model **once** (per labelled set, labels, C and budget),
 compiles it to a :class:`~certmodel.milp.standard_form.StandardForm`, loads it into a
 backend, and then only swaps the objective per test point (spec §8: never rebuild per node).
+``.model`` is open: an edit after construction is picked up at the next solve (structural
+fingerprint, :mod:`certmodel.milp.compiled`), never ignored.
 
 ==========================  ================================================================
 class                       certificate (objective)
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyomo.environ as pyo
 
-from certmodel.backends.base import Backend, DecisionTarget, SolveOptions, SolveResult, get_backend
+from certmodel.backends.base import Backend, DecisionTarget, SolveOptions, SolveResult
 from certmodel.milp.blocks import (
     add_binary_adversary,
     add_flip_indicators,
@@ -35,28 +37,44 @@ from certmodel.milp.blocks import (
     logit_bound,
     logit_expression,
 )
-from certmodel.milp.standard_form import Sense, StandardForm, compile_model
+from certmodel.milp.compiled import CompiledModel
+from certmodel.milp.standard_form import Sense, StandardForm
 
 __all__ = ["BinaryMILP", "MulticlassMILP", "CollectiveMILP"]
 
 
 class _LoadedModel:
-    """A compiled model loaded into one backend, with column maps for warm starts."""
+    """A model compiled into one backend (:class:`~certmodel.milp.compiled.CompiledModel`):
+    edits to :attr:`model` after construction are picked up at the next solve (recompiled,
+    column maps rebuilt, objective and warm-start vectors remapped), never ignored."""
 
     model: pyo.ConcreteModel
-    form: StandardForm
-    backend: Backend
 
     def _load(self, backend: str | Backend, options: SolveOptions | None) -> None:
-        self.form = compile_model(self.model)
-        if isinstance(backend, Backend):
-            self.backend = backend
-        else:
-            self.backend = get_backend(backend)(options or SolveOptions())
-        self.backend.load(self.form)
+        self.compiled = CompiledModel(self.model, backend, options)
+        self._columns_changed()
+
+    @property
+    def form(self) -> StandardForm:
+        return self.compiled.form
+
+    @property
+    def backend(self) -> Backend:
+        return self.compiled.backend
+
+    def _columns_changed(self) -> None:
+        """Rebuild the column maps (subclasses); called after every (re)compilation."""
+
+    def refresh(self) -> bool:
+        """Recompile now if :attr:`model` was edited; True if it was."""
+        if self.compiled.refresh() is None:
+            return False
+        self._columns_changed()
+        return True
 
     def _cols(self, var, index) -> np.ndarray:
-        return np.array([self.form.column_of(var[k]) for k in index], dtype=np.int64)
+        """Column of each variable, ``-1`` for a fixed one (not a column)."""
+        return np.array([self.form._index.get(id(var[k]), -1) for k in index], dtype=np.int64)
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -65,33 +83,49 @@ class _LoadedModel:
 
     def write(self, path: str | Path) -> Path:
         """Write the model (with its current objective) as MPS/LP for solver benchmarking."""
+        self.refresh()
         return self.backend.write(path)
 
     def solve(self, c: np.ndarray, sense: Sense, *, warm_start: np.ndarray | None = None,
               decision: DecisionTarget | None = None,
               options: SolveOptions | None = None) -> SolveResult:
-        self.backend.set_objective(c, 0.0, sense)
-        return self.backend.solve(warm_start=warm_start, decision=decision, options=options)
+        """Solve with objective vector ``c`` (in the column layout of the last compilation;
+        remapped if the model was edited since)."""
+        before = self.compiled.compilations
+        res = self.compiled.solve(c, sense, warm_start=warm_start, decision=decision,
+                                  options=options)
+        if self.compiled.compilations != before:
+            self._columns_changed()
+        return res
+
+
+def _put(x: np.ndarray, cols: np.ndarray, values) -> None:
+    """``x[cols] = values`` skipping columns ``-1`` (fixed variables)."""
+    cols = np.asarray(cols)
+    keep = cols >= 0
+    x[cols[keep]] = np.broadcast_to(np.asarray(values, dtype=float), cols.shape)[keep]
 
 
 def _kkt_columns(lm: _LoadedModel, kkt, n: int) -> dict[str, np.ndarray]:
     I = range(n)
-    cols = {name: lm._cols(getattr(kkt, name), I) for name in ("alpha", "z", "u", "v", "s", "t")}
+    cols = {name: lm._cols(getattr(kkt, name), I)
+            for name in ("alpha", "z", "u", "v", "s", "t", "w") if hasattr(kkt, name)}
     if kkt.linearization == "compact":
         cols["h"] = lm._cols(kkt.h, I)
     else:
-        cols["R"] = np.array([lm.form.column_of(v) for v in kkt.R.values()], dtype=np.int64)
+        cols["R"] = np.array([lm.form._index.get(id(v), -1) for v in kkt.R.values()],
+                             dtype=np.int64)
         cols["R_index"] = np.array(list(kkt.R.keys()), dtype=np.int64).reshape(-1, 2)
     return cols
 
 
 def _fill_kkt(x: np.ndarray, cols: dict, point: dict) -> None:
-    for name in ("alpha", "z", "u", "v", "s", "t", "h"):
+    for name in ("alpha", "z", "u", "v", "s", "t", "w", "h"):
         if name in cols:
-            x[cols[name]] = point[name]
+            _put(x, cols[name], point[name])
     if "R" in cols:
         idx = cols["R_index"]
-        x[cols["R"]] = point["R"][idx[:, 0], idx[:, 1]]
+        _put(x, cols["R"], point["R"][idx[:, 0], idx[:, 1]])
 
 
 class BinaryMILP(_LoadedModel):
@@ -129,31 +163,39 @@ class BinaryMILP(_LoadedModel):
         adv = add_binary_adversary(m, "adv", self.y_pm, self.budget, threat)
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
                           linearization=linearization, g_bounds=g_bounds)
-        m.obj = pyo.Objective(expr=kkt.z[0])  # placeholder; swapped per test point
-        self.model, self.adv, self.kkt = m, adv, kkt
+        # the real objective: sign · p_t for the test point in the mutable params (swapped
+        # per test point as a vector by :meth:`objective`, without touching the model)
+        m.k_test = pyo.Param(range(n), initialize=0.0, mutable=True)
+        m.sign = pyo.Param(initialize=1.0, mutable=True)
+        m.obj = pyo.Objective(expr=m.sign * sum(m.k_test[j] * kkt.z[j] for j in range(n)))
+        self.model, self.adv, self.kkt, self.n = m, adv, kkt, n
         self._load(backend, options)
-        self.flip_cols = self._cols(adv.flip, range(n))
-        self.kkt_cols = _kkt_columns(self, kkt, n)
+
+    def _columns_changed(self) -> None:
+        self.flip_cols = self._cols(self.adv.flip, range(self.n))
+        self.kkt_cols = _kkt_columns(self, self.kkt, self.n)
 
     def objective(self, k_t: np.ndarray, sign: float = 1.0) -> np.ndarray:
         """Coefficients of ``sign · p_t = sign · Σ_j k_t[j] z_j``."""
+        self.refresh()
         c = np.zeros(self.form.n_cols)
-        c[self.kkt_cols["z"]] = sign * np.asarray(k_t, dtype=float)
+        _put(c, self.kkt_cols["z"], sign * np.asarray(k_t, dtype=float))
         return c
 
     def start(self, flips: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Full MIP start from a relabelling (flip mask) and the SVM's α for those labels."""
+        self.refresh()
         flips = np.asarray(flips, dtype=bool)
         y = np.where(flips, -self.y_pm, self.y_pm)
         x = np.zeros(self.form.n_cols)
-        x[self.flip_cols] = flips.astype(float)
+        _put(x, self.flip_cols, flips.astype(float))
         _fill_kkt(x, self.kkt_cols, kkt_point(self.K, self.C, y, alpha, self.linearization,
                                               self.g_bounds))
         return x
 
     def flips_of(self, x: np.ndarray) -> np.ndarray:
-        """Flip mask of a solution vector."""
-        return x[self.flip_cols] > 0.5
+        """Flip mask of a solution vector (fixed flip variables read their fixed value)."""
+        return self.form.values_of(x, [self.adv.flip[i] for i in range(self.n)]) > 0.5
 
 
 class MulticlassMILP(_LoadedModel):
@@ -200,25 +242,32 @@ class MulticlassMILP(_LoadedModel):
             self.max_block = mx
         else:
             m.obj = pyo.Objective(expr=kkts[0].z[0])
-        self.model, self.adv, self.kkts = m, adv, kkts
+        self.model, self.adv, self.kkts, self.n = m, adv, kkts, n
         self._load(backend, options)
-        self.onehot_cols = np.array([[self.form.column_of(adv.onehot[i, k])
+
+    def _columns_changed(self) -> None:
+        adv, n = self.adv, self.n
+        self.onehot_cols = np.array([[self.form._index.get(id(adv.onehot[i, k]), -1)
                                       for k in range(self.n_classes)] for i in range(n)])
-        self.kkt_cols = [_kkt_columns(self, kk, n) for kk in kkts]
+        self.kkt_cols = [_kkt_columns(self, kk, n) for kk in self.kkts]
 
     def objective(self, k_t: np.ndarray, top: int, rival: int) -> np.ndarray:
         """Coefficients of ``p_top − p_rival``."""
+        self.refresh()
         c = np.zeros(self.form.n_cols)
-        c[self.kkt_cols[top]["z"]] += np.asarray(k_t, dtype=float)
-        c[self.kkt_cols[rival]["z"]] -= np.asarray(k_t, dtype=float)
+        k_t = np.asarray(k_t, dtype=float)
+        for cls, sgn in ((top, 1.0), (rival, -1.0)):
+            cols = self.kkt_cols[cls]["z"]
+            np.add.at(c, cols[cols >= 0], sgn * k_t[cols >= 0])
         return c
 
     def start(self, labels: np.ndarray, alphas: np.ndarray) -> np.ndarray:
         """MIP start from a labelling and the K one-vs-rest α vectors (shape (K, n))."""
+        self.refresh()
         labels = np.asarray(labels, dtype=int)
         x = np.zeros(self.form.n_cols)
         onehot = np.eye(self.n_classes)[labels]
-        x[self.onehot_cols.ravel()] = onehot.ravel()
+        _put(x, self.onehot_cols.ravel(), onehot.ravel())
         for k in range(self.n_classes):
             y = np.where(labels == k, 1.0, -1.0)
             _fill_kkt(x, self.kkt_cols[k], kkt_point(self.K, self.C, y, alphas[k],
@@ -231,7 +280,8 @@ class MulticlassMILP(_LoadedModel):
     def _start_max(self, x: np.ndarray) -> np.ndarray:
         """Set the max block's ``m`` and ``β`` to the largest rival logit of the start."""
         mx = self.max_block
-        logits = {k: float(self.k_t @ x[self.kkt_cols[k]["z"]]) for k in mx.K}
+        logits = {k: float(self.k_t @ self.form.values_of(x, self.kkts[k].z.values()))
+                  for k in mx.K}
         best = max(logits, key=logits.get)
         x[self.form.column_of(mx.m)] = logits[best]
         for k in mx.K:
@@ -240,7 +290,9 @@ class MulticlassMILP(_LoadedModel):
 
     def labels_of(self, x: np.ndarray) -> np.ndarray:
         """Labelling encoded in a solution vector."""
-        return np.argmax(x[self.onehot_cols], axis=1)
+        vals = self.form.values_of(x, [self.adv.onehot[i, k] for i in range(self.n)
+                                       for k in range(self.n_classes)])
+        return np.argmax(vals.reshape(self.n, self.n_classes), axis=1)
 
 
 class CollectiveMILP(_LoadedModel):
@@ -273,25 +325,33 @@ class CollectiveMILP(_LoadedModel):
             bounds = [max(0.0, min(b, float(u))) for b, u in zip(bounds, logit_bounds)]
         ind = add_flip_indicators(m, "flipped", margins, bounds)
         m.obj = pyo.Objective(expr=ind.count, sense=pyo.maximize)
-        self.model, self.adv, self.kkt, self.ind = m, adv, kkt, ind
-        self._load(backend, options)
-        self.flip_cols = self._cols(adv.flip, range(n))
-        self.c_cols = self._cols(ind.c, range(len(K_test)))
-        self.kkt_cols = _kkt_columns(self, kkt, n)
+        self.model, self.adv, self.kkt, self.ind, self.n = m, adv, kkt, ind, n
         self.K_test, self.signs = K_test, signs
+        self._load(backend, options)
+
+    def _columns_changed(self) -> None:
+        self.flip_cols = self._cols(self.adv.flip, range(self.n))
+        self.c_cols = self._cols(self.ind.c, range(len(self.K_test)))
+        self.kkt_cols = _kkt_columns(self, self.kkt, self.n)
 
     def start(self, flips: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        self.refresh()
         flips = np.asarray(flips, dtype=bool)
         y = np.where(flips, -self.y_pm, self.y_pm)
         x = np.zeros(self.form.n_cols)
-        x[self.flip_cols] = flips.astype(float)
+        _put(x, self.flip_cols, flips.astype(float))
         point = kkt_point(self.K, self.C, y, alpha, self.linearization, self.g_bounds)
         _fill_kkt(x, self.kkt_cols, point)
-        x[self.c_cols] = (self.signs * (self.K_test @ point["z"]) <= 0).astype(float)
+        _put(x, self.c_cols, (self.signs * (self.K_test @ point["z"]) <= 0).astype(float))
         return x
 
     def flips_of(self, x: np.ndarray) -> np.ndarray:
-        return x[self.flip_cols] > 0.5
+        return self.form.values_of(x, [self.adv.flip[i] for i in range(self.n)]) > 0.5
 
     def solve_count(self, *, warm_start=None, options=None) -> SolveResult:
-        return self.solve(self.form.c, Sense.MAXIMIZE, warm_start=warm_start, options=options)
+        """Solve the model's own objective (``max Σ_t c_t`` unless edited)."""
+        before = self.compiled.compilations
+        res = self.compiled.solve(None, None, warm_start=warm_start, options=options)
+        if self.compiled.compilations != before:
+            self._columns_changed()
+        return res

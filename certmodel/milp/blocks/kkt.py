@@ -14,9 +14,24 @@ which for a PSD kernel characterises the optimum exactly.  Linearisation:
   ``h_i = y_i g_i`` per row (n products, spec §8);
 * optional valid bounds ``L ≤ g = K z ≤ U`` over every admissible labelling (bound
   tightening): added as rows, used for the product ``h`` and for the big-M values;
-* complementarity by indicators ``s_i`` (``α_i = 0``) and ``t_i`` (``α_i = C``):
+* complementarity ``α_i ⟂ u_i`` and ``(C − α_i) ⟂ v_i`` is *declared* as
+  ``pyomo.mpec.Complementarity`` components ``comp_zero[i]``/``comp_full[i]`` and then
+  reformulated by a named step (:func:`reformulate_complementarity`):
+
+  ``"bigm"`` — binaries ``s_i`` (``α_i = 0``) and ``t_i`` (``α_i = C``):
   ``u_i ≤ M_u,i s_i``, ``α_i ≤ C(1 − s_i)``, ``v_i ≤ M_v,i t_i``, ``α_i ≥ C t_i`` and the
-  valid cut ``s_i + t_i ≤ 1``, with the tight big-M of :mod:`.bigm`.
+  valid cut ``s_i + t_i ≤ 1``, with the tight big-M of :mod:`.bigm` (values and their
+  provenance also in the Pyomo ``Suffix`` ``BigM`` keyed by the complementarity data);
+  ``"sos1"`` — slack ``w_i = C − α_i`` and Pyomo ``SOSConstraint`` sets ``{α_i, u_i}``,
+  ``{w_i, v_i}`` (no big-M at all);
+  ``"indicator"`` — binaries ``s_i, t_i`` with indicator rows ``s_i = 1 ⇒ α_i ≤ 0``,
+  ``s_i = 0 ⇒ u_i ≤ 0``, ``t_i = 1 ⇒ α_i ≥ C``, ``t_i = 0 ⇒ v_i ≤ 0`` (Suffix
+  ``indicator``) and the cut ``s_i + t_i ≤ 1``; the Complementarity components stay active
+  (listed in Suffix ``complementarity_encoded``), so a solver reading the Pyomo model
+  directly refuses it rather than drop the complementarity.
+
+  The variable bounds ``u_i ≤ M_u,i``, ``v_i ≤ M_v,i`` are valid (:mod:`.bigm`) and kept in
+  every encoding.
 """
 
 from __future__ import annotations
@@ -25,18 +40,22 @@ from collections.abc import Callable
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.mpec import Complementarity, complements
 
 from certmodel._validation import check_choice
+from certmodel.exceptions import FormulationError
 from certmodel.milp.blocks.bigm import svm_big_m
 from certmodel.milp.blocks.products import add_signed_product
 
-__all__ = ["LINEARIZATIONS", "add_svm_kkt"]
+__all__ = ["LINEARIZATIONS", "COMPLEMENTARITY", "add_svm_kkt", "reformulate_complementarity"]
 
 LINEARIZATIONS = ("compact", "reference")
+COMPLEMENTARITY = ("bigm", "sos1", "indicator")
 
 
 def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callable, *,
-                linearization: str = "compact", g_bounds: tuple | None = None) -> pyo.Block:
+                linearization: str = "compact", g_bounds: tuple | None = None,
+                complementarity: str = "bigm") -> pyo.Block:
     """Add the KKT block ``𝓑(y)`` of the bias-free SVM on training kernel ``K``.
 
     Parameters
@@ -50,14 +69,21 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
     linearization : {"compact", "reference"}
     g_bounds : (L, U), optional
         Valid bounds on ``(K z)_i`` for every labelling the adversary may choose.
+    complementarity : {"bigm", "sos1", "indicator"} or None
+        Reformulation applied to the declared complementarity (``None``: leave it declared,
+        call :func:`reformulate_complementarity` yourself).
 
     Returns
     -------
     block : pyomo Block
-        With variables ``alpha``, ``z`` (= y∘α), ``u``, ``v``, ``s``, ``t`` and, for
-        ``"compact"``, ``h`` (= y∘Kz), for ``"reference"``, ``R``; attribute ``big_m``.
+        With variables ``alpha``, ``z`` (= y∘α), ``u``, ``v`` and, for ``"compact"``, ``h``
+        (= y∘Kz), for ``"reference"``, ``R``; ``comp_zero``/``comp_full``
+        (Complementarity); the encoding's ``s``, ``t`` (bigm, indicator) or ``w`` (sos1);
+        attribute ``big_m`` (:class:`~.bigm.BigM`).
     """
     check_choice(linearization, "linearization", LINEARIZATIONS)
+    if complementarity is not None:
+        check_choice(complementarity, "complementarity", COMPLEMENTARITY)
     K = np.asarray(K, dtype=float)
     n = K.shape[0]
     big_m = svm_big_m(K, C, g_bounds)
@@ -70,8 +96,6 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
     b.alpha = pyo.Var(b.I, bounds=(0.0, C))
     b.u = pyo.Var(b.I, bounds=lambda _, i: (0.0, float(big_m.M_u[i])))
     b.v = pyo.Var(b.I, bounds=lambda _, i: (0.0, float(big_m.M_v[i])))
-    b.s = pyo.Var(b.I, domain=pyo.Binary)
-    b.t = pyo.Var(b.I, domain=pyo.Binary)
     b.z = add_signed_product(b, "z", list(range(n)), y=y, x=lambda j: b.alpha[j], bound=C,
                              nonnegative_x=True)
     nz = [np.flatnonzero(K[i]) for i in range(n)]
@@ -94,11 +118,68 @@ def add_svm_kkt(parent: pyo.Block, name: str, K: np.ndarray, C: float, y: Callab
         b.stationarity = pyo.Constraint(
             b.I, rule=lambda blk, i: sum(float(K[i, j]) * blk.R[i, j] for j in nz[i])
             - blk.u[i] + blk.v[i] == 1)
-    b.u_off = pyo.Constraint(b.I, rule=lambda blk, i: blk.u[i] <= float(big_m.M_u[i]) * blk.s[i])
-    b.alpha_zero = pyo.Constraint(b.I, rule=lambda blk, i: blk.alpha[i] <= C * (1 - blk.s[i]))
-    b.v_off = pyo.Constraint(b.I, rule=lambda blk, i: blk.v[i] <= float(big_m.M_v[i]) * blk.t[i])
-    b.alpha_full = pyo.Constraint(b.I, rule=lambda blk, i: blk.alpha[i] >= C * blk.t[i])
+    b.comp_zero = Complementarity(
+        b.I, rule=lambda blk, i: complements(blk.alpha[i] >= 0, blk.u[i] >= 0))
+    b.comp_full = Complementarity(
+        b.I, rule=lambda blk, i: complements(C - blk.alpha[i] >= 0, blk.v[i] >= 0))
+    if complementarity is not None:
+        reformulate_complementarity(b, complementarity)
+    return b
+
+
+def reformulate_complementarity(b: pyo.Block, method: str) -> pyo.Block:
+    """Replace the declared ``comp_zero``/``comp_full`` of KKT block ``b`` (module docstring).
+
+    ``method`` is ``"bigm"`` (any MILP solver), ``"sos1"`` (backends with SOS1 sets) or
+    ``"indicator"`` (backends with indicator constraints); the backend refuses a form it
+    cannot load (:meth:`certmodel.backends.base.Backend.check_form`).
+    """
+    check_choice(method, "complementarity", COMPLEMENTARITY)
+    if getattr(b, "complementarity", None) is not None:
+        raise FormulationError(f"{b.name}: complementarity already reformulated by "
+                               f"{b.complementarity!r}")
+    big_m, C = b.big_m, b.C
+    b.complementarity = method
+    if method == "sos1":
+        b.comp_zero.deactivate()
+        b.comp_full.deactivate()
+        b.w = pyo.Var(b.I, bounds=(0.0, C))
+        b.w_def = pyo.Constraint(b.I, rule=lambda blk, i: blk.w[i] == C - blk.alpha[i])
+        b.sos_zero = pyo.SOSConstraint(b.I, rule=lambda blk, i: [blk.alpha[i], blk.u[i]], sos=1)
+        b.sos_full = pyo.SOSConstraint(b.I, rule=lambda blk, i: [blk.w[i], blk.v[i]], sos=1)
+        return b
+    b.s = pyo.Var(b.I, domain=pyo.Binary)
+    b.t = pyo.Var(b.I, domain=pyo.Binary)
     b.one_side = pyo.Constraint(b.I, rule=lambda blk, i: blk.s[i] + blk.t[i] <= 1)
+    if method == "bigm":
+        b.comp_zero.deactivate()
+        b.comp_full.deactivate()
+        b.u_off = pyo.Constraint(
+            b.I, rule=lambda blk, i: blk.u[i] <= float(big_m.M_u[i]) * blk.s[i])
+        b.alpha_zero = pyo.Constraint(b.I, rule=lambda blk, i: blk.alpha[i] <= C * (1 - blk.s[i]))
+        b.v_off = pyo.Constraint(
+            b.I, rule=lambda blk, i: blk.v[i] <= float(big_m.M_v[i]) * blk.t[i])
+        b.alpha_full = pyo.Constraint(b.I, rule=lambda blk, i: blk.alpha[i] >= C * blk.t[i])
+        b.BigM = pyo.Suffix(direction=pyo.Suffix.LOCAL)
+        for i in b.I:
+            b.BigM[b.comp_zero[i]] = float(big_m.M_u[i])
+            b.BigM[b.comp_full[i]] = float(big_m.M_v[i])
+        b.BigM_source = big_m.source
+        return b
+    # indicator rows, kept deactivated (they are read through the Suffix only)
+    b.ind_alpha_zero = pyo.Constraint(b.I, rule=lambda blk, i: blk.alpha[i] <= 0)
+    b.ind_u_off = pyo.Constraint(b.I, rule=lambda blk, i: blk.u[i] <= 0)
+    b.ind_alpha_full = pyo.Constraint(b.I, rule=lambda blk, i: blk.alpha[i] >= C)
+    b.ind_v_off = pyo.Constraint(b.I, rule=lambda blk, i: blk.v[i] <= 0)
+    b.indicator = pyo.Suffix(direction=pyo.Suffix.LOCAL)
+    b.complementarity_encoded = pyo.Suffix(direction=pyo.Suffix.LOCAL)
+    for i in b.I:
+        for con, var, val in ((b.ind_alpha_zero, b.s, 1), (b.ind_u_off, b.s, 0),
+                              (b.ind_alpha_full, b.t, 1), (b.ind_v_off, b.t, 0)):
+            con[i].deactivate()
+            b.indicator[con[i]] = (var[i], val)
+        b.complementarity_encoded[b.comp_zero[i]] = "indicator"
+        b.complementarity_encoded[b.comp_full[i]] = "indicator"
     return b
 
 
@@ -126,7 +207,7 @@ def kkt_point(K: np.ndarray, C: float, y_pm: np.ndarray, alpha: np.ndarray,
     u = np.minimum(u, big_m.M_u)
     v = np.minimum(v, big_m.M_v)
     out = {"alpha": alpha, "z": z, "u": u, "v": v, "s": at0.astype(float),
-           "t": (atC & ~at0).astype(float)}
+           "t": (atC & ~at0).astype(float), "w": C - alpha}
     if linearization == "compact":
         out["h"] = y_pm * g
     else:
