@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from certmodel.exceptions import BackendUnavailableError, InvalidParameterError
-from certmodel.milp.standard_form import Sense, StandardForm
+from certmodel.standard_form import Sense, StandardForm
 
 __all__ = [
     "Feature",

@@ -38,7 +38,7 @@ from certmodel.backends.base import (
     register_backend,
 )
 from certmodel.exceptions import BackendUnavailableError, InvalidParameterError, SolverError
-from certmodel.milp.standard_form import Sense, StandardForm
+from certmodel.standard_form import Sense, StandardForm
 
 __all__ = ["GurobiBackend"]
 
@@ -99,7 +99,7 @@ class GurobiBackend(Backend):
 
     features: ClassVar[frozenset[Feature]] = frozenset({
         Feature.MIP_START, Feature.DUAL_BOUND, Feature.DECISION_STOP,
-        Feature.OBJECTIVE_SWAP, Feature.WRITE_MPS,
+        Feature.OBJECTIVE_SWAP, Feature.WRITE_MPS, Feature.SOS1, Feature.INDICATOR,
     })
     max_size: ClassVar[tuple[int, int] | None] = (2000, 2000)
     _env: ClassVar[Any] = None
@@ -158,6 +158,14 @@ class GurobiBackend(Backend):
             if rows.size:
                 rhs = up[rows] if op != ">" else lo[rows]
                 m.addMConstr(A[rows, :], x, op, rhs)
+        for k, cols in enumerate(getattr(form, "sos1", None) or ()):  # complementarity: sos1
+            cols = [int(j) for j in cols]
+            m.addSOS(GRB.SOS_TYPE1, [x[j] for j in cols], list(range(1, len(cols) + 1)))
+        for k, ind in enumerate(getattr(form, "indicators", None) or ()):  # ... indicator
+            expr = gp.quicksum(float(a) * x[int(j)] for j, a in zip(ind.columns,
+                                                                   ind.coefficients))
+            m.addGenConstrIndicator(x[int(ind.binary)], bool(ind.active_value), expr,
+                                    GRB.LESS_EQUAL, float(ind.rhs), name=f"ind{k}")
         m.ModelSense = GRB.MAXIMIZE if form.sense is Sense.MAXIMIZE else GRB.MINIMIZE
         x.Obj = np.asarray(form.c, float)
         m.ObjCon = float(form.c0)

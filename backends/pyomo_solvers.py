@@ -43,7 +43,7 @@ from certmodel.backends.base import (
     Termination,
 )
 from certmodel.exceptions import InvalidParameterError, SolverError
-from certmodel.milp.standard_form import Sense, StandardForm
+from certmodel.standard_form import Sense, StandardForm
 
 __all__ = ["PyomoBackend", "pyomo_backend", "KNOWN_SOLVERS", "TRUSTED_BOUNDS", "OPTION_NAMES"]
 

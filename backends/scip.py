@@ -36,7 +36,7 @@ from certmodel.backends.base import (
     register_backend,
 )
 from certmodel.exceptions import InvalidParameterError, SolverError
-from certmodel.milp.standard_form import Sense, StandardForm
+from certmodel.standard_form import Sense, StandardForm
 
 __all__ = ["ScipBackend"]
 

@@ -48,7 +48,7 @@ from certmodel.backends.base import (
     backend_class,
 )
 from certmodel.exceptions import InvalidParameterError
-from certmodel.milp.standard_form import Sense, StandardForm, compile_model
+from certmodel.standard_form import Sense, StandardForm, compile_model
 
 __all__ = ["CHECKS", "ConformanceError", "SkipCheck", "check_backend", "run_check",
            "tiny_form", "tiny_points", "feasible", "brute_force", "infeasible_form", "lp_form",

@@ -31,7 +31,7 @@ from certmodel.backends.base import (
 )
 from certmodel.exceptions import FormulationError
 from certmodel.milp.fingerprint import fingerprint, objective_params
-from certmodel.milp.standard_form import Sense, StandardForm, compile_model, linear_objective
+from certmodel.standard_form import Sense, StandardForm, compile_model, linear_objective
 
 __all__ = ["CompiledModel", "solve_model"]
 
