@@ -80,7 +80,7 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     """
     check_choice(mode, "mode", MODES)
     opts = options or LabelCertOptions()
-    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat)
+    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat).canonical()
     bs = check_threat_budgets(budgets, prob)
     _require_threat_support(prob, mode)
     if mode == "samplewise":
@@ -121,7 +121,7 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
     [1, 1, 1]
     """
     opts = options or LabelCertOptions()
-    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat)
+    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat).canonical()
     (max_budget,) = check_threat_budgets([max_budget], prob)
     _require_threat_support(prob, "samplewise")
     if max_budget < 1:

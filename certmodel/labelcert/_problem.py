@@ -25,7 +25,7 @@ from certmodel._validation import (
     check_test_kernel,
 )
 from certmodel.exceptions import InvalidParameterError
-from certmodel.learners import is_saturated, solve_svm_dual
+from certmodel.learners import effective_C, is_saturated, solve_svm_dual, unit_scale
 from certmodel.threat import ResolvedThreat, ThreatModel, resolve_threat
 
 __all__ = ["Problem", "RetrainFailed", "retrain_binary", "retrain_ovr", "check_threat_budgets"]
@@ -94,6 +94,21 @@ class Problem:
         resolved = resolve_threat(threat, n, len(classes))
         return cls(K=K, K_test=K_test, C=C, classes=classes, codes=codes,
                    test_indices=test_indices, threat=resolved)
+
+    def canonical(self) -> Problem:
+        """The same instance in O(1) numbers: every labelling's logits are unchanged.
+
+        Two exact reformulations (:mod:`certmodel.learners._svm_dual`): the kernels times a
+        power of two ``c`` with ``c · max_i Σ_j |K_ij| ≈ 1`` and ``C / c`` (the SVM on
+        ``(cK, C/c)`` has ``α/c``, so ``cK_test (y∘α/c)`` are the same logits, rounding
+        nothing), then ``C`` above the hard-margin bound replaced by the bound (the same SVM
+        for every labelling).  The certificate entry points use it, so MILPs and soundness
+        margins see O(1) coefficients for kernels scaled 1e-12 … 1e20 and any ``C``.
+        """
+        c = unit_scale(self.K)
+        K = self.K * c
+        return dataclasses.replace(self, K=K, K_test=self.K_test * c,
+                                   C=effective_C(K, self.C / c))
 
     def rows(self, idx) -> Problem:
         """The same instance restricted to the test rows ``idx``."""

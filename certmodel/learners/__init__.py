@@ -14,11 +14,14 @@ from certmodel.learners._ridge import KernelRidge
 from certmodel.learners._svm import KernelSVM, svm_label_linear_weights
 from certmodel.learners._svm_dual import (
     SVMSolution,
+    effective_C,
+    hard_margin_C,
     is_saturated,
     saturated_C,
     solve_svm_dual,
     svm_dual_objective,
     svm_kkt_residual,
+    unit_scale,
 )
 
 __all__ = [
@@ -26,6 +29,9 @@ __all__ = [
     "solve_svm_dual",
     "saturated_C",
     "is_saturated",
+    "hard_margin_C",
+    "effective_C",
+    "unit_scale",
     "svm_kkt_residual",
     "svm_dual_objective",
     "KernelSVM",

@@ -7,7 +7,9 @@ step: predict the partition from ``α − g/diag(Q)`` (``g = Qα − 1``), fix `
 on the predicted bounds and solve the free block ``Q_FF α_F = 1 − Q_FU C`` — the free blocks
 of different sizes are padded with identity rows so that one batched ``numpy.linalg.solve``
 serves them all.  A problem is finished when its KKT residual (the scalar solver's
-definition) is at most ``tol · max(1, C·max_i Σ_j |K_ij|)``; problems that cycle, hit a
+definition) passes the scalar solver's scale-invariant test,
+``≤ min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j), 1e-6)`` at the row's own ``α`` (never
+loosened by a large ``C``; see :mod:`certmodel.learners._svm_dual`); problems that cycle, hit a
 singular block or the iteration cap are handed to the scalar solver (which has the robust
 fall-backs).  Every returned α therefore passes the same exact KKT test as
 :func:`solve_svm_dual` or is reported as not converged.
@@ -17,18 +19,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from certmodel.learners._svm_dual import solve_svm_dual
+from certmodel.learners._svm_dual import _MAX_G_ERROR, _SNAP, solve_svm_dual
 
 __all__ = ["solve_svm_dual_batch"]
 
-_SNAP = 1e-12
-
 
 def _snap_clip(A: np.ndarray, C: float) -> np.ndarray:
+    """Clip rows into the box; snap onto 0 within ``_SNAP·min(C, max α)``, onto C within
+    ``_SNAP·C`` (the scalar solver's rule, row by row)."""
     A = np.clip(A, 0.0, C)
-    A[A <= _SNAP * C] = 0.0
+    top = np.minimum(A.max(axis=1, initial=0.0), C)[:, None]
+    A[A <= _SNAP * top] = 0.0
     A[A >= C - _SNAP * C] = C
     return A
+
+
+def _thresholds(A: np.ndarray, rowsum: float, tol: float) -> np.ndarray:
+    """Per-row ``min(tol · max(1, rowsum · max α), 1e-6)`` (the scalar solver's test)."""
+    s = rowsum * A.max(axis=1, initial=0.0)
+    return np.minimum(tol * np.maximum(1.0, s), _MAX_G_ERROR)
 
 
 def _residuals(A: np.ndarray, G: np.ndarray, C: float) -> np.ndarray:
@@ -113,7 +122,6 @@ def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
     Y = np.asarray(Y, dtype=float)
     b, n = Y.shape
     rowsum = float(np.abs(K).sum(axis=1).max())
-    thr = tol * max(1.0, C * rowsum)
     out = np.zeros((b, n))
     done = np.zeros(b, dtype=bool)
     if C * rowsum < 1.0:  # saturated regime: α ≡ C for every labelling
@@ -129,7 +137,7 @@ def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
         Ya, Ba, idx = Y[act], A[act], act
         for step in range(pdas_steps + 1):
             G = Ya * ((Ya * Ba) @ K) - 1.0
-            ok = _residuals(Ba, G, C) <= thr
+            ok = _residuals(Ba, G, C) <= _thresholds(Ba, rowsum, tol)
             out[idx[ok]], done[idx[ok]] = Ba[ok], True
             idx, Ya, Ba, G = idx[~ok], Ya[~ok], Ba[~ok], G[~ok]
             if not len(idx) or step == pdas_steps:

@@ -17,9 +17,29 @@ The problem (``labelcert-spec.md`` §4) is
 
 **KKT residual.**  ``max_i`` of the violation of these conditions, i.e. ``max(−g_i, 0)`` at the
 lower bound, ``max(g_i, 0)`` at the upper bound and ``|g_i|`` strictly inside, together with the
-box violation ``max(−α_i, α_i − C, 0) / C``.  ``g`` is dimensionless (the linear term is ``1``), so
-the residual is an *absolute* number; a solve counts as converged when
-``kkt_residual ≤ tol · max(1, C · max_i Σ_j |K_ij|)`` (the second term bounds ``|Qα|_∞``).
+box violation ``max(−α_i, α_i − C, 0) / C``.  ``g`` is dimensionless: its unit is the SVM's
+margin (the linear term ``1``), so the residual is an *absolute* number.
+
+**Convergence test** (scale-invariant).  A solve counts as converged when
+
+    ``kkt_residual ≤ min(tol · max(1, s), 1e-6)``,  ``s = max_i Σ_j |K_ij| · max_j α_j``;
+
+``s`` bounds ``|Qα|_∞``, the size of the terms summed in ``g`` (floating-point error of ``g``
+≈ ``n·u·s``).  ``s`` is measured at the returned ``α``, not at the box bound ``C``: it is
+unchanged by ``(K, C, α) → (cK, C/c, α/c)`` and does not grow with ``C`` unless ``α`` does, so
+a large ``C`` never loosens the test.  The cap ``10^{-6}`` (one millionth of the margin) keeps the
+test meaningful when ``α`` itself is huge: a problem whose ``g`` float64 cannot resolve to that
+accuracy is reported ``converged=False`` (callers then fall back or answer ``unknown``), never
+passed as converged.
+
+**Hard-margin limit.**  For a positive definite ``K`` (smallest eigenvalue ``λ > 0``) every
+labelling's optimum satisfies ``½λ‖α‖² ≤ ½αᵀQα ≤ 1ᵀα ≤ √n‖α‖`` (the objective at the optimum is
+``≤ 0``, its value at ``α = 0``), so ``‖α‖_∞ ≤ 2√n/λ`` =: :func:`hard_margin_C`.  For every
+``C ≥ hard_margin_C(K)`` the box's upper face is never binding and the solution is the same —
+the hard-margin SVM; :func:`effective_C` returns ``min(C, hard_margin_C(K))``, an exact
+replacement that keeps big-M bounds and soundness margins finite at any ``C``.  (``λ`` is taken
+with the eigensolver error bound ``4n·u·max_i Σ_j|K_ij|`` subtracted; when that leaves ``λ ≤ 0`` —
+singular or indefinite ``K`` — no replacement is made: the SVM then genuinely depends on ``C``.)
 
 **Algorithm.**  A primal-dual active-set method (Hintermüller, Ito & Kunisch 2003) on the
 partition (α = 0, free, α = C), with exact linear solves on the free block; the partition is
@@ -55,9 +75,14 @@ __all__ = [
     "is_saturated",
     "svm_kkt_residual",
     "svm_dual_objective",
+    "hard_margin_C",
+    "effective_C",
+    "unit_scale",
 ]
 
-_SNAP = 1e-12  # entries within _SNAP * C of a bound are snapped onto it
+_SNAP = 1e-12  # entries within _SNAP·C of C, or _SNAP·max(α) of 0, are snapped onto the bound
+_MAX_G_ERROR = 1e-6  # cap of the convergence threshold, in units of the margin (see above)
+_U = np.finfo(float).eps
 
 
 @dataclass(frozen=True)
@@ -74,7 +99,7 @@ class SVMSolution:
     iterations : int
         Linear solves / active-set steps used (0 in the saturated regime).
     converged : bool
-        ``kkt_residual <= tol * max(1, C * max_i Σ_j |K_ij|)``.
+        ``kkt_residual <= min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j), 1e-6)``.
     method : str
         ``"saturated"``, ``"pdas"`` (primal-dual active set) or ``"primal-active-set"``.
     """
@@ -121,11 +146,83 @@ def is_saturated(K, C) -> bool:
     return C < saturated_C(K)
 
 
+def hard_margin_C(K) -> float:
+    """``2√n / λ`` (``λ``: smallest eigenvalue of ``K`` less its error bound); ``inf`` if ``λ ≤ 0``.
+
+    Every labelling's dual optimum lies in ``[0, hard_margin_C(K)]^n`` (module docstring), so any
+    ``C`` at or above it gives the hard-margin SVM.
+
+    Examples
+    --------
+    >>> round(hard_margin_C(np.eye(4)), 6)  # 2·√4 / 1
+    4.0
+    >>> hard_margin_C(np.ones((2, 2)))
+    inf
+    """
+    return _hard_margin_C(check_kernel_matrix(K, "K"))
+
+
+def _hard_margin_C(K: np.ndarray) -> float:
+    n = K.shape[0]
+    if n == 0:
+        return float("inf")
+    lam = float(np.linalg.eigvalsh(K)[0]) - 4 * n * _U * float(np.max(np.abs(K).sum(axis=1)))
+    return float("inf") if not lam > 0 else float(2.0 * np.sqrt(n) / lam * (1 + 1e-12))
+
+
+def effective_C(K, C) -> float:
+    """``min(C, hard_margin_C(K))``: the same SVM for every labelling, with a finite box.
+
+    Examples
+    --------
+    >>> round(effective_C(np.eye(4), 1e13), 6)
+    4.0
+    >>> effective_C(np.eye(4), 0.5)
+    0.5
+    """
+    K = check_kernel_matrix(K, "K")
+    C = float(check_scalar(C, "C", numbers.Real, min_val=0, include_min=False))
+    if not np.isfinite(C):
+        raise InvalidParameterError(f"C must be finite, got {C}")
+    n = K.shape[0]
+    rowsum = float(np.max(np.abs(K).sum(axis=1), initial=0.0))
+    # λ_min ≤ λ_max ≤ rowsum, so hard_margin_C ≥ 2√n / rowsum: no eigensolve below that
+    if C * rowsum <= 2.0 * np.sqrt(n):
+        return C
+    return min(C, _hard_margin_C(K))
+
+
+def unit_scale(K) -> float:
+    """A power of two ``c`` with ``c · max_i Σ_j |K_ij| ∈ [1/√2, √2)`` (``1`` for ``K = 0``).
+
+    Exact rescaling: the SVM on ``(cK, C/c)`` has ``α/c`` where ``(K, C)`` has ``α``, so its
+    logits ``cK_test (y∘α/c)`` are the same numbers, and multiplying by a power of two rounds
+    nothing.  Callers that build MILPs use it to hand the solver ``O(1)`` coefficients for
+    kernels of any scale (1e-12 … 1e20).
+
+    Examples
+    --------
+    >>> unit_scale(np.array([[3.0, 1.0], [1.0, 3.0]]))
+    0.25
+    """
+    K = np.asarray(K, dtype=float)
+    r = float(np.max(np.abs(K).sum(axis=1), initial=0.0)) if K.size else 0.0
+    if not (r > 0 and np.isfinite(r)):
+        return 1.0
+    return float(2.0 ** -round(np.log2(r)))
+
+
+def _threshold(alpha: np.ndarray, rowsum: float, tol: float) -> float:
+    """``min(tol · max(1, rowsum · max α), 1e-6)`` (the scale-invariant convergence test)."""
+    s = rowsum * float(np.max(alpha, initial=0.0))
+    return min(tol * max(1.0, s), _MAX_G_ERROR)
+
+
 def _snap_clip(alpha: np.ndarray, C: float) -> np.ndarray:
     alpha = np.clip(alpha, 0.0, C)
-    eps = _SNAP * C
-    alpha[alpha <= eps] = 0.0
-    alpha[alpha >= C - eps] = C
+    top = float(np.max(alpha, initial=0.0))
+    alpha[alpha <= _SNAP * min(C, top)] = 0.0
+    alpha[alpha >= C - _SNAP * C] = C
     return alpha
 
 
@@ -205,7 +302,8 @@ def solve_svm_dual(K, y, C, *, alpha0=None, tol: float = 1e-10, max_iter: int | 
     alpha0 : ndarray of shape (n,), optional
         Warm start (e.g. the solution for a nearby labelling); clipped into ``[0, C]``.
     tol : float, default=1e-10
-        Converged iff ``kkt_residual <= tol * max(1, C * max_i Σ_j |K_ij|)``.
+        Converged iff ``kkt_residual <= min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j), 1e-6)``
+        (scale-invariant; see the module docstring).
     max_iter : int, optional
         Cap on active-set steps of each phase; default ``50 + 10 n``.
     check_input : bool, default=True
@@ -248,7 +346,10 @@ def solve_svm_dual(K, y, C, *, alpha0=None, tol: float = 1e-10, max_iter: int | 
         res = _residual(alpha, g, C)
         return SVMSolution(alpha, res, 0, True, "saturated")
     Q = (y[:, None] * y[None, :]) * K
-    thr = tol * max(1.0, C * rowsum)
+
+    def thr(a: np.ndarray) -> float:
+        return _threshold(a, rowsum, tol)
+
     if max_iter is None:
         max_iter = 50 + 10 * n
     if alpha0 is None:
@@ -259,15 +360,15 @@ def solve_svm_dual(K, y, C, *, alpha0=None, tol: float = 1e-10, max_iter: int | 
     a, it, ok = _pdas(Q, ones, C, alpha, max_iter, big=1e6 * C)
     if ok:
         a, res = _refine(Q, C, a, thr)
-        if res <= thr:
+        if res <= thr(a):
             return SVMSolution(a, res, it, True, "pdas")
     # singular (low-rank K) or indefinite free blocks, or a PDAS cycle: projected Newton
     a, res, it2 = _projected_newton(Q, C, a if ok else alpha, thr, max_iter)
     it += it2
-    if res <= thr:
+    if res <= thr(a):
         return SVMSolution(a, res, it, True, "projected-newton")
     alpha, res2, it2 = _primal_active_set(Q, C, a, thr, max_iter)
-    return SVMSolution(alpha, res2, it + it2, res2 <= thr, "primal-active-set")
+    return SVMSolution(alpha, res2, it + it2, res2 <= thr(alpha), "primal-active-set")
 
 
 def _pdas(Q: np.ndarray, p: np.ndarray, C: float, alpha: np.ndarray, max_iter: int,
@@ -313,11 +414,14 @@ def _pdas(Q: np.ndarray, p: np.ndarray, C: float, alpha: np.ndarray, max_iter: i
     return _snap_clip(alpha, C), it, ok
 
 
-def _refine(Q: np.ndarray, C: float, a: np.ndarray, thr: float):
-    """One step of iterative refinement on the free block; returns (alpha, residual)."""
+def _refine(Q: np.ndarray, C: float, a: np.ndarray, thr):
+    """One step of iterative refinement on the free block; returns (alpha, residual).
+
+    ``thr(α)`` is the convergence threshold at ``α``.
+    """
     ga = Q @ a - 1.0
     res = _residual(a, ga, C)
-    if res > thr:
+    if res > thr(a):
         F = (a > 0) & (a < C)
         if F.any():
             try:
@@ -333,7 +437,7 @@ def _refine(Q: np.ndarray, C: float, a: np.ndarray, thr: float):
     return a, res
 
 
-def _projected_newton(Q: np.ndarray, C: float, alpha: np.ndarray, thr: float, max_iter: int):
+def _projected_newton(Q: np.ndarray, C: float, alpha: np.ndarray, thr, max_iter: int):
     """Projected Newton with an Armijo search along the projection arc (Bertsekas 1982).
 
     The ε-active bounds are fixed for the step, the rest takes a (Levenberg–Marquardt
@@ -351,7 +455,7 @@ def _projected_newton(Q: np.ndarray, C: float, alpha: np.ndarray, thr: float, ma
     res = _residual(alpha, g, C)
     it = 0
     eye = np.eye(n)
-    while res > thr and it < max_iter:
+    while res > thr(alpha) and it < max_iter:
         it += 1
         w = float(np.max(np.abs(alpha - np.clip(alpha - dinv * g, 0.0, C))))
         eps = min(1e-3 * C, w)
@@ -402,7 +506,7 @@ def _projected_newton(Q: np.ndarray, C: float, alpha: np.ndarray, thr: float, ma
     return alpha, res, it
 
 
-def _primal_active_set(Q: np.ndarray, C: float, alpha: np.ndarray, thr: float, max_iter: int):
+def _primal_active_set(Q: np.ndarray, C: float, alpha: np.ndarray, thr_of, max_iter: int):
     """Feasible active-set method with eigendecomposition of the free block.
 
     Returns (snapped α, residual, iterations).  Handles singular and indefinite ``Q_FF``.
@@ -413,6 +517,7 @@ def _primal_active_set(Q: np.ndarray, C: float, alpha: np.ndarray, thr: float, m
     it = 0
     while it < max_iter:
         it += 1
+        thr = thr_of(alpha)
         lo = alpha <= 0.0
         up = alpha >= C
         F = ~(lo | up)
