@@ -66,6 +66,9 @@ class Path(str, enum.Enum):
     """A heuristic attack found a relabelling; replaying it by retraining flipped the prediction."""
     ENUMERATION = "enumeration"
     """Every relabelling within the budget was enumerated and retrained exactly."""
+    SEARCH = "search"
+    """Branch-and-bound over relabellings: exact retraining at visited nodes, skipped subtrees
+    proven harmless by a valid bound."""
     MILP = "milp"
     """The bilevel -> KKT -> MILP reformulation, solved by a backend."""
     BOUND = "bound"

@@ -24,6 +24,7 @@ from certmodel.labelcert._enumerate import (
 )
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
+from certmodel.labelcert._searchpath import collective_search
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
@@ -78,11 +79,14 @@ def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions
     if opts.saturated and prob.saturated:
         return _saturated(prob, budgets, opts)
     y = prob.y_pm
-    alpha0 = solve_svm_dual(prob.K, y, prob.C).alpha
+    clean = solve_svm_dual(prob.K, y, prob.C)
+    alpha0 = clean.alpha
     f = prob.K_test @ (y * alpha0)
     signs = np.where(f >= 0, 1.0, -1.0)
     out = []
     enumerated = _enumerate(prob, budgets, opts, alpha0, signs)
+    enumerated.update(_searched(prob, [B for B in budgets if B not in enumerated], opts,
+                                alpha0, signs, clean.converged))
     for B in budgets:
         t0 = time.perf_counter()
         clean_changed = np.flatnonzero(signs * f <= 0)
@@ -126,6 +130,30 @@ def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions
             solver_status=res.termination.value, gap=res.gap,
             wall_time=time.perf_counter() - t0, backend=opts.backend,
             extra={"model_size": list(model.size)}))
+    return out
+
+
+def _searched(prob: Problem, budgets: list, opts: LabelCertOptions, alpha0: np.ndarray,
+              signs: np.ndarray, converged: bool) -> dict[int, CollectiveRecord]:
+    """Exact records of the relabelling search (path ``search``) where the cost model of
+    :mod:`._searchpath` prefers it to the collective MILP."""
+    t0 = time.perf_counter()
+    found = collective_search(prob, opts, alpha0, signs, [B for B in budgets if B > 0],
+                              converged)
+    out = {}
+    for B, (count, flips, nodes) in found.items():
+        try:  # replay the witness (it was retrained in the search; never trust it blindly)
+            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+        except RetrainFailed:
+            continue
+        changed = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
+        out[B] = CollectiveRecord(
+            budget=B, n_test=prob.m, certified_count=prob.m - count, bound=float(count),
+            incumbent=len(changed), method="labelcert", path=Path.SEARCH,
+            test_indices=tuple(prob.test_indices), attacked=tuple(prob.test_indices[changed]),
+            relabelling=prob.relabelling_from_flips(flips),
+            wall_time=(time.perf_counter() - t0) / max(len(found), 1),
+            extra={"search_nodes": nodes})
     return out
 
 

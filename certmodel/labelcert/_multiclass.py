@@ -26,6 +26,7 @@ from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_ovr
 from certmodel.labelcert._records import make_record, put_enumerated
 from certmodel.labelcert._samplewise import saturated_records
+from certmodel.labelcert._searchpath import multiclass_search_records
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
 from certmodel.milp.standard_form import Sense
 from certmodel.results import CertificateRecord, Path, ValueKind, Verdict
@@ -100,6 +101,8 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 return {"labels": labels}
 
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, labels_of)
+    # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
+    multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
     models: dict[int, MulticlassMILP] = {}
     for t in range(prob.m):
         todo = sorted((B for B in budgets if (t, B) not in dec), reverse=True)
@@ -149,6 +152,28 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             for t in range(prob.m) for B in budgets]
 
 
+def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
+    """Exact records of the relabelling search (the exact worst margin is at least the
+    inexact bound, so it may replace the relaxation): ``{(t, B): record}``."""
+    dec: dict[tuple[int, int], CertificateRecord] = {}
+    times = np.zeros(prob.m)
+
+    def put(t, B, verdict, value, kind, path, labels=None, res=None, **extra):
+        relab = None if labels is None else prob.relabelling_from_labels(labels)
+        dec[(t, B)] = make_record(
+            test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
+            clean_margin=margins0[t], value=value, value_kind=kind, path=path,
+            relabelling=relab, res=res, backend=opts.backend, **extra)
+
+    for t in range(prob.m):  # trivial records are the inexact loop's own
+        for B in budgets:
+            if margins0[t] <= 0 or B == 0:
+                dec[(t, B)] = None
+    multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
+    return {k: v.replace(wall_time=times[k[0]] / len(budgets))
+            for k, v in dec.items() if v is not None}
+
+
 def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                                ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:  # the exact closed form beats any relaxation
@@ -162,12 +187,16 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
     eps = opts.eps * prob.logit_bounds() * 2.0
     pred = prob.classes[tops]
     out = []
+    searched = _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred)
     models: dict[tuple[int, int], BinaryMILP] = {}
     for t in range(prob.m):
         for B in budgets:
             t0 = time.perf_counter()
             common = dict(test_index=prob.test_indices[t], budget=B, prediction=pred[t],
                           clean_margin=margins0[t], backend=opts.backend)
+            if (t, B) in searched and margins0[t] > 0 and B > 0:  # exact, by the search
+                out.append(searched[(t, B)])
+                continue
             if margins0[t] <= 0 or B == 0:
                 v = Verdict.ROBUST if margins0[t] > eps[t] else (
                     Verdict.NOT_ROBUST if margins0[t] <= 0 else Verdict.UNKNOWN)

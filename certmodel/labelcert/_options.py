@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from certmodel._validation import check_choice
-from certmodel.backends.base import SolveOptions
+from certmodel.backends.base import SolveOptions, check_backend_name
 from certmodel.exceptions import InvalidParameterError
 from certmodel.milp.blocks.kkt import LINEARIZATIONS
 
@@ -21,7 +21,8 @@ class LabelCertOptions:
     Attributes
     ----------
     backend : str
-        Solver backend name (``"highs"`` default, ``"gurobi"``, or an entry-point name).
+        Solver backend name (``"highs"`` default, ``"gurobi"``, ``"scip"``, an entry-point
+        name or ``"pyomo:<solver>"``); checked against the registry (installed backends only).
     time_limit : float or None
         Seconds per MILP solve; a time-out gives ``unknown`` (never ``robust``).
     threads : int
@@ -46,6 +47,15 @@ class LabelCertOptions:
         ``auto`` enumerates when at most this many relabellings exist (batched retraining,
         ~0.05–0.2 ms each at n = 20–80; one pass serves every test point, so this usually
         beats the MILP: C(40, ≤4) ≈ 10⁵ relabellings take ~15 s).
+    search : {"auto", "always", "never"}
+        Branch-and-bound over relabellings (:mod:`certmodel.labelcert._search`) for the budgets
+        enumeration leaves open.  ``auto`` runs it on the open budgets whose relabelling count
+        × measured retrain cost fits the time the MILPs would be allowed (``time_limit`` per
+        open record, 60 s when ``time_limit`` is None), capped at that time; what it leaves
+        open goes to the MILP (``auto`` is off when ``enumeration="never"``, which forces
+        the MILP).  ``always``: every open budget, same cap.
+    search_time : float or None
+        Explicit cap in seconds for one search call (overrides the cost model's cap).
     bound_tightening : bool
         Bound how far retraining can move the SVM under the budget (the stability bound of
         :mod:`certmodel.labelcert._stability`, PSD kernels only): decides robust points
@@ -70,6 +80,8 @@ class LabelCertOptions:
     attack: bool = True
     enumeration: str = "auto"
     max_enumeration: int = 500_000
+    search: str = "auto"
+    search_time: float | None = None
     bound_tightening: bool = True
     monotone: bool = True
     rivals: str = "split"
@@ -79,6 +91,11 @@ class LabelCertOptions:
         check_choice(self.linearization, "linearization", LINEARIZATIONS)
         check_choice(self.enumeration, "enumeration", ("auto", "always", "never"))
         check_choice(self.rivals, "rivals", ("split", "max"))
+        check_choice(self.search, "search", ("auto", "always", "never"))
+        if self.search_time is not None and not self.search_time > 0:
+            raise InvalidParameterError(
+                f"search_time == {self.search_time}, must be > 0 or None")
+        check_backend_name(self.backend, "backend")
         if not (self.eps >= 0):
             raise InvalidParameterError(f"eps == {self.eps}, must be >= 0")
         if self.time_limit is not None and not self.time_limit > 0:
@@ -94,7 +111,8 @@ class LabelCertOptions:
     def plain(cls, **kw) -> LabelCertOptions:
         """The plain reference pipeline: MILP only, no shortcuts (for benchmarks)."""
         kw.setdefault("linearization", "reference")
-        return cls(saturated=False, attack=False, enumeration="never", monotone=False,
+        return cls(saturated=False, attack=False, enumeration="never", search="never",
+                   monotone=False,
                    decision=False, bound_tightening=False, **kw)
 
     def replace(self, **changes) -> LabelCertOptions:

@@ -13,7 +13,10 @@ the order tried (each reported in the record's ``path``):
    relabelling within the budget can move the logit (PSD kernels);
 5. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
    most ``max_enumeration`` of them (one pass serves all remaining test points);
-6. ``milp`` — the KKT MILP (one model per budget, objective swapped per test point, warm
+6. ``search`` — branch and bound over relabellings (:mod:`._search`, exact retraining at
+   the nodes, subtrees skipped by the stability bound) on the budgets where the cost model
+   of :mod:`._searchpath` prefers it to the MILP;
+7. ``milp`` — the KKT MILP (one model per budget, objective swapped per test point, warm
    start, decision mode, product bounds and big-M tightened by the stability bound);
    budgets are visited from the largest down so that one robust answer
    settles every smaller budget (``monotone``).
@@ -38,6 +41,7 @@ from certmodel.labelcert._enumerate import (
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import make_record, put_enumerated, threat_extra
+from certmodel.labelcert._searchpath import binary_search_records
 from certmodel.labelcert._stability import KernelGeometry, budget_bounds, readout_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import BinaryMILP
@@ -228,6 +232,10 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 return {"flips": flips}
 
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, flips_of)
+
+    # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
+    binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
+                          clean.converged)
 
     models = _BudgetModels(prob, opts, stability)
     for t in range(prob.m):

@@ -199,11 +199,14 @@ def test_unconverged_retraining_is_never_trusted(monkeypatch):
     monkeypatch.setattr(problem_mod, "solve_svm_dual", failing)
     monkeypatch.setattr(enum_mod, "solve_svm_dual_batch", failing_batch)
     monkeypatch.setattr(attack_mod, "solve_svm_dual_batch", failing_batch)
+    import certmodel.labelcert._search as search_mod
+
+    monkeypatch.setattr(search_mod, "solve_svm_dual_batch", failing_batch)
     K, y, K_test = random_instance(2, 6)
     recs = certify(K, y, K_test, 1.0, [1, 2],
                    options=LabelCertOptions(enumeration="always"))
     for rec in recs:
-        assert rec.path not in (Path.ENUMERATION, Path.ATTACK)
+        assert rec.path not in (Path.ENUMERATION, Path.ATTACK, Path.SEARCH)
         if rec.verdict is Verdict.ROBUST:
             assert rec.path in (Path.MILP, Path.MONOTONE, Path.TRIVIAL)
         assert rec.verdict is not Verdict.NOT_ROBUST or rec.path is Path.TRIVIAL

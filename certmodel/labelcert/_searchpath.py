@@ -1,0 +1,188 @@
+"""When and how the relabelling search decides records (path ``search``): the cost model.
+
+The alternative to the search for an open (test point, budget) is the MILP, allowed
+``time_limit`` seconds per record (60 s assumed when ``time_limit`` is None).  The search
+of budget ``B`` visits at most ``N(B) = Σ_{b ≤ max_flips(B)} C(n_f, b) (k − 1)^b`` nodes
+(``n_f`` flippable points, ``k − 1`` target choices per point), each costing one exact
+retrain, measured on a probe batch of the root's children.  The search is run on the open
+budgets with ``N(B) · cost ≤ allowance`` (``search="auto"``; every open budget with
+``"always"``), where the allowance is the MILP time of the open records those budgets
+cover; the search is capped at the allowance (or ``search_time``), so it never spends more
+than the MILPs it replaces would be allowed.  A time-out leaves the records open for the
+MILP; results of a finished search are exact (see :mod:`certmodel.labelcert._search`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from certmodel.labelcert._enumerate import n_relabellings
+from certmodel.labelcert._problem import RetrainFailed
+from certmodel.labelcert._search import search_binary, search_collective, search_multiclass
+from certmodel.labelcert._stability import KernelGeometry
+from certmodel.learners._svm_batch import solve_svm_dual_batch
+from certmodel.results import Path, ValueKind, Verdict
+
+__all__ = ["retrain_cost", "plan_search", "binary_search_records",
+           "multiclass_search_records", "collective_search"]
+
+MILP_SECONDS_IF_UNLIMITED = 60.0
+_PROBE = 128
+
+
+def retrain_cost(prob, alpha: np.ndarray, y_pm: np.ndarray) -> float:
+    """Measured seconds per exact one-flip retrain (a probe batch of the root's children)."""
+    idx = np.flatnonzero(prob.threat.mask)[:_PROBE]
+    if not len(idx):
+        return 0.0
+    Y = np.broadcast_to(y_pm, (len(idx), prob.n)).copy()
+    Y[np.arange(len(idx)), idx] *= -1.0
+    A0 = np.broadcast_to(alpha, (len(idx), prob.n)).copy()
+    A0[np.arange(len(idx)), idx] = 0.0
+    t0 = time.process_time()
+    solve_svm_dual_batch(prob.K, Y, prob.C, A0)
+    return (time.process_time() - t0) / len(idx)
+
+
+def _count(prob, B, n_classes: int) -> int:
+    th = prob.threat
+    choices = int(th.target_mask.sum()) if n_classes > 2 else 1
+    return n_relabellings(int(th.mask.sum()), th.max_flips(B), choices + 1)
+
+
+def plan_search(prob, opts, open_records: dict, unit: float, n_classes: int = 2,
+                retrains_per_node: int = 1):
+    """``(budgets, cap)``: the budgets to search and the time cap (``([], 0)``: none).
+
+    ``open_records[B]`` is the number of open records at budget ``B``.
+    """
+    if opts.search == "never" or (opts.search == "auto" and opts.enumeration == "never"):
+        return [], 0.0
+    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    chosen, allowance = [], 0.0
+    for B in sorted(b for b, k in open_records.items() if k > 0 and b > 0):
+        allow = per * sum(k for b, k in open_records.items() if 0 < b <= B)
+        est = _count(prob, B, n_classes) * unit * retrains_per_node
+        if opts.search == "always" or est <= allow:
+            chosen, allowance = [b for b in open_records if 0 < b <= B], allow
+    if not chosen:
+        return [], 0.0
+    cap = opts.search_time if opts.search_time is not None else allowance
+    return sorted(chosen), cap
+
+
+def _geometry(prob, opts, converged: bool):
+    """The kernel geometry for pruning: only with ``bound_tightening``, an exact (KKT-checked)
+    clean solution and a PSD kernel (otherwise the search enumerates)."""
+    if not (opts.bound_tightening and converged):
+        return None
+    geo = KernelGeometry(prob.K)
+    return geo if geo.psd else None
+
+
+def _put_results(res, rows, budgets, dec, put, eps, witness_kw):
+    for r, t in enumerate(rows):
+        for j, B in enumerate(budgets):
+            if (t, B) in dec:
+                continue
+            seen, pr = res.visited[r, j], res.pruned[r, j]
+            extra = {"search_nodes": res.nodes}
+            if seen <= 0:  # a visited, exactly retrained relabelling: a replayable witness
+                put(t, B, Verdict.NOT_ROBUST, seen, ValueKind.WITNESS_MARGIN, Path.SEARCH,
+                    **witness_kw(res.witness[r][j]), **extra)
+            elif res.complete[r]:
+                low = min(seen, pr)
+                kind = ValueKind.WORST_MARGIN if pr > seen else ValueKind.LOWER_BOUND
+                if low > eps[t]:
+                    put(t, B, Verdict.ROBUST, low, kind, Path.SEARCH, **extra)
+                elif pr > seen:  # exact worst margin in (0, eps]
+                    put(t, B, Verdict.UNKNOWN, seen, ValueKind.WORST_MARGIN, Path.SEARCH,
+                        note="worst margin within eps of 0", **extra)
+
+
+def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
+                          converged: bool) -> None:
+    """Decide open binary sample-wise records by the search where the cost model says so."""
+    open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
+    if not any(open_rec.values()) or opts.search == "never":
+        return
+    t0 = time.perf_counter()
+    unit = retrain_cost(prob, alpha0, prob.y_pm)
+    chosen, cap = plan_search(prob, opts, open_rec, unit)
+    if not chosen:
+        return
+    rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in chosen)],
+                    dtype=int)
+    mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
+    try:
+        res = search_binary(prob, alpha0, signs, rows, chosen, mask, eps,
+                            _geometry(prob, opts, converged), time_limit=cap)
+    except RetrainFailed:
+        return
+
+    def flips_of(S):
+        flips = np.zeros(prob.n, bool)
+        flips[list(S)] = True
+        return {"flips": flips}
+
+    _put_results(res, rows, chosen, dec, put, eps, flips_of)
+    times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
+
+
+def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times,
+                              converged: bool = True) -> None:
+    """Multiclass analogue of :func:`binary_search_records` (two retrains per node)."""
+    open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
+    if not any(open_rec.values()) or opts.search == "never":
+        return
+    t0 = time.perf_counter()
+    unit = retrain_cost(prob, alphas[0], np.where(prob.codes == 0, 1.0, -1.0))
+    chosen, cap = plan_search(prob, opts, open_rec, unit, prob.n_classes, retrains_per_node=2)
+    if not chosen:
+        return
+    rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in chosen)],
+                    dtype=int)
+    mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
+    try:
+        res = search_multiclass(prob, alphas, tops, rows, chosen, mask, eps,
+                                _geometry(prob, opts, converged), time_limit=cap)
+    except RetrainFailed:
+        return
+
+    def labels_of(pairs):
+        labels = prob.codes.copy()
+        for i, k in pairs:
+            labels[i] = k
+        return {"labels": labels}
+
+    _put_results(res, rows, chosen, dec, put, eps, labels_of)
+    times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
+
+
+def collective_search(prob, opts, alpha0, signs, budgets, converged: bool = True):
+    """``{B: (count, witness_flips, nodes)}`` for the budgets the collective search finished.
+
+    Cost model as above with one MILP (``time_limit``) per open budget.
+    """
+    open_rec = {B: 1 for B in budgets if B > 0}
+    if not open_rec or opts.search == "never":
+        return {}
+    unit = retrain_cost(prob, alpha0, prob.y_pm)
+    chosen, cap = plan_search(prob, opts, open_rec, unit)
+    if not chosen:
+        return {}
+    try:
+        count, witness, complete, nodes = search_collective(
+            prob, alpha0, signs, chosen, _geometry(prob, opts, converged), time_limit=cap)
+    except RetrainFailed:
+        return {}
+    if not complete:
+        return {}
+    out = {}
+    for j, B in enumerate(chosen):
+        flips = np.zeros(prob.n, bool)
+        flips[list(witness[j])] = True
+        out[B] = (int(count[j]), flips, nodes)
+    return out
