@@ -18,9 +18,9 @@ kinds of constraints that only some backends load (``Feature.SOS1`` / ``Feature.
   ``(binary VarData, active value)``; a ``≥`` or ``==`` row gives one or two ``≤`` rows.
 
 Active ``pyomo.mpec.Complementarity`` components are refused (:class:`FormulationError`)
-unless every one of their data is listed in a Suffix named ``complementarity_encoded``
-(the indicator encoding keeps them active so that solvers reading the Pyomo model directly
-refuse it instead of silently dropping the complementarity).  Fixed variables are not
+unless every one of their data is listed in a Suffix named ``complementarity_encoded``;
+active constraints listed there (the indicator encoding's exact bilinear guard rows, kept
+for solvers that read the Pyomo model directly) are skipped too.  Fixed variables are not
 columns: :meth:`StandardForm.values_of` reads their fixed values.
 
 Backends load it once into a native model; certificates then swap only the objective vector
@@ -234,6 +234,9 @@ def _special_components(model: pyo.Block) -> list:
         out.append(comp)
     for comp in model.component_objects(pyo.SOSConstraint, active=True, descend_into=True):
         out.append(comp)
+    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True):
+        if id(con) in encoded:  # e.g. the indicator encoding's bilinear guard rows
+            out.append(con)
     return out
 
 

@@ -26,9 +26,12 @@ which for a PSD kernel characterises the optimum exactly.  Linearisation:
   ``{w_i, v_i}`` (no big-M at all);
   ``"indicator"`` — binaries ``s_i, t_i`` with indicator rows ``s_i = 1 ⇒ α_i ≤ 0``,
   ``s_i = 0 ⇒ u_i ≤ 0``, ``t_i = 1 ⇒ α_i ≥ C``, ``t_i = 0 ⇒ v_i ≤ 0`` (Suffix
-  ``indicator``) and the cut ``s_i + t_i ≤ 1``; the Complementarity components stay active
-  (listed in Suffix ``complementarity_encoded``), so a solver reading the Pyomo model
-  directly refuses it rather than drop the complementarity.
+  ``indicator``) and the cut ``s_i + t_i ≤ 1``.  The same logic stays in the model as
+  active exact bilinear rows ``ind_guard`` (``s_i α_i ≤ 0``, ``(1 − s_i) u_i ≤ 0``, …) and
+  the Complementarity components stay active, all listed in Suffix
+  ``complementarity_encoded`` (skipped by :func:`~certmodel.standard_form.compile_model`):
+  a Pyomo solver interface reading the model directly solves the bilinear rows or refuses
+  them — it never drops the complementarity.
 
   The variable bounds ``u_i ≤ M_u,i``, ``v_i ≤ M_v,i`` are valid (:mod:`.bigm`) and kept in
   every encoding.
@@ -173,6 +176,11 @@ def reformulate_complementarity(b: pyo.Block, method: str) -> pyo.Block:
     b.ind_v_off = pyo.Constraint(b.I, rule=lambda blk, i: blk.v[i] <= 0)
     b.indicator = pyo.Suffix(direction=pyo.Suffix.LOCAL)
     b.complementarity_encoded = pyo.Suffix(direction=pyo.Suffix.LOCAL)
+    # the same logic as exact bilinear rows, active: Pyomo interfaces that read the model
+    # directly must solve them as such (or refuse them), never drop the complementarity
+    b.ind_guard = pyo.Constraint(b.I, range(4), rule=lambda blk, i, r: (
+        blk.s[i] * blk.alpha[i] <= 0, (1 - blk.s[i]) * blk.u[i] <= 0,
+        blk.t[i] * (C - blk.alpha[i]) <= 0, (1 - blk.t[i]) * blk.v[i] <= 0)[r])
     for i in b.I:
         for con, var, val in ((b.ind_alpha_zero, b.s, 1), (b.ind_u_off, b.s, 0),
                               (b.ind_alpha_full, b.t, 1), (b.ind_v_off, b.t, 0)):
@@ -180,6 +188,8 @@ def reformulate_complementarity(b: pyo.Block, method: str) -> pyo.Block:
             b.indicator[con[i]] = (var[i], val)
         b.complementarity_encoded[b.comp_zero[i]] = "indicator"
         b.complementarity_encoded[b.comp_full[i]] = "indicator"
+        for r in range(4):
+            b.complementarity_encoded[b.ind_guard[i, r]] = "indicator"
     return b
 
 
