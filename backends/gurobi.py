@@ -158,7 +158,7 @@ class GurobiBackend(Backend):
             if rows.size:
                 rhs = up[rows] if op != ">" else lo[rows]
                 m.addMConstr(A[rows, :], x, op, rhs)
-        for k, cols in enumerate(getattr(form, "sos1", None) or ()):  # complementarity: sos1
+        for cols in getattr(form, "sos1", None) or ():  # complementarity: sos1
             cols = [int(j) for j in cols]
             m.addSOS(GRB.SOS_TYPE1, [x[j] for j in cols], list(range(1, len(cols) + 1)))
         for k, ind in enumerate(getattr(form, "indicators", None) or ()):  # ... indicator

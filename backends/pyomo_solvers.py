@@ -347,6 +347,10 @@ class PyomoBackend(Backend):
         exact_gap = not trusted and table.get("rel_gap") is not None and (
             table.get("abs_gap") is not None or self.family == "glpk")
         self._check_native(opts.native)
+        if self.family == "scip":  # the same SCIP defaults as the built-in backend
+            from certmodel.backends.scip import DEFAULT_NATIVE
+
+            out.update(DEFAULT_NATIVE)
         out.update(opts.native)
         for name in gap_names:
             if name is not None and name in opts.native and opts.native[name] != 0:

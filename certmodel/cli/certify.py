@@ -20,7 +20,6 @@ from certmodel.cli._common import (
 from certmodel.pipeline import (
     METHODS,
     MODES,
-    SOLVERS,
     CertifyConfig,
     certify_arrays,
     run_certify,
@@ -96,8 +95,25 @@ def load_instance(path: str, *, need_C: bool) -> dict:
     return out
 
 
+def _check_solver(solver: str) -> None:
+    """``--solver`` must name an installed backend (exit 2 listing the installed ones)."""
+    from certmodel.backends.base import check_backend_name
+    from certmodel.exceptions import BackendUnavailableError, InvalidParameterError
+
+    try:
+        check_backend_name(solver, "--solver")
+    except (InvalidParameterError, BackendUnavailableError) as e:
+        raise BadInput(str(e)) from None
+
+
+def _milp_only_options():
+    from certmodel.labelcert import LabelCertOptions
+
+    return LabelCertOptions.plain(linearization="compact")
+
+
 def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, time_limit,
-                      json_out, quiet):
+                      json_out, quiet, milp_only=False):
     from certmodel._validation import check_budgets
     from certmodel.exceptions import InvalidParameterError
     from certmodel.results import records_to_json, summarize
@@ -114,7 +130,8 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
     t0 = time.perf_counter()
     records = certify_arrays(data["K"], data["y"], data["K_test"], data.get("C", 1.0), budgets,
                              method=method, mode=mode, learner=learner, ridge=ridge,
-                             solver=solver, time_limit=time_limit)
+                             solver=solver, time_limit=time_limit,
+                             labelcert_options=_milp_only_options() if milp_only else None)
     wall = time.perf_counter() - t0
     meta = {"instance": str(instance), "method": method, "mode": mode, "learner": learner,
             "solver": solver, "budgets": budgets, "n_train": int(data["K"].shape[0]),
@@ -157,7 +174,9 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               help="krr needs --method scalabel.")
 @click.option("--ridge", type=float, help="Ridge λ of kernel ridge regression (default 1, or "
               "the instance's `ridge`).")
-@click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True)
+@click.option("--solver", default="highs", show_default=True,
+              help="MILP backend: highs, gurobi, scip, a plug-in, or pyomo:NAME (any Pyomo "
+              "solver, e.g. pyomo:cbc); `certmodel solvers` lists what is installed.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Seconds per MILP (time-outs give `unknown`).")
 @click.option("--max-test", type=click.IntRange(min=1), help="Certify a random subset of "
@@ -172,10 +191,13 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder "
               "(default $CERTMODEL_DATA).")
 @click.option("--parity", is_flag=True, help="Reproduce the reference numerically.")
+@click.option("--milp-only", is_flag=True, help="With --instance and --method labelcert: "
+              "decide every point by the MILP alone (no attack, enumeration, bounds or "
+              "closed forms), to compare solvers.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_class, seed,
             budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
-            max_test, workers, scheduler, store, json_out, data_dir, parity, quiet):
+            max_test, workers, scheduler, store, json_out, data_dir, parity, milp_only, quiet):
     """Certify robustness against label flipping.
 
     With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
@@ -189,16 +211,22 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
     """
     if (dataset is None) == (instance is None):
         raise BadInput("give exactly one of --dataset NAME or --instance FILE.npz")
+    _check_solver(solver)
     if budget is None and budget_fraction is None:
         raise BadInput("give --budget (e.g. 1,2,5) or --budget-fraction (e.g. 0.05,0.1)")
     if budget is not None and budget_fraction is not None:
         raise BadInput("give either --budget or --budget-fraction, not both")
     if instance is not None:
+        if milp_only and method != "labelcert":
+            raise BadInput("--milp-only needs --method labelcert")
         if budget is None:
             raise BadInput("--instance needs integer budgets: --budget 1,2,3")
         _certify_instance(instance, budget, method, learner, ridge, mode, solver, time_limit,
-                          json_out, quiet)
+                          json_out, quiet, milp_only)
         return
+    if milp_only:
+        raise BadInput("--milp-only works with --instance (solver comparisons on a fixed "
+                       "kernel problem)")
     if arch is None:
         raise BadInput("--dataset needs --arch (e.g. --arch gcn)")
     check_json_target(json_out)

@@ -49,6 +49,9 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
     check_choice(method, "--method", METHODS)
     check_choice(mode, "--mode", MODES)
     check_choice(learner, "--learner", LEARNERS)
+    from certmodel.backends.base import check_backend_name
+
+    check_backend_name(solver, "solver")
     if method == "labelcert":
         if learner != "svm":
             raise InvalidParameterError("--method labelcert certifies the SVM: use --learner svm")

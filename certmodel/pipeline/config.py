@@ -22,7 +22,7 @@ __all__ = ["CertifyConfig", "package_version", "METHODS", "MODES", "LEARNERS", "
 METHODS = ("labelcert", "scalabel")
 MODES = ("samplewise", "collective", "multiclass", "multiclass-inexact")
 LEARNERS = ("svm", "krr")
-SOLVERS = ("highs", "gurobi")
+SOLVERS = ("highs", "gurobi", "scip")  # the built-in backends; any registered name is valid
 
 
 def package_version() -> str:
@@ -76,7 +76,8 @@ class CertifyConfig:
     ridge : float
         Ridge λ of kernel ridge regression.
     solver : str
-        MILP backend (``highs`` or ``gurobi``).
+        MILP backend: a registered name (``highs``, ``gurobi``, ``scip``, a plug-in) or
+        ``pyomo:<solver>``; must be installed (see ``certmodel solvers``).
     time_limit : float or None
         Seconds per MILP solve (time-outs give ``unknown``).
     max_test : int or None
@@ -136,6 +137,9 @@ class CertifyConfig:
             raise InvalidParameterError(f"--max-test must be >= 1, got {self.max_test}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise InvalidParameterError(f"--time-limit must be > 0, got {self.time_limit}")
+        from certmodel.backends.base import check_backend_name
+
+        check_backend_name(self.solver, "solver")  # registered and installed (or pyomo:NAME)
         if self.labelled_per_class is not None and self.labelled_per_class < 1:
             raise InvalidParameterError(
                 f"--labelled-per-class must be >= 1, got {self.labelled_per_class}")
