@@ -9,9 +9,12 @@ mode with warm starts) are chosen automatically and reported in each record's ``
 
 from __future__ import annotations
 
+import functools
+
 from certmodel._validation import check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
+from certmodel.labelcert._guard import guarded
 from certmodel.labelcert._minflips import min_flips_records
 from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._options import MODES, LabelCertOptions
@@ -83,21 +86,22 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     prob = Problem.create(K, y, K_test, C, test_indices, threat=threat).canonical()
     bs = check_threat_budgets(budgets, prob)
     _require_threat_support(prob, mode)
+    # a failing solver makes only the records it affects unknown (never an aborted call)
     if mode == "samplewise":
         if prob.binary:
-            return certify_samplewise(prob, bs, opts)
-        return certify_multiclass(prob, bs, opts)
+            return guarded(certify_samplewise, prob, bs, opts)
+        return guarded(certify_multiclass, prob, bs, opts)
     if mode == "collective":
         if not prob.binary:
             raise InvalidParameterError(
                 "mode='collective' needs binary labels (the collective certificate is binary)")
-        return certify_collective(prob, bs, opts)
+        return guarded(certify_collective, prob, bs, opts, collective=True)
     if prob.binary and mode.startswith("multiclass"):
         if mode == "multiclass":
-            return certify_multiclass(prob, bs, opts)
+            return guarded(certify_multiclass, prob, bs, opts)
     if mode == "multiclass":
-        return certify_multiclass(prob, bs, opts)
-    return certify_multiclass_inexact(prob, bs, opts)
+        return guarded(certify_multiclass, prob, bs, opts)
+    return guarded(certify_multiclass_inexact, prob, bs, opts)
 
 
 def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | None = None,
@@ -127,4 +131,4 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
     if max_budget < 1:
         raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1")
     fn = certify_samplewise if prob.binary else certify_multiclass
-    return min_flips_records(fn, prob, max_budget, opts)
+    return min_flips_records(functools.partial(guarded, fn), prob, max_budget, opts)
