@@ -27,7 +27,8 @@ __all__ = ["certify", "min_flips", "LabelCertOptions", "MODES", "Problem"]
 
 
 # modes whose every path honours a restricted threat
-_THREAT_MODES: tuple[str, ...] = ("samplewise-binary",)
+_THREAT_MODES: tuple[str, ...] = ("samplewise-binary", "samplewise", "multiclass",
+                                  "multiclass-inexact")
 
 
 def _require_threat_support(prob: Problem, mode: str) -> None:

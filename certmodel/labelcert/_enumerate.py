@@ -291,18 +291,26 @@ def enumerate_linear_collective(margins: np.ndarray, shift: np.ndarray, budget: 
 
 
 def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, budget: int,
-                         rows: np.ndarray | None = None):
-    """Multiclass analogue: relabel up to ``budget`` points to any other class.
+                         rows: np.ndarray | None = None, cost_budgets=None):
+    """Multiclass analogue: relabel up to ``budget`` admissible points to admissible classes.
 
     ``alpha0`` has shape (K, n) (one-vs-rest clean solutions).  Margin of row ``t``:
-    ``f_top(t) − max_{k≠top} f_k(t)``.  Returns ``(worst, witness)`` with ``witness[r][b]`` a
-    tuple of ``(index, new_class)`` pairs.
+    ``f_top(t) − max_{k≠top} f_k(t)``.  Only flippable points move, only to target classes
+    (``prob.threat``).  Returns ``(worst, witness)`` with ``witness[r][b]`` a tuple of
+    ``(index, new_class)`` pairs; with ``cost_budgets`` (per-point costs) every set of cost
+    ``≤ max(cost_budgets)`` is visited and both are keyed by those budgets
+    (``worst[r, B]``, ``witness[r][B]``) as in :func:`enumerate_binary_costs`.
     """
     rows = np.arange(prob.m) if rows is None else np.asarray(rows)
     Kt = prob.K_test[rows]
     nK, n, C, K = prob.n_classes, prob.n, prob.C, prob.K
     codes = prob.codes
+    threat = prob.threat
     ar = np.arange(len(rows))
+    cb = None if cost_budgets is None else sorted(cost_budgets)
+    if cb is not None:
+        budget = threat.max_flips(cb[-1])
+    max_cost = np.inf if cb is None else cb[-1]
 
     top_of_row = np.asarray(tops)[rows]
 
@@ -316,14 +324,17 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
     worst = np.full((len(rows), budget + 1), np.inf)
     worst[:, 0] = margins((Kt @ Z0.T)[:, None, :])[:, 0]
     best: list[list[tuple]] = [[() for _ in range(budget + 1)] for _ in rows]
+    cworst = None if cb is None else np.repeat(worst[:, :1], len(cb), axis=1)
+    cbest = None if cb is None else [[() for _ in cb] for _ in rows]
     parents = np.zeros((1, 0), dtype=np.int64)
     plabels = codes[None].copy()
     palpha = np.asarray(alpha0, float)[None]  # (p, K, n)
+    pcost = np.zeros(1)
     for b in range(1, budget + 1):
         worst[:, b] = worst[:, b - 1]
         for r in range(len(rows)):
             best[r][b] = best[r][b - 1]
-        kids, klab, kalpha = [], [], []
+        kids, klab, kalpha, kcost = [], [], [], []
         for sl in _split(parents, n, nK - 1):
             P = parents[sl]
             S, par = _children(P, n, nK - 1)
@@ -331,6 +342,11 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
                 continue
             j, opt = S[:, -2], S[:, -1]
             new = np.where(opt >= codes[j], opt + 1, opt)  # the opt-th class other than clean
+            cost = pcost[sl][par] + threat.cost[j]
+            keep = threat.mask[j] & threat.target_mask[new] & _fits(cost, max_cost)
+            S, par, j, new, cost = S[keep], par[keep], j[keep], new[keep], cost[keep]
+            if not len(S):
+                continue
             labels = plabels[sl][par].copy()
             labels[np.arange(len(S)), j] = new
             Y = np.where(labels[:, None, :] == np.arange(nK)[None, :, None], 1.0, -1.0)
@@ -349,10 +365,22 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
                 worst[r, b] = mins[r]
                 idx = S[arg[r], :-1]
                 best[r][b] = tuple((int(i), int(labels[arg[r], i])) for i in idx)
+            if cb is not None:
+                for q, B in enumerate(cb):
+                    fit = _fits(cost, B)
+                    if not fit.any():
+                        continue
+                    Mq = np.where(fit[None, :], M, np.inf)
+                    aq = np.argmin(Mq, axis=1)
+                    for r in np.flatnonzero(Mq[ar, aq] < cworst[:, q]):
+                        cworst[r, q] = Mq[r, aq[r]]
+                        idx = S[aq[r], :-1]
+                        cbest[r][q] = tuple((int(i), int(labels[aq[r], i])) for i in idx)
             if b < budget:
                 kids.append(S[:, :-1])
                 klab.append(labels)
                 kalpha.append(A)
+                kcost.append(cost)
         if b < budget:
             if not kids:  # b = n: later budgets add nothing
                 for b2 in range(b + 1, budget + 1):
@@ -362,4 +390,8 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
                 break
             parents = np.concatenate(kids)
             plabels, palpha = np.concatenate(klab), np.concatenate(kalpha)
+            pcost = np.concatenate(kcost)
+    if cb is not None:
+        keyed = _Keyed({(r, B): cworst[r, q] for r in ar for q, B in enumerate(cb)})
+        return keyed, [{B: cbest[r][q] for q, B in enumerate(cb)} for r in ar]
     return worst, best

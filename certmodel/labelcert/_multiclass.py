@@ -21,10 +21,13 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.labelcert._enumerate import enumerate_multiclass, enumeration_budget
+from certmodel.labelcert._enumerate import (
+    enumerate_multiclass,
+    threat_enumeration_budget,
+)
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_ovr
-from certmodel.labelcert._records import make_record, put_enumerated
+from certmodel.labelcert._records import make_record, put_enumerated, threat_extra
 from certmodel.labelcert._samplewise import saturated_records
 from certmodel.labelcert._searchpath import multiclass_search_records
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
@@ -71,7 +74,7 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
         dec[(t, B)] = make_record(
             test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
             clean_margin=margins0[t], value=value, value_kind=kind, path=path,
-            relabelling=relab, res=res, backend=opts.backend, **extra)
+            relabelling=relab, res=res, backend=opts.backend, **threat_extra(prob), **extra)
 
     for t in range(prob.m):
         for B in budgets:
@@ -82,14 +85,17 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 v = Verdict.ROBUST if margins0[t] > eps[t] else Verdict.UNKNOWN
                 put(t, B, v, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL)
     open_budgets = {B for t in range(prob.m) for B in budgets if (t, B) not in dec}
-    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, open_budgets,
-                                prob.n_classes)
-    if B_enum > 0:
+    threat = prob.threat
+    B_enum = threat_enumeration_budget(opts.enumeration, opts.max_enumeration, threat,
+                                       open_budgets, prob.n_classes)
+    if B_enum is not None and B_enum > 0:
         rows = np.array([t for t in range(prob.m) if (t, B_enum) not in dec], dtype=int)
         if len(rows):
             t0 = time.perf_counter()
             try:
-                worst, witness = enumerate_multiclass(prob, alphas, tops, B_enum, rows)
+                worst, witness = enumerate_multiclass(
+                    prob, alphas, tops, B_enum, rows,
+                    None if threat.unit_cost else [B for B in open_budgets if B <= B_enum])
             except RetrainFailed:  # enumeration is only exact if every retrain converged
                 rows, worst, witness = rows[:0], None, None
             times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
@@ -113,7 +119,8 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             if B not in models:
                 models[B] = MulticlassMILP(prob.K, prob.codes, prob.n_classes, prob.C, B,
                                            linearization=opts.linearization,
-                                           backend=opts.backend, options=opts.solver_options())
+                                           backend=opts.backend, options=opts.solver_options(),
+                                           threat=threat)
             model = models[B]
             x0 = model.start(prob.codes, alphas) if opts.warm_start else None
             verdict, value, labels, res = Verdict.ROBUST, np.inf, None, None
@@ -143,9 +150,9 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
                     if B2 < B and (t, B2) not in dec:
                         put(t, B2, Verdict.ROBUST, value, ValueKind.LOWER_BOUND, Path.MONOTONE)
             if opts.monotone and verdict is Verdict.NOT_ROBUST:
-                w = int(np.sum(labels != prob.codes))
+                w = float(threat.cost[labels != prob.codes].sum())
                 for B2 in todo:
-                    if B2 >= w and (t, B2) not in dec:
+                    if threat.within(w, B2) and (t, B2) not in dec:
                         put(t, B2, verdict, value, kind, Path.MONOTONE, labels=labels)
         times[t] += time.perf_counter() - t0
     return [dec[(t, B)].replace(wall_time=times[t] / len(budgets))
@@ -163,7 +170,7 @@ def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
         dec[(t, B)] = make_record(
             test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
             clean_margin=margins0[t], value=value, value_kind=kind, path=path,
-            relabelling=relab, res=res, backend=opts.backend, **extra)
+            relabelling=relab, res=res, backend=opts.backend, **threat_extra(prob), **extra)
 
     for t in range(prob.m):  # trivial records are the inexact loop's own
         for B in budgets:
@@ -174,12 +181,26 @@ def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
             for k, v in dec.items() if v is not None}
 
 
+def _ovr_threat(prob: Problem, k: int):
+    """The threat model projected on the one-vs-rest problem of class ``k`` (a relaxation):
+    point ``i`` may enter class ``k`` iff ``k`` is a target, leave it iff some other class
+    is; costs unchanged."""
+    import dataclasses
+
+    th = prob.threat
+    others = th.target_mask.copy()
+    others[k] = False
+    move = np.where(prob.codes == k, others.any(), th.target_mask[k])
+    return dataclasses.replace(th, mask=th.mask & move)
+
+
 def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                                ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:  # the exact closed form beats any relaxation
         return saturated_records(prob, budgets, 2.0 * prob.C)
-    if enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n, budgets,
-                          prob.n_classes) >= max(budgets):
+    B_all = threat_enumeration_budget(opts.enumeration, opts.max_enumeration, prob.threat,
+                                      budgets, prob.n_classes)
+    if B_all is not None and B_all >= max(budgets):
         # every budget is enumerable: the exact certificate is cheaper than the relaxation's
         # MILPs and at least as strong (inexact ≤ exact worst margin)
         return certify_multiclass(prob, budgets, opts)
@@ -193,7 +214,7 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
         for B in budgets:
             t0 = time.perf_counter()
             common = dict(test_index=prob.test_indices[t], budget=B, prediction=pred[t],
-                          clean_margin=margins0[t], backend=opts.backend)
+                          clean_margin=margins0[t], backend=opts.backend, **threat_extra(prob))
             if (t, B) in searched and margins0[t] > 0 and B > 0:  # exact, by the search
                 out.append(searched[(t, B)])
                 continue
@@ -212,7 +233,8 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
                     models[key] = BinaryMILP(prob.K, yk, prob.C, B,
                                              linearization=opts.linearization,
                                              backend=opts.backend,
-                                             options=opts.solver_options())
+                                             options=opts.solver_options(),
+                                             threat=_ovr_threat(prob, k))
                 model = models[key]
                 sign = 1.0 if k == tops[t] else -1.0  # min f_a, max f_k (= min −f_k)
                 yk = model.y_pm
@@ -236,7 +258,8 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
                     verdict = Verdict.ROBUST
             if verdict is not Verdict.ROBUST:
                 for cand in witnesses:
-                    if 0 < np.sum(cand != prob.codes) <= B:
+                    changed = cand != prob.codes
+                    if changed.any() and prob.threat.admissible(changed, B, cand):
                         replay = _replay(prob, cand, prob.K_test[t], tops[t])
                         if replay <= 0:
                             verdict, value, kind, labels = (Verdict.NOT_ROBUST, replay,

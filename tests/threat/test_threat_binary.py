@@ -22,13 +22,15 @@ SETTINGS = settings(max_examples=6, deadline=None,
 TIGHT = SolveOptions(rel_gap=1e-9, abs_gap=1e-10)
 
 PATHS = {
-    "milp": LabelCertOptions(saturated=False, attack=False, enumeration="never",
+    "milp": LabelCertOptions(saturated=False, attack=False, enumeration="never", search="never",
                              bound_tightening=False, monotone=False, solve_options=TIGHT),
     "milp_tightened": LabelCertOptions(saturated=False, attack=False, enumeration="never",
-                                       solve_options=TIGHT),
+                                       search="never", solve_options=TIGHT),
     "enumeration": LabelCertOptions(saturated=False, attack=False, enumeration="always",
                                     bound_tightening=False),
-    "attack_bound_milp": LabelCertOptions(saturated=False, enumeration="never",
+    "search": LabelCertOptions(saturated=False, attack=False, enumeration="never",
+                               search="always"),
+    "attack_bound_milp": LabelCertOptions(saturated=False, enumeration="never", search="never",
                                           solve_options=TIGHT),
     "default": LabelCertOptions(solve_options=TIGHT),
 }
