@@ -28,7 +28,7 @@ __all__ = ["certify", "min_flips", "LabelCertOptions", "MODES", "Problem"]
 
 # modes whose every path honours a restricted threat
 _THREAT_MODES: tuple[str, ...] = ("samplewise-binary", "samplewise", "multiclass",
-                                  "multiclass-inexact")
+                                  "multiclass-inexact", "collective")
 
 
 def _require_threat_support(prob: Problem, mode: str) -> None:

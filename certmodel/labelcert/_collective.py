@@ -21,9 +21,11 @@ from certmodel.labelcert._enumerate import (
     enumerate_collective,
     enumerate_linear_collective,
     enumeration_budget,
+    threat_enumeration_budget,
 )
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
+from certmodel.labelcert._records import threat_extra
 from certmodel.labelcert._searchpath import collective_search
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
@@ -76,6 +78,16 @@ def _saturated(prob: Problem, budgets: list[int], opts: LabelCertOptions,
 
 def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                        ) -> list[CollectiveRecord]:
+    if prob.threat.model.is_default:
+        return _certify_collective(prob, budgets, opts)
+    # a restricted threat model: the label-linear shortcuts do not take it, the general
+    # paths (enumeration, search, MILP) are exact in every regime
+    out = _certify_collective(prob, budgets, opts.replace(saturated=False))
+    return [dataclasses.replace(r, extra={**r.extra, **threat_extra(prob)}) for r in out]
+
+
+def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
+                        ) -> list[CollectiveRecord]:
     if opts.saturated and prob.saturated:
         return _saturated(prob, budgets, opts)
     y = prob.y_pm
@@ -104,7 +116,7 @@ def certify_collective(prob: Problem, budgets: list[int], opts: LabelCertOptions
             continue
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test, signs,
                                linearization=opts.linearization, backend=opts.backend,
-                               options=opts.solver_options())
+                               options=opts.solver_options(), threat=prob.threat)
         x0 = model.start(np.zeros(prob.n, bool), alpha0) if opts.warm_start else None
         res = model.solve_count(warm_start=x0)
         bound = float(res.bound) if res.bound is not None else float(prob.m)
@@ -160,13 +172,16 @@ def _searched(prob: Problem, budgets: list, opts: LabelCertOptions, alpha0: np.n
 def _enumerate(prob: Problem, budgets: list[int], opts: LabelCertOptions, alpha0: np.ndarray,
                signs: np.ndarray) -> dict[int, CollectiveRecord]:
     """Exact records for every positive budget up to the largest cheap one (one pass)."""
-    B_enum = enumeration_budget(opts.enumeration, opts.max_enumeration, prob.n,
-                                [B for B in budgets if B > 0])
-    if B_enum <= 0:
+    threat = prob.threat
+    B_enum = threat_enumeration_budget(opts.enumeration, opts.max_enumeration, threat,
+                                       [B for B in budgets if B > 0])
+    if B_enum is None or B_enum <= 0:
         return {}
     t0 = time.perf_counter()
     try:
-        count, witness = enumerate_collective(prob, alpha0, signs, B_enum)
+        count, witness = enumerate_collective(
+            prob, alpha0, signs, B_enum,
+            None if threat.unit_cost else [B for B in budgets if 0 < B <= B_enum])
     except RetrainFailed:  # only exact if every retrain converged: leave it to the MILP
         return {}
     per = (time.perf_counter() - t0) / len([B for B in budgets if 0 < B <= B_enum])
@@ -184,5 +199,6 @@ def _enumerate(prob: Problem, budgets: list[int], opts: LabelCertOptions, alpha0
             path=Path.ENUMERATION, test_indices=tuple(prob.test_indices),
             attacked=tuple(prob.test_indices[changed]),
             relabelling=prob.relabelling_from_flips(flips), wall_time=per,
-            extra={"relabellings": int(sum(math.comb(prob.n, b) for b in range(B + 1)))})
+            extra={"relabellings": int(sum(math.comb(int(threat.mask.sum()), b)
+                                           for b in range(threat.max_flips(B) + 1)))})
     return out

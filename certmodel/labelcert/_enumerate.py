@@ -229,18 +229,27 @@ class _Keyed(dict):
     """``worst[r, B]`` lookups for cost budgets (a dict keyed by ``(row, budget)``)."""
 
 
-def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int):
+def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budget: int,
+                         cost_budgets=None):
     """Largest number of changed predictions (margin ``≤ 0``) per budget, with a witness.
 
     Returns ``(count, witness)``: ``count[b]`` exact for ``b ≤ budget``, ``witness[b]`` the
-    flip index tuple attaining it.
+    flip index tuple attaining it.  Only admissible sets (``prob.threat``) are visited; with
+    ``cost_budgets`` both are dicts keyed by those cost budgets.
     """
     Kt = prob.K_test * signs[:, None]
+    threat = prob.threat
+    cb = None if cost_budgets is None else sorted(cost_budgets)
+    max_cost = None
+    if cb is not None:
+        budget, max_cost = threat.max_flips(cb[-1]), cb[-1]
     count = np.zeros(budget + 1, dtype=np.int64)
     count[0] = int(np.sum(Kt @ (prob.y_pm * alpha0) <= 0))
     witness: list[tuple] = [() for _ in range(budget + 1)]
+    ccount = None if cb is None else {B: int(count[0]) for B in cb}
+    cwit = None if cb is None else {B: () for B in cb}
     level = 0
-    for b, S, Z, _ in binary_levels(prob, alpha0, budget):
+    for b, S, Z, cost in binary_levels(prob, alpha0, budget, max_cost):
         if b != level:
             for b2 in range(level + 1, b + 1):
                 count[b2], witness[b2] = count[b2 - 1], witness[b2 - 1]
@@ -249,8 +258,16 @@ def enumerate_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, b
         k = int(np.argmax(changed))
         if changed[k] > count[b]:
             count[b], witness[b] = int(changed[k]), tuple(int(i) for i in S[k])
+        if cb is not None:
+            for B in cb:
+                ch = np.where(_fits(cost, B), changed, -1)
+                k = int(np.argmax(ch))
+                if ch[k] > ccount[B]:
+                    ccount[B], cwit[B] = int(ch[k]), tuple(int(i) for i in S[k])
     for b in range(level + 1, budget + 1):  # budgets above n: nothing more to flip
         count[b], witness[b] = count[b - 1], witness[b - 1]
+    if cb is not None:
+        return ccount, cwit
     return count, witness
 
 

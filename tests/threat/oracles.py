@@ -64,3 +64,16 @@ def brute_multiclass_threat(K, labels, n_classes, C, K_test, budget, threat):
             lab[list(S)] = new
             worst = np.minimum(worst, margin(ovr_logits(K, lab, n_classes, C, K_test)))
     return worst, top
+
+
+def brute_collective_threat(K, y_pm, C, K_test, budget, threat):
+    """Max number of predictions one admissible relabelling changes (ties count)."""
+    y_pm = np.asarray(y_pm, float)
+    f0 = retrain_logits(K, y_pm, C, K_test)
+    s = np.where(f0 >= 0, 1.0, -1.0)
+    best = 0
+    for S in admissible_sets(threat, budget):
+        y = y_pm.copy()
+        y[list(S)] *= -1
+        best = max(best, int(np.sum(s * retrain_logits(K, y, C, K_test) <= 0)))
+    return best
