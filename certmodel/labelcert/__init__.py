@@ -15,7 +15,7 @@ from certmodel._validation import check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
 from certmodel.labelcert._guard import guarded
-from certmodel.labelcert._minflips import min_flips_records
+from certmodel.labelcert._minflips import min_cost_records, min_flips_records
 from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._options import MODES, LabelCertOptions
 from certmodel.labelcert._problem import Problem, check_threat_budgets
@@ -129,7 +129,10 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
     prob = Problem.create(K, y, K_test, C, test_indices, threat=threat).canonical()
     (max_budget,) = check_threat_budgets([max_budget], prob)
     _require_threat_support(prob, "samplewise")
-    if max_budget < 1:
-        raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1")
+    if max_budget < 1 and (prob.threat.unit_cost or max_budget <= 0):
+        raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1 (> 0 for a "
+                                    "cost budget)")
     fn = certify_samplewise if prob.binary else certify_multiclass
+    if not prob.threat.unit_cost:
+        return min_cost_records(functools.partial(guarded, fn), prob, max_budget, opts)
     return min_flips_records(functools.partial(guarded, fn), prob, max_budget, opts)
