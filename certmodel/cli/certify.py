@@ -186,7 +186,10 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               "a closed form, e.g. the saturated regime, else up to 4 processes).")
 @click.option("--scheduler", help="dask.distributed scheduler address, tcp://HOST:PORT.")
 @click.option("--store", type=click.Path(dir_okay=False), help="SQLite results store "
-              "(stored results are reused, new ones added).")
+              "(stored results are reused, new ones added; records of failed tasks are "
+              "computed again).")
+@click.option("--rerun-unknown", is_flag=True, help="With --store: compute the stored "
+              "`unknown` records again (e.g. with a larger --time-limit) and replace them.")
 @click.option("--json", "json_out", help="Write the records as JSON to this file ('-': stdout).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder "
               "(default $CERTMODEL_DATA).")
@@ -197,7 +200,8 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_class, seed,
             budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
-            max_test, workers, scheduler, store, json_out, data_dir, parity, milp_only, quiet):
+            max_test, workers, scheduler, store, rerun_unknown, json_out, data_dir, parity,
+            milp_only, quiet):
     """Certify robustness against label flipping.
 
     With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
@@ -229,6 +233,8 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
                        "kernel problem)")
     if arch is None:
         raise BadInput("--dataset needs --arch (e.g. --arch gcn)")
+    if rerun_unknown and store is None:
+        raise BadInput("--rerun-unknown re-runs stored records: give --store FILE.sqlite")
     check_json_target(json_out)
     from certmodel.kernels import architectures
 
@@ -241,7 +247,7 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
         ridge=1.0 if ridge is None else ridge, solver=solver, time_limit=time_limit,
         max_test=max_test, parity=parity)
     result = _run(config, workers=workers, scheduler=scheduler, store_path=store,
-                  data_dir=data_dir, quiet=quiet)
+                  data_dir=data_dir, quiet=quiet, rerun_unknown=rerun_unknown)
     if json_out is not None:
         from certmodel.results import records_to_json
 
@@ -254,10 +260,10 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
         print_result(result, stderr=(json_out == "-"))
 
 
-def _run(config, *, workers, scheduler, store_path, data_dir, quiet):
+def _run(config, *, workers, scheduler, store_path, data_dir, quiet, rerun_unknown=False):
     with progress_bar(f"certifying {config.label()}", quiet=quiet) as update:
         return run_certify(config, workers=workers, scheduler=scheduler, store=store_path,
-                           progress=update, data_dir=data_dir)
+                           progress=update, data_dir=data_dir, rerun_unknown=rerun_unknown)
 
 
 def print_result(result, *, stderr: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import click
@@ -24,12 +25,17 @@ DEFAULT_STORE = "certmodel-results.sqlite"
 @click.option("--scheduler", help="dask.distributed scheduler address, tcp://HOST:PORT.")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Dataset folder (default $CERTMODEL_DATA).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds per MILP for every run (overrides the file's time_limit).")
+@click.option("--rerun-unknown", is_flag=True, help="Compute the stored `unknown` records "
+              "again (e.g. with a larger --time-limit) and replace them.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-run lines.")
-def sweep(config_file, store, workers, scheduler, data_dir, quiet):
+def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_unknown, quiet):
     """Run every configuration of a sweep (datasets × architectures × seeds × ...).
 
     Results go to the store; re-running skips what is stored, so an interrupted sweep
-    resumes where it stopped.  Example CONFIG.toml:
+    resumes where it stopped (records of failed or crashed tasks are computed again;
+    --rerun-unknown also re-runs the `unknown` ones).  Example CONFIG.toml:
 
     \b
       datasets = ["csbm"]
@@ -44,6 +50,8 @@ def sweep(config_file, store, workers, scheduler, data_dir, quiet):
     from certmodel.store import ResultStore
 
     configs = read_sweep(config_file)
+    if time_limit is not None:
+        configs = [dataclasses.replace(c, time_limit=time_limit) for c in configs]
     for c in configs:  # validate names before any work or file
         if c.dataset not in dataset_names():
             raise BadInput(f"unknown dataset {c.dataset!r} in {config_file}; expected one of: "
@@ -58,7 +66,8 @@ def sweep(config_file, store, workers, scheduler, data_dir, quiet):
         for i, config in enumerate(configs, 1):
             with progress_bar(f"[{i}/{len(configs)}] {config.label()}", quiet=quiet) as update:
                 result = run_certify(config, workers=workers, scheduler=scheduler, store=db,
-                                     progress=update, data_dir=data_dir)
+                                     progress=update, data_dir=data_dir,
+                                     rerun_unknown=rerun_unknown)
             computed += result.n_computed
             reused += result.n_reused
             if not quiet:

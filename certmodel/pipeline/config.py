@@ -1,8 +1,9 @@
 """One run's configuration (:class:`CertifyConfig`) and the hashes that key its stored results.
 
 ``config_hash = sha256(canonical_json({"config": config, "version": package_version}))``;
-``point_hash`` is the same without the budget list, so a later run with more budgets reuses
-the records stored for the budgets in common.
+``point_hash`` is the same without the budget list and the time limit, so a later run with
+more budgets reuses the records stored for the budgets in common, and one with a larger time
+limit can re-run only the ``unknown`` records.
 """
 
 from __future__ import annotations
@@ -176,13 +177,18 @@ class CertifyConfig:
         ).hexdigest()
 
     def point_hash(self) -> str:
-        """Hash of everything but the budget list: records are keyed by it + point + budget.
+        """Hash of everything but the budget list and the time limit: records are keyed by it
+        + point + budget.
 
-        A later run with more budgets reuses the records stored for the budgets in common.
+        A later run with more budgets reuses the records stored for the budgets in common.  The
+        time limit only decides which records end ``unknown`` (a decided verdict is exact under
+        any limit), so a run with a larger limit shares the records and can re-run just the
+        ``unknown`` ones (``run_certify(..., rerun_unknown=True)``).
         """
         d = self.to_dict()
         d.pop("budgets")
         d.pop("budget_fractions")
+        d.pop("time_limit")
         return hashlib.sha256(
             _canonical({"config": d, "version": package_version()}).encode()).hexdigest()
 

@@ -103,7 +103,8 @@ def run_certify(config: CertifyConfig, *, workers: int | None = None,
                 store=None, progress: Callable[[int, int], None] | None = None,
                 data_dir=None, chunk_size: int | None = None,
                 task_timeout: float | None = None,
-                task_fn: Callable[[dict], list] | None = None) -> RunResult:
+                task_fn: Callable[[dict], list] | None = None,
+                rerun_unknown: bool = False) -> RunResult:
     """Run one configuration end to end; store and return its records.
 
     Parameters
@@ -129,6 +130,10 @@ def run_certify(config: CertifyConfig, *, workers: int | None = None,
         Seconds before a task is abandoned (its records become ``unknown``).
     task_fn : callable, optional
         Replaces the task function (testing hook; must be picklable for processes).
+    rerun_unknown : bool
+        Compute the stored ``unknown`` records again (e.g. with a larger ``time_limit``, which
+        is not part of the record keys) and replace them.  Records of failed tasks (errors,
+        crashes, task time-outs) are always computed again.
 
     Returns
     -------
@@ -145,7 +150,8 @@ def run_certify(config: CertifyConfig, *, workers: int | None = None,
     try:
         return _run_prepared(config, prep, store, done, workers=workers, scheduler=scheduler,
                              progress=progress, chunk_size=chunk_size,
-                             task_timeout=task_timeout, task_fn=task_fn, t_start=t_start)
+                             task_timeout=task_timeout, task_fn=task_fn, t_start=t_start,
+                             rerun_unknown=rerun_unknown)
     finally:
         if own_store:
             store.close()
@@ -157,7 +163,7 @@ def _auto_workers(config: CertifyConfig, prep: Prepared) -> int:
 
 
 def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, chunk_size,
-                  task_timeout, task_fn, t_start) -> RunResult:
+                  task_timeout, task_fn, t_start, rerun_unknown=False) -> RunResult:
     version = package_version()
     key = config.point_hash()
     run_id = uuid.uuid4().hex
@@ -167,7 +173,7 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
         cfg.pop("budgets")
         cfg.pop("budget_fractions")
         store.register_config(key, cfg, version)
-        done = store.stored_keys(key)
+        done = store.stored_keys(key, rerun_unknown=rerun_unknown)
     m = prep.test_index.size
     y_true = {int(t): int(v) for t, v in zip(prep.test_index, prep.y_test)}
     base = {"K_train": prep.K_train, "y": prep.y_train, "C": prep.C, "method": config.method,
@@ -220,7 +226,8 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
         if store is not None:
             store.write_task(key, run_id, version,
                              [(r, None if collective else y_true.get(r.test_index))
-                              for r in recs], error=outcome.error)
+                              for r in recs], error=outcome.error,
+                             replace_unknown=rerun_unknown)
         new.extend(recs)
         finished += len(rows) if not collective else m
         if progress is not None:

@@ -8,7 +8,10 @@ accuracy) and the record itself as JSON.  ``configs`` keeps each configuration a
 sweep can prove that it computed nothing twice.
 
 Writes are transactional (WAL journal, one transaction per task): a process killed at any
-moment leaves every task either fully stored or absent, and a re-run skips what is stored.
+moment leaves every task either fully stored or absent, and a re-run skips what is stored —
+except records of failed tasks (``solver_status`` ``"error"`` or ``"timeout"``: a crash, an
+exception, a worker past its task time-out), which a re-run computes again and replaces, and,
+on request (``rerun_unknown``), every ``unknown`` record (e.g. again with a larger time limit).
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from pathlib import Path
 
 from certmodel.results import CertificateRecord, CollectiveRecord
 
-__all__ = ["ResultStore", "StoredRecord", "record_key", "COLLECTIVE_INDEX"]
+__all__ = ["ResultStore", "StoredRecord", "record_key", "COLLECTIVE_INDEX", "RETRIED_STATUSES"]
+
+RETRIED_STATUSES = ("error", "timeout")
+"""``solver_status`` of records from failed tasks: not final, computed again on resume."""
 
 COLLECTIVE_INDEX = -1
 """``test_index`` under which a collective record (one per budget) is stored."""
@@ -83,6 +89,17 @@ def _record_from_json(text: str) -> CertificateRecord | CollectiveRecord:
     return cls.from_dict(d)
 
 
+def _is_final(rec: CertificateRecord | CollectiveRecord, rerun_unknown: bool) -> bool:
+    """Whether a stored record is kept as it is (see :meth:`ResultStore.stored_keys`)."""
+    if rec.solver_status in RETRIED_STATUSES:
+        return False
+    if not rerun_unknown:
+        return True
+    if isinstance(rec, CollectiveRecord):
+        return rec.exact or rec.certified_count == rec.n_test
+    return rec.verdict.value != "unknown"
+
+
 class ResultStore:
     """A results store in one SQLite file (created if absent).
 
@@ -122,12 +139,13 @@ class ResultStore:
 
     def write_task(self, config_hash: str, run_id: str, version: str,
                    rows: Iterable[tuple[CertificateRecord | CollectiveRecord, int | None]],
-                   *, error: str | None = None) -> int:
+                   *, error: str | None = None, replace_unknown: bool = False) -> int:
         """Store one task's records in one transaction; returns how many were new.
 
         ``rows`` are ``(record, y_true)`` pairs; collective records are stored under
-        ``test_index = -1``.  A record already stored is kept (never overwritten), and the
-        task is logged in ``computations`` with its counts.
+        ``test_index = -1``.  A record already stored is kept unless it is not final (a failed
+        task's record, or — when ``replace_unknown`` — an ``unknown`` one): those are replaced.
+        The task is logged in ``computations`` with its counts.
         """
         rows = list(rows)
         now = time.time()
@@ -140,12 +158,19 @@ class ResultStore:
                     index, kind, verdict = COLLECTIVE_INDEX, "collective", None
                 else:
                     index, kind, verdict = rec.test_index, "samplewise", rec.verdict.value
+                key = record_key(config_hash, index, rec.budget)
+                old = cur.execute("SELECT record_json FROM records WHERE key = ?",
+                                  (key,)).fetchone()
+                if old is not None:
+                    if _is_final(_record_from_json(old[0]), replace_unknown):
+                        continue
+                    cur.execute("DELETE FROM records WHERE key = ?", (key,))
                 cur.execute(
-                    "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (record_key(config_hash, index, rec.budget), config_hash, int(index),
-                     int(rec.budget), kind, verdict, None if y_true is None else int(y_true),
-                     json.dumps(rec.to_dict()), version, run_id, now))
-                n_new += cur.rowcount
+                    "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, config_hash, int(index), int(rec.budget), kind, verdict,
+                     None if y_true is None else int(y_true), json.dumps(rec.to_dict()),
+                     version, run_id, now))
+                n_new += 1
             cur.execute(
                 "INSERT INTO computations (run_id, config_hash, n_computed, n_new, error, "
                 "created_at) VALUES (?,?,?,?,?,?)",
@@ -157,11 +182,18 @@ class ResultStore:
         return n_new
 
     # -- reading ------------------------------------------------------------------------------
-    def stored_keys(self, config_hash: str) -> set[tuple[int, int]]:
-        """``(test_index, budget)`` pairs already stored for a configuration."""
+    def stored_keys(self, config_hash: str, *, rerun_unknown: bool = False,
+                    ) -> set[tuple[int, int]]:
+        """``(test_index, budget)`` pairs stored *final* for a configuration (not computed again).
+
+        Not final: records of failed tasks (``solver_status`` in :data:`RETRIED_STATUSES`)
+        and, with ``rerun_unknown``, ``unknown`` records (collective: not proven exact).
+        """
         cur = self._conn.execute(
-            "SELECT test_index, budget FROM records WHERE config_hash = ?", (config_hash,))
-        return {(int(t), int(b)) for t, b in cur}
+            "SELECT test_index, budget, record_json FROM records WHERE config_hash = ?",
+            (config_hash,))
+        return {(int(t), int(b)) for t, b, text in cur
+                if _is_final(_record_from_json(text), rerun_unknown)}
 
     def records(self, config_hash: str | None = None) -> Iterator[StoredRecord]:
         """Stored records (of one configuration or all), by configuration, point, budget."""
