@@ -95,6 +95,30 @@ def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
     return delta * (1.0 + 1e-9) + 1e-12 * C * float(k.max(initial=0.0))
 
 
+def single_flip_radius(a: np.ndarray, k: np.ndarray, C: float) -> np.ndarray:
+    """(S1) for flip sets ``A = {i}`` of one point, element-wise: with ``a = a_i`` and
+    ``k = k_i``, ``Δ² ≤ C φ_i(Δ)``; the same monotone iteration from ``Δ₀ = 2Ck`` (each
+    iterate an upper bound), on 1-D arrays."""
+    a = np.asarray(a, float)
+    k = np.asarray(k, float)
+    base = hinge_gap(a)
+    delta = 2.0 * C * k
+    for _ in range(_ITERATIONS):
+        new = np.sqrt(C * np.maximum(hinge_gap(a - k * delta) - base, 0.0))
+        stop = new >= delta * (1.0 - 1e-6)
+        delta = np.minimum(delta, new)
+        if stop.all():
+            break
+    return delta * (1.0 + 1e-9) + 1e-12 * C * float(k.max(initial=0.0))
+
+
+def _max_flips_vec(remaining: np.ndarray, min_cost: float, n: int) -> np.ndarray:
+    """Most further flips that fit into the remaining budgets (at least ``min_cost`` each)."""
+    rem = np.asarray(remaining, float)
+    out = np.floor((rem + _COST_TOL * np.maximum(1.0, rem)) / min_cost)
+    return np.where(rem < -_COST_TOL, 0, np.minimum(n, out)).astype(int)
+
+
 @dataclasses.dataclass
 class SearchResult:
     """Per test row and budget (``budgets`` sorted): the verdict material of the search.
@@ -121,12 +145,6 @@ def _flip_cost(prob: Problem):
         return np.ones(prob.n, bool), np.ones(prob.n), np.ones(prob.n_classes, bool)
     return np.asarray(th.mask, bool), np.asarray(th.cost, float), \
         np.asarray(th.target_mask, bool)
-
-
-def _max_flips(remaining: float, min_cost: float, n: int) -> int:
-    if remaining < -_COST_TOL:
-        return 0
-    return int(min(n, np.floor((remaining + _COST_TOL * max(1.0, remaining)) / min_cost)))
 
 
 class _Tracker:
@@ -176,6 +194,47 @@ def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
     return ((lb <= eps[:, None]) & active[:, None]).any(axis=0)
 
 
+def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
+            flippable, min_cost):
+    """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
+    retraining them: (B1) with the parent as the base node, its margins ``MP`` and functional
+    margins ``aP``, and the flips below the parent that the child's subtree makes,
+    ``A ⊆ {i} ∪ {j > i flippable}`` (only ``{i}`` when no further flip fits), at most
+    ``⌊(R − cost(parent)) / min cost⌋`` of them.  Returns ``(skip, lb)``."""
+    q = len(par)
+    n = aP.shape[1]
+    lb = np.full((len(MP), q), -np.inf)
+    cand = ~_need(MP[:, par], eps_r, active)
+    if not cand.any():
+        return np.zeros(q, bool), lb
+    jj = np.arange(n)
+    pc, ic = par[cand], idx[cand]
+    single = None
+    for R in np.unique(Rmax[active]):
+        rf = _max_flips_vec(R - c_par[pc], min_cost, n)
+        room = (R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL
+        room &= ((jj[None, :] > ic[:, None]) & flippable[None, :]).any(axis=1)
+        delta = np.zeros(len(pc))
+        # leaves of the subtree: A = {i} (one point, closed 1-D iteration)
+        if (~room).any():
+            if single is None:
+                single = single_flip_radius(aP[pc, ic], ksq[ic], C)
+            delta[~room] = single[~room]
+        for r_ in np.unique(rf[room]):
+            sel = room & (rf == r_)
+            if r_ > 0:
+                allowed = (jj[None, :] == ic[sel, None]) | \
+                    ((jj[None, :] > ic[sel, None]) & flippable[None, :])
+                delta[sel] = stability_radius_batch(aP[pc[sel]], ksq, C, int(r_), allowed)
+        rr = np.flatnonzero(Rmax == R)
+        sub = np.full((len(rr), q), -np.inf)
+        sub[:, cand] = MP[np.ix_(rr, pc)] - (kappa[rr, None] * delta[None, :] + rest[rr, None])
+        lb[rr] = sub
+    lb[~active] = np.inf
+    skip = cand & ~_need(lb, eps_r, active)
+    return skip, lb
+
+
 def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
                   budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                   geo: KernelGeometry | None, time_limit: float | None = None,
@@ -221,6 +280,15 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         ok = (j[None, :] > last[:, None]) & flippable[None, :] & \
             (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par, idx = np.nonzero(ok)
+        if use_bound and len(par):  # bound the children's subtrees before retraining them
+            ZP = Y * A
+            MP, aP = Kt @ ZP.T, Y * (ZP @ K)
+            skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
+                                cost, flippable, min_cost)
+            if skip.any():
+                pruned += int(skip.sum())
+                tr.prune(lbP[:, skip], c[par[skip]])
+                par, idx = par[~skip], idx[~skip]
         for lo in range(0, len(par), _CHUNK):
             p, i = par[lo:lo + _CHUNK], idx[lo:lo + _CHUNK]
             Yc = Y[p].copy()
@@ -252,7 +320,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             if use_bound and cand.any():
                 lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
                 for R in np.unique(Rmax[active]):
-                    r_flips = np.array([_max_flips(R - x, min_cost, n) for x in cc])
+                    r_flips = _max_flips_vec(R - cc, min_cost, n)
                     delta = np.zeros(len(p))
                     for rf in np.unique(r_flips[cand]):
                         sel = (r_flips == rf) & cand
@@ -379,7 +447,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                 lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
                 G = np.einsum("pkn,nm->pkm", Z[cand], K)  # (q, K, n) = K z^k
                 for R in np.unique(Rmax[active]):
-                    rf_all = np.array([_max_flips(R - x, min_cost, n) for x in cc[cand]])
+                    rf_all = _max_flips_vec(R - cc[cand], min_cost, n)
                     delta = np.zeros((int(cand.sum()), nK))
                     for k in range(nK):
                         # problem k changes only at points leaving k or moving to target k
@@ -485,7 +553,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
             cand = expandable & (changed <= best)
             keep = expandable.copy()
             if use_bound and cand.any():
-                rf_all = np.array([_max_flips(Rtop - x, min_cost, n) for x in cc])
+                rf_all = _max_flips_vec(Rtop - cc, min_cost, n)
                 delta = np.zeros(len(p))
                 for rf in np.unique(rf_all[cand]):
                     sel = cand & (rf_all == rf)

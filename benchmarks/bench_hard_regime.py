@@ -1,0 +1,255 @@
+"""Hard-regime LabelCert benchmark (#12): the relabelling search vs the current pipeline.
+
+Same instances, same process, two configurations:
+
+* ``search`` — the defaults (``search="auto"``: the cost model of
+  :mod:`certmodel.labelcert._searchpath` runs the branch-and-bound of
+  :mod:`certmodel.labelcert._search` where it is cheaper than the MILP time it replaces);
+* ``old`` — the previous dispatch (``search="never"``: enumeration up to
+  ``max_enumeration``, then the MILP).
+
+Binary grid: CSBM, CBA (GCN NTK of the graph generators, labelled nodes ``n``), random RBF and
+random ReLU-NTK instances, ``n ∈ {60, 80, 120}``, ``C · max_i Σ_j |K_ij| ∈ {2, 10}``, budgets
+4 and 8, ``m`` test points each, data seed 7 (never used by the tests).  Multiclass: Citeseer
+(exact, GCN, 10 labelled per class = 120, C = 1e-2, budgets 1, 2, 3, 6) and Cora-ML (inexact,
+SGC, 5 per class = 70, C = 0.004, budgets 1, 2, 3, 7) on class-balanced targets.
+
+Per record: verdict, path and CPU seconds (the instance's process CPU time attributed to its
+records in proportion to their recorded wall time); per instance: CPU and wall time.  The
+machine may be loaded: CPU seconds are the comparable number.
+
+Usage::
+
+    .venv/bin/python -m benchmarks.bench_hard_regime --quick
+    .venv/bin/python -m benchmarks.bench_hard_regime --families csbm,cba,rbf,ntk \\
+        --n 60,80,120 --rowsum 2,10 --budgets 4,8 --m 10 --time-limit 60
+    .venv/bin/python -m benchmarks.bench_hard_regime --multiclass citeseer,coraml --targets 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEED = 7
+CONFIGS = ("search", "old")
+
+
+def _say(*a):
+    print(*a, flush=True)
+
+
+# ------------------------------------------------------------------------------------------
+# instances
+# ------------------------------------------------------------------------------------------
+
+def _graph(family: str, n: int, m: int, rowsum: float):
+    from benchmarks.instances import _c_for, _graph_instance
+    from certmodel import datasets
+
+    g = datasets.load(family, n_trn_labeled=n // 2, n_val=n // 2, seed=SEED)
+    labeled, test = datasets.labelcert_split(g)
+    inst = _graph_instance(f"{family}{n}", family, g, labeled, test, None, [], m, SEED,
+                           note="GCN NTK")
+    inst.C = _c_for(inst.K, rowsum)
+    return inst
+
+
+def binary_instance(family: str, n: int, m: int, rowsum: float):
+    from benchmarks.instances import _c_for, _random_ntk, _rbf
+
+    if family in ("csbm", "cba"):
+        inst = _graph(family, n, m, rowsum)
+    elif family == "rbf":
+        inst = _rbf(n, SEED, m, [])
+    elif family == "ntk":
+        inst = _random_ntk(n, SEED, m, [])
+    else:
+        raise SystemExit(f"unknown family {family!r} (csbm, cba, rbf, ntk)")
+    inst.C = _c_for(inst.K, rowsum)
+    inst.name = f"{family}{n}_r{rowsum:g}"
+    return inst
+
+
+MULTICLASS = {
+    # key: (dataset, arch, labelled per class, C, budgets, mode)
+    "citeseer": ("citeseer", "gcn", 10, 1e-2, (1, 2, 3, 6), "multiclass"),
+    "coraml": ("cora_ml", "sgc", 5, 0.004, (1, 2, 3, 7), "multiclass-inexact"),
+}
+
+
+def multiclass_instance(key: str, n_targets: int, data_dir: str):
+    from benchmarks.reproduce_labelcert import multiclass_targets
+    from certmodel.pipeline import CertifyConfig, prepare
+
+    dataset, arch, per_class, C, budgets, mode = MULTICLASS[key]
+    config = CertifyConfig(dataset=dataset, arch=arch, C=C, labelled_per_class=per_class,
+                           seed=0, budgets=budgets, mode=mode, parity=True)
+    prep = prepare(config, data_dir)
+    rows = multiclass_targets(prep.test_index, prep.y_test, prep.n_classes, n_targets, 0)
+    return prep, rows, list(budgets), mode
+
+
+# ------------------------------------------------------------------------------------------
+# runs
+# ------------------------------------------------------------------------------------------
+
+def _options(config: str, time_limit: float):
+    from certmodel.labelcert import LabelCertOptions
+
+    return LabelCertOptions(time_limit=time_limit,
+                            search="auto" if config == "search" else "never")
+
+
+def _certify(K, y, K_test, C, budgets, mode, config, time_limit, test_indices=None):
+    from certmodel.labelcert import certify
+
+    c0, w0 = time.process_time(), time.perf_counter()
+    recs = certify(K, y, K_test, C, budgets, mode=mode, options=_options(config, time_limit),
+                   test_indices=test_indices)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    total = sum(r.wall_time for r in recs) or 1.0
+    rows = [dict(test=int(r.test_index), budget=r.budget, verdict=str(r.verdict),
+                 path=str(r.path), cpu=cpu * r.wall_time / total) for r in recs]
+    return rows, cpu, wall
+
+
+def run_binary(args, writer) -> list[dict]:
+    out = []
+    for fam in args.families:
+        for n in args.n:
+            for rs in args.rowsum:
+                inst = binary_instance(fam, n, args.m, rs)
+                for config in CONFIGS:
+                    rows, cpu, wall = _certify(inst.K, inst.y, inst.K_test, inst.C,
+                                               args.budgets, "samplewise", config,
+                                               args.time_limit)
+                    for r in rows:
+                        r.update(instance=inst.name, family=fam, n=n, rowsum=rs,
+                                 config=config, inst_cpu=cpu, inst_wall=wall)
+                        writer.writerow(r)
+                        out.append(r)
+                    dec = sum(r["verdict"] != "unknown" for r in rows)
+                    _say(f"[hard] {inst.name:14s} {config:6s} decided {dec}/{len(rows)}  "
+                         f"cpu {cpu:7.1f} s  wall {wall:7.1f} s  paths "
+                         f"{sorted({r['path'] for r in rows})}")
+    return out
+
+
+def run_multiclass(args, writer) -> list[dict]:
+    out = []
+    for key in args.multiclass:
+        prep, rows_idx, budgets, mode = multiclass_instance(key, args.targets, args.data_dir)
+        K_test = prep.K_test[rows_idx]
+        tests = prep.test_index[rows_idx]
+        for config in CONFIGS if args.multiclass_old else ("search",):
+            rows, cpu, wall = _certify(prep.K_train, prep.y_train, K_test, prep.C, budgets,
+                                       mode, config, args.time_limit, tests)
+            for r in rows:
+                r.update(instance=key, family=mode, n=int(prep.n_labelled), rowsum=float(
+                    prep.C * np.abs(prep.K_train).sum(axis=1).max()), config=config,
+                    inst_cpu=cpu, inst_wall=wall)
+                writer.writerow(r)
+                out.append(r)
+            dec = sum(r["verdict"] != "unknown" for r in rows)
+            _say(f"[hard] {key:14s} {config:6s} decided {dec}/{len(rows)}  cpu {cpu:7.1f} s "
+                 f"wall {wall:7.1f} s  ({len(rows_idx)} targets: {cpu / len(rows_idx):.1f} "
+                 f"CPU-s per target)  paths {sorted({r['path'] for r in rows})}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# summary
+# ------------------------------------------------------------------------------------------
+
+def summarize(rows: list[dict]) -> list[str]:
+    """Markdown table: per (family, n, rowsum, budget) × config, decided, median/max CPU-s."""
+    groups: dict[tuple, dict[str, list]] = {}
+    for r in rows:
+        key = (r["family"], int(r["n"]), float(r["rowsum"]), int(r["budget"]))
+        groups.setdefault(key, {}).setdefault(r["config"], []).append(r)
+    lines = ["| instance | n | C·rowsum | budget | search: decided | median / max CPU-s | "
+             "old: decided | median / max CPU-s |", "|---|---|---|---|---|---|---|---|"]
+    for key in sorted(groups):
+        cells = []
+        for config in CONFIGS:
+            rs = groups[key].get(config)
+            if not rs:
+                cells += ["–", "–"]
+                continue
+            dec = sum(r["verdict"] != "unknown" for r in rs)
+            cpu = [float(r["cpu"]) for r in rs]
+            cells += [f"{dec}/{len(rs)}", f"{statistics.median(cpu):.2f} / {max(cpu):.2f}"]
+        fam, n, rs_, B = key
+        lines.append(f"| {fam} | {n} | {rs_:.3g} | {B} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _csv(s: str) -> list:
+    return [x for x in s.split(",") if x]
+
+
+def main(argv=None) -> int:
+    from benchmarks.instances import DEFAULT_DATA_DIR
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--families", default="csbm,cba,rbf,ntk")
+    ap.add_argument("--n", default="60,80,120")
+    ap.add_argument("--rowsum", default="2,10")
+    ap.add_argument("--budgets", default="4,8")
+    ap.add_argument("--m", type=int, default=10)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--multiclass", default="", help="citeseer,coraml")
+    ap.add_argument("--multiclass-old", action="store_true",
+                    help="also run the old dispatch on the multiclass settings")
+    ap.add_argument("--targets", type=int, default=6)
+    ap.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    ap.add_argument("--no-binary", action="store_true")
+    ap.add_argument("--tag", default=None)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.families, args.n, args.rowsum, args.budgets = "csbm,rbf", "60", "2,10", "4"
+        args.m, args.time_limit = 4, 5.0
+    args.families = _csv(args.families)
+    args.n = [int(x) for x in _csv(args.n)]
+    args.rowsum = [float(x) for x in _csv(args.rowsum)]
+    args.budgets = [int(x) for x in _csv(args.budgets)]
+    args.multiclass = _csv(args.multiclass)
+    RESULTS.mkdir(exist_ok=True)
+    tag = args.tag or ("quick" if args.quick else time.strftime("%Y%m%d-%H%M%S"))
+    path = RESULTS / f"hard_regime_{tag}.csv"
+    fields = ["instance", "family", "n", "rowsum", "config", "test", "budget", "verdict",
+              "path", "cpu", "inst_cpu", "inst_wall"]
+    c0, w0 = time.process_time(), time.perf_counter()
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        rows = [] if args.no_binary else run_binary(args, writer)
+        rows += run_multiclass(args, writer)
+    table = summarize(rows)
+    _say("\n".join(table))
+    _say(f"[hard] results in {path}")
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    bin_rows = [r for r in rows if r["family"] in ("csbm", "cba", "rbf", "ntk")]
+    head = []
+    for config in CONFIGS:
+        rs = [r for r in bin_rows if r["config"] == config]
+        if rs:
+            dec = sum(r["verdict"] != "unknown" for r in rs)
+            head.append(f"{config}: {dec}/{len(rs)} decided, median "
+                        f"{statistics.median(float(r['cpu']) for r in rs):.2f} CPU-s/record")
+    _say(f"HEADLINE hard regime: {'; '.join(head) or 'no binary rows'} "
+         f"(total {cpu:.0f} CPU-s, {wall:.0f} s wall)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
