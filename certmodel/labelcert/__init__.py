@@ -15,6 +15,7 @@ from certmodel._validation import check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
 from certmodel.labelcert._guard import guarded
+from certmodel.labelcert._twoclass import as_two_classes
 from certmodel.labelcert._minflips import min_cost_records, min_flips_records
 from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._options import MODES, LabelCertOptions
@@ -41,9 +42,25 @@ def _require_threat_support(prob: Problem, mode: str) -> None:
             f"(supported: {list(_THREAT_MODES)})")
 
 
+def _customized(prob: Problem, mode: str, opts: LabelCertOptions, fn):
+    """Validate ``customize`` and switch off every path that may not be exact for an edited
+    model (the MILP alone decides).  The instance is kept in the caller's units (not
+    rescaled) so that the user's constraints read as written."""
+    if not callable(fn):
+        raise InvalidParameterError(f"customize must be a callable fn(model), got {fn!r}")
+    if mode != "samplewise" or not prob.binary:
+        raise InvalidParameterError(
+            f"customize is supported for mode='samplewise' with binary labels, got mode={mode!r}"
+            f" with {prob.n_classes} classes")
+    prob.customize = fn
+    opts = opts.replace(saturated=False, attack=False, enumeration="never", search="never",
+                        bound_tightening=False, monotone=False)
+    return prob, opts
+
+
 def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
             options: LabelCertOptions | None = None, test_indices=None,
-            threat: ThreatModel | None = None,
+            threat: ThreatModel | None = None, customize=None,
             ) -> list[CertificateRecord] | list[CollectiveRecord]:
     """Certify the bias-free kernel SVM trained on ``(K, y)`` against label flips.
 
@@ -68,6 +85,14 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
         Which training points may be relabelled, at what cost, to which classes (default:
         any ``B`` points to any class).  With per-point costs the budgets are cost budgets
         (real numbers ``≥ 0``).  Every record carries ``extra["threat"]`` when restricted.
+    customize : callable, optional
+        ``customize(model)`` edits each sample-wise binary MILP (the open Pyomo model of
+        :class:`~certmodel.milp.formulations.BinaryMILP`: ``model.adversary.flip[i]``,
+        ``model.svm``, ...; built on the caller's ``K``, ``C``), e.g. adds variables and
+        constraints.  Only the MILP decides then (every shortcut is off: it may not be exact
+        for the edited model — express restrictions as a ``threat`` to keep them); a
+        ``not_robust`` witness must satisfy the edited model's constraints and replay by
+        retraining; records carry ``extra["customized"]``.
 
     Returns
     -------
@@ -84,7 +109,11 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     """
     check_choice(mode, "mode", MODES)
     opts = options or LabelCertOptions()
-    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat).canonical()
+    prob = Problem.create(K, y, K_test, C, test_indices, threat=threat)
+    if customize is not None:
+        prob, opts = _customized(prob, mode, opts, customize)
+    else:
+        prob = prob.canonical()
     bs = check_threat_budgets(budgets, prob)
     _require_threat_support(prob, mode)
     # a failing solver makes only the records it affects unknown (never an aborted call)
@@ -97,9 +126,8 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
             raise InvalidParameterError(
                 "mode='collective' needs binary labels (the collective certificate is binary)")
         return guarded(certify_collective, prob, bs, opts, collective=True)
-    if prob.binary and mode.startswith("multiclass"):
-        if mode == "multiclass":
-            return guarded(certify_multiclass, prob, bs, opts)
+    if prob.binary and mode.startswith("multiclass"):  # two classes: exactly the binary one
+        return guarded(as_two_classes(certify_samplewise), prob, bs, opts)
     if mode == "multiclass":
         return guarded(certify_multiclass, prob, bs, opts)
     return guarded(certify_multiclass_inexact, prob, bs, opts)

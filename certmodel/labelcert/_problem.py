@@ -69,6 +69,7 @@ class Problem:
     codes: np.ndarray
     test_indices: np.ndarray
     threat: ResolvedThreat | None = None
+    customize: object = None  # fn(pyomo model) applied to every MILP (certify(customize=))
 
     def __post_init__(self):
         if self.threat is None or isinstance(self.threat, ThreatModel):

@@ -89,6 +89,8 @@ class _BudgetModels:
                 linearization=self.opts.linearization, backend=self.opts.backend,
                 options=self.opts.solver_options(), g_bounds=None if b is None else b[:2],
                 threat=self.prob.threat)
+            if self.prob.customize is not None:  # the user's edits to the open model
+                self.prob.customize(self.models[budget].model)
             self.build_time += time.perf_counter() - t0
         return self.models[budget]
 
@@ -102,6 +104,23 @@ def _replay(prob: Problem, flips: np.ndarray, k_t: np.ndarray, sign: float) -> f
     return float(sign * k_t @ z)
 
 
+def _custom_extra(prob: Problem) -> dict:
+    """``{"customized": name}`` when the user's ``customize`` function edited the MILPs."""
+    fn = prob.customize
+    if fn is None:
+        return {}
+    return {"customized": getattr(fn, "__qualname__", None) or repr(fn)}
+
+
+def _admissible(prob: Problem, model: BinaryMILP, res, budget) -> bool:
+    """A MILP witness is used only if it is admissible under the threat model and, for a
+    customised model, satisfies every constraint of the (edited) model."""
+    flips = model.flips_of(res.x)
+    if not prob.threat.admissible(flips, budget):
+        return False
+    return prob.customize is None or model.satisfies(res.x)
+
+
 def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
     """Solve the budget-B MILP for test row t; returns (verdict, value, kind, flips, res)."""
     model = models.get(budget)
@@ -111,7 +130,8 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
     res = model.solve(c, Sense.MINIMIZE, warm_start=x0, decision=decision)
     if res.has_solution and res.incumbent <= eps_abs:
         flips = model.flips_of(res.x)
-        replay = _replay(prob, flips, k_t, sign)
+        replay = _replay(prob, flips, k_t, sign) if _admissible(prob, model, res, budget) \
+            else np.inf
         if replay <= 0:
             return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
         if decision is not None:  # incumbent in the tolerance band: optimise to settle it
@@ -121,7 +141,8 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
         return Verdict.ROBUST, res.bound, kind, None, res
     if res.has_solution and res.incumbent <= eps_abs:
         flips = model.flips_of(res.x)
-        replay = _replay(prob, flips, k_t, sign)
+        replay = _replay(prob, flips, k_t, sign) if _admissible(prob, model, res, budget) \
+            else np.inf
         if replay <= 0:
             return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
     value = res.bound
@@ -152,10 +173,12 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
         dec[(t, B)] = make_record(
             test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
             clean_margin=margins0[t], value=value, value_kind=kind, path=path,
-            relabelling=relab, res=res, backend=backend, **threat_extra(prob), **extra)
+            relabelling=relab, res=res, backend=backend, **threat_extra(prob),
+            **_custom_extra(prob), **extra)
 
-    # budget 0 and non-positive clean margins
-    for t in range(prob.m):
+    # budget 0 and non-positive clean margins (not for a customised model: the user's
+    # constraints may exclude the clean labelling, so the MILP decides every record)
+    for t in range(prob.m if prob.customize is None else 0):
         if margins0[t] <= 0:
             for B in budgets:
                 put(t, B, Verdict.NOT_ROBUST, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL,

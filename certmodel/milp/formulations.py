@@ -86,6 +86,12 @@ class _LoadedModel:
         self.refresh()
         return self.backend.write(path)
 
+    def satisfies(self, x: np.ndarray, tol: float = 1e-6) -> bool:
+        """Does ``x`` satisfy every constraint of the compiled model (rows, bounds,
+        integrality, SOS1 sets, indicator rows) up to a relative ``tol``?  Used to check that
+        a witness meets constraints a user added (``certify(..., customize=...)``)."""
+        return form_satisfied(self.form, x, tol)
+
     def solve(self, c: np.ndarray, sense: Sense, *, warm_start: np.ndarray | None = None,
               decision: DecisionTarget | None = None,
               options: SolveOptions | None = None) -> SolveResult:
@@ -97,6 +103,36 @@ class _LoadedModel:
         if self.compiled.compilations != before:
             self._columns_changed()
         return res
+
+
+def form_satisfied(form: StandardForm, x: np.ndarray, tol: float = 1e-6) -> bool:
+    """``x`` within every row range, column bound, integrality, SOS1 set and indicator row
+    of ``form`` up to ``tol`` relative to ``1 + |bound|``."""
+    x = np.asarray(x, dtype=float)
+    if x.shape != (form.n_cols,) or not np.all(np.isfinite(x)):
+        return False
+
+    def slack(v, b):
+        return tol * (1.0 + np.abs(np.where(np.isfinite(b), b, 0.0)))
+
+    r = form.A @ x
+    if np.any(r < form.row_lower - slack(r, form.row_lower)) or \
+            np.any(r > form.row_upper + slack(r, form.row_upper)):
+        return False
+    if np.any(x < form.col_lower - slack(x, form.col_lower)) or \
+            np.any(x > form.col_upper + slack(x, form.col_upper)):
+        return False
+    xi = x[form.integrality]
+    if np.any(np.abs(xi - np.round(xi)) > tol):
+        return False
+    for cols in form.sos1:
+        if np.count_nonzero(np.abs(x[cols]) > tol) > 1:
+            return False
+    for ind in form.indicators:
+        if round(x[ind.binary]) == ind.active_value and \
+                float(ind.coefficients @ x[ind.columns]) > ind.rhs + tol * (1 + abs(ind.rhs)):
+            return False
+    return True
 
 
 def _put(x: np.ndarray, cols: np.ndarray, values) -> None:
@@ -160,7 +196,7 @@ class BinaryMILP(_LoadedModel):
         self.g_bounds = g_bounds
         n = len(self.y_pm)
         m = pyo.ConcreteModel(name="labelcert_binary")
-        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget, threat)
+        adv = add_binary_adversary(m, "adversary", self.y_pm, self.budget, threat)
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
                           linearization=linearization, g_bounds=g_bounds)
         # the real objective: sign · p_t for the test point in the mutable params (swapped
@@ -221,7 +257,7 @@ class MulticlassMILP(_LoadedModel):
         self.rivals = rivals
         n = len(self.labels)
         m = pyo.ConcreteModel(name="labelcert_multiclass")
-        adv = add_multiclass_adversary(m, "adv", self.labels, self.n_classes, self.budget,
+        adv = add_multiclass_adversary(m, "adversary", self.labels, self.n_classes, self.budget,
                                        threat)
         m.svm = pyo.Block(range(self.n_classes))
         kkts = []
@@ -315,7 +351,7 @@ class CollectiveMILP(_LoadedModel):
         signs = np.asarray(signs, dtype=float)
         n = len(self.y_pm)
         m = pyo.ConcreteModel(name="labelcert_collective")
-        adv = add_binary_adversary(m, "adv", self.y_pm, self.budget, threat)
+        adv = add_binary_adversary(m, "adversary", self.y_pm, self.budget, threat)
         self.g_bounds = g_bounds
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
                           linearization=linearization, g_bounds=g_bounds)

@@ -109,7 +109,7 @@ def test_binary_milp_class_honours_edits():
     assert r1.incumbent == pytest.approx(worst[0], abs=tol(K_test[0], 1.0))
     assert r1.incumbent >= r0.incumbent - 1e-9
     # fixing a flip variable removes its column; decoding still works
-    model.model.adv.flip[neg[0]].fix(0)
+    model.model.adversary.flip[neg[0]].fix(0)
     r2 = model.solve(model.objective(K_test[0], 1.0), Sense.MINIMIZE)
     assert r2.incumbent == pytest.approx(r1.incumbent, abs=1e-6)
     assert len(model.flips_of(r2.x)) == len(y)
