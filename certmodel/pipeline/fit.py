@@ -18,9 +18,16 @@ CV_GRID = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.
            1.0, 2.5, 5.0, 7.5, 10.0)
 
 
-def svm_logits(K_train, y, K_test, C, n_classes) -> np.ndarray:
-    """Clean logits of the bias-free SVM: (m,) binary (y in ±1), (m, K) one-vs-rest."""
-    if n_classes == 2:
+def svm_logits(K_train, y, K_test, C, n_classes, one_vs_rest: bool | None = None,
+               ) -> np.ndarray:
+    """Clean logits of the bias-free SVM: (m,) binary (y in ±1), (m, K) one-vs-rest.
+
+    ``one_vs_rest`` (default: ``n_classes > 2``) gives (m, K) logits for labels ``0..K-1``,
+    also for two classes (a binary data set certified in a multiclass mode).
+    """
+    if one_vs_rest is None:
+        one_vs_rest = n_classes != 2
+    if not one_vs_rest:
         alpha = solve_svm_dual(K_train, y, C).alpha
         return K_test @ (alpha * y)
     out = np.empty((K_test.shape[0], n_classes))

@@ -83,12 +83,12 @@ def prepare(config: CertifyConfig, data_dir=None) -> Prepared:
             raise InvalidParameterError(
                 f"no default C for --dataset {config.dataset} --arch {config.arch}; "
                 "give --C VALUE or --cv")
-    k_classes = 2 if binary else n_classes
+    k_classes = 2 if binary else n_classes  # multiclass modes: labels 0..K-1, also for K = 2
     if config.learner == "krr":
         W = label_linear_weights(K_train, K_test, y_train, C, "krr", config.ridge, k_classes)
-        logits = W @ (y_train if k_classes == 2 else np.eye(k_classes)[y_train])
+        logits = W @ (y_train if binary else np.eye(k_classes)[y_train])
     else:
-        logits = svm_logits(K_train, y_train, K_test, C, k_classes)
+        logits = svm_logits(K_train, y_train, K_test, C, k_classes, one_vs_rest=not binary)
     prediction, margin = predictions(logits)
     t3 = time.perf_counter()
     return Prepared(K_train=K_train, y_train=y_train, K_test=K_test, test_index=test,
