@@ -74,9 +74,7 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
     if mode == "collective":
         return [scalabel.certify_collective(W, y, int(B), backend=solver, time_limit=time_limit,
                                             test_indices=test_indices) for B in budgets]
-    if mode == "samplewise" and not binary:
-        raise InvalidParameterError("--mode samplewise needs binary labels (±1); "
-                                    "use --mode multiclass")
+    # sample-wise on labels 0..K-1 is the multiclass certificate (as in labelcert.certify)
     return scalabel.certify(W, y, list(budgets), test_indices=test_indices)
 
 

@@ -53,11 +53,13 @@ def prepare(config: CertifyConfig, data_dir=None) -> Prepared:
     t0 = time.perf_counter()
     data = load_graph(config, data_dir)
     n_classes = int(data.n_classes)
-    binary = config.mode in ("samplewise", "collective")
-    if binary and n_classes != 2:
+    if config.mode == "collective" and n_classes != 2:
         raise InvalidParameterError(
-            f"--mode {config.mode} needs a binary dataset, but {config.dataset} has "
+            f"--mode collective needs a binary dataset, but {config.dataset} has "
             f"{n_classes} classes; use --mode multiclass or a *_binary dataset")
+    # the mode follows the labels as in labelcert.certify: sample-wise on more than two
+    # classes is the (exact) multiclass certificate
+    binary = config.mode in ("samplewise", "collective") and n_classes == 2
     labelled, test = split_nodes(config, data)
     t1 = time.perf_counter()
     check_choice(config.arch, "--arch", kernels.architectures())

@@ -91,12 +91,20 @@ def test_bad_input_exit_2(tmp_path, args, needle, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_multiclass_dataset_needs_multiclass_mode(tmp_path, data_dir):
+def test_multiclass_dataset_mode_follows_labels(tmp_path, data_dir):
+    """Sample-wise on a 7-class dataset is the multiclass certificate (as labelcert infers);
+    collective stays binary-only (exit 2, nothing written)."""
     out = tmp_path / "out.json"
     res = run("certify", "--dataset", "cora_ml", "--arch", "gcn", "--budget", "1",
-              "--data-dir", data_dir, "--json", out)
+              "--method", "scalabel", "--C", "1e-6", "--max-test", "3", "--data-dir", data_dir,
+              "--json", out, "-q")
+    assert res.exit_code == 0, res.output
+    assert {r.prediction for r in records_from_json(out.read_text())} <= set(range(7))
+    out2 = tmp_path / "out2.json"
+    res = run("certify", "--dataset", "cora_ml", "--arch", "gcn", "--budget", "1",
+              "--mode", "collective", "--data-dir", data_dir, "--json", out2)
     assert res.exit_code == 2 and "binary" in res.output and "multiclass" in res.output
-    assert not out.exists()
+    assert not out2.exists()
 
 
 def test_instance_round_trip(tmp_path):

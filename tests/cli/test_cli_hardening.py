@@ -50,3 +50,17 @@ def test_binary_instance_in_multiclass_mode(tmp_path, mode, labels):
     res = run("certify", "--instance", inst, "--budget", "1,2", "--mode", mode, "--json", b)
     assert res.exit_code == 0, res.output
     assert _verdicts(a) == _verdicts(b)
+
+
+@pytest.mark.parametrize("method", ["labelcert", "scalabel"])
+def test_instance_mode_follows_labels(tmp_path, method):
+    """3-class labels with the default --mode samplewise: the multiclass certificate for both
+    methods (ScaLabelCert used to demand --mode multiclass)."""
+    inst = _instance(tmp_path / "i.npz", labels=np.array([0, 1, 2] * 2 + [0, 1]), C=0.001)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    res = run("certify", "--instance", inst, "--budget", "1", "--method", method, "--json", a)
+    assert res.exit_code == 0, res.output
+    res = run("certify", "--instance", inst, "--budget", "1", "--method", method,
+              "--mode", "multiclass", "--json", b)
+    assert res.exit_code == 0, res.output
+    assert _verdicts(a) == _verdicts(b)
