@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from certmodel._validation import check_array, check_choice, check_scalar
-from certmodel.ensemble.costs import costs_from_minflips
+from certmodel.ensemble.costs import costs_from_minflips, costs_from_weights
 from certmodel.ensemble.knapsack import whitebox_radius
 from certmodel.ensemble.partition import hash_partition, partition_indices, sorted_partition
 from certmodel.ensemble.votes import count_votes, dpa_radius
@@ -189,7 +189,7 @@ def certify_ensemble(X_train, y_train, X_test, *, partitions: int, learner: str 
                      kernel: Callable | None = None, partitioner: str = "hash",
                      y_test=None, n_classes: int | None = None, lam: float = 1e-3,
                      C: float | None = None, C_factor: float = 0.5,
-                     method: str = "auto") -> EnsembleResult:
+                     method: str = "auto", threat=None) -> EnsembleResult:
     """Train a partition-aggregation ensemble of label-linear learners and certify it.
 
     Parameters
@@ -211,6 +211,11 @@ def certify_ensemble(X_train, y_train, X_test, *, partitions: int, learner: str 
         True test labels (for accuracy, MCR and curves).
     method : {"auto", "fast", "dp"}
         Knapsack solver of :func:`~certmodel.ensemble.whitebox_radius`.
+    threat : ThreatModel, optional
+        Restricted threat model over the training points (flippable mask, integer per-point
+        costs, target classes): per-partition costs become minimum admissible costs
+        (:func:`~certmodel.ensemble.costs.costs_from_weights`) and the white-box radius is in
+        cost units.  The black-box DPA radius ignores it (still a valid lower bound).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -222,6 +227,11 @@ def certify_ensemble(X_train, y_train, X_test, *, partitions: int, learner: str 
     n = X_train.shape[0]
     classes, codes = encode_labels(y_train, n, n_classes)
     K = classes.size
+    resolved = None
+    if threat is not None and not threat.is_default:
+        from certmodel.threat import resolve_threat
+
+        resolved = resolve_threat(threat, n, K)
     P = int(check_scalar(partitions, "partitions", numbers.Integral, min_val=1))
     check_choice(learner, "learner", ("krr", "svm"))
     check_choice(partitioner, "partitioner", ("hash", "sorted"))
@@ -262,9 +272,15 @@ def certify_ensemble(X_train, y_train, X_test, *, partitions: int, learner: str 
                     "saturated regime compute the per-partition costs with LabelCert and pass "
                     "them through certmodel.ensemble.costs_from_certifier to whitebox_radius"
                 ) from None
-        mf = min_flips(W, codes[I], n_classes=K, witnesses=False)
-        base_pred[:, p] = mf.prediction
-        costs[:, p, :] = costs_from_minflips(mf.per_rival, mf.prediction, I.size)
+        if resolved is not None:  # minimum admissible costs inside the partition
+            import dataclasses
+
+            sub = dataclasses.replace(resolved, mask=resolved.mask[I], cost=resolved.cost[I])
+            base_pred[:, p], costs[:, p, :] = costs_from_weights(W, codes[I], K, sub)
+        else:
+            mf = min_flips(W, codes[I], n_classes=K, witnesses=False)
+            base_pred[:, p] = mf.prediction
+            costs[:, p, :] = costs_from_minflips(mf.per_rival, mf.prediction, I.size)
         t_kernel += t2 - t1
         t_cert += time.perf_counter() - t2
     timings["kernel"] = t_kernel
