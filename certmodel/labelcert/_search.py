@@ -352,6 +352,58 @@ def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
     return top - G.max(axis=2)
 
 
+def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, Rmax, active,
+                       eps_r, kappa, rest, ksq, C, cost, flippable, min_cost):
+    """Multiclass :func:`_screen`: child ``(par[q], j[q] → new[q])``'s subtree bounded by
+    (B2) from the parent.  Problem ``k`` sees the flip of ``j`` only if ``k ∈ {y_j, new}``,
+    and further flips only at ``j' > j`` that leave ``k`` or (``k`` a target) move to it; a
+    leaf child changes problems ``y_j`` and ``new`` alone (every other ``f_k`` is exact)."""
+    q = len(par)
+    n = aP.shape[2]
+    nK = aP.shape[1]
+    lb = np.full((len(MP), q), -np.inf)
+    cand = ~_need(MP[:, par], eps_r, active)
+    if not cand.any():
+        return np.zeros(q, bool), lb
+    jj = np.arange(n)
+    pc, jc, nc = par[cand], j[cand], new[cand]
+    oc = codes[jc]
+    single = None
+    for R in np.unique(Rmax[active]):
+        rf = _max_flips_vec(R - c_par[pc], min_cost, n)
+        later = (jj[None, :] > jc[:, None]) & flippable[None, :]
+        room = ((R - c_par[pc] - cost[jc]) >= min_cost - _COST_TOL) & later.any(axis=1)
+        delta = np.zeros((len(pc), nK))
+        if (~room).any():
+            if single is None:
+                single = np.stack([single_flip_radius(aP[pc, k, jc], ksq[jc], C)
+                                   for k in range(nK)], axis=1)
+            touched = (np.arange(nK)[None, :] == oc[:, None]) | \
+                (np.arange(nK)[None, :] == nc[:, None])
+            delta[~room] = np.where(touched[~room], single[~room], 0.0)
+        for r_ in np.unique(rf[room]):
+            sel = room & (rf == r_)
+            if r_ <= 0:
+                continue
+            for k in range(nK):
+                allow = (jj[None, :] == jc[sel, None]) & \
+                    ((oc[sel] == k) | (nc[sel] == k))[:, None]
+                allow |= later[sel] & ((codes == k) | targets[k])[None, :]
+                delta[sel, k] = stability_radius_batch(aP[pc[sel], k], ksq, C, int(r_), allow)
+        rr = np.flatnonzero(Rmax == R)
+        rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
+        Fq = FP[rr][:, pc]
+        lo, hi = Fq - rad, Fq + rad
+        sub = np.full((len(rr), q), -np.inf)
+        for u, t in enumerate(rr):
+            a_ = tops_r[t]
+            sub[u, cand] = lo[u][:, a_] - np.delete(hi[u], a_, axis=1).max(axis=1)
+        lb[rr] = sub
+    lb[~active] = np.inf
+    skip = cand & ~_need(lb, eps_r, active)
+    return skip, lb
+
+
 def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
                       budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                       geo: KernelGeometry | None, time_limit: float | None = None,
@@ -406,6 +458,18 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
         ok = (cj[None, :] > last[:, None]) & \
             (c[:, None] + cost[cj][None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par, opt = np.nonzero(ok)
+        if use_bound and len(par):  # bound the children's subtrees before retraining them
+            YP = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
+            ZP = YP * A
+            FP = np.einsum("rn,pkn->rpk", Kt, ZP)
+            aP = YP * np.einsum("pkn,nm->pkm", ZP, K)
+            skip, lbP = _screen_multiclass(
+                aP, FP, _ovr_margins(FP, tops_r), tops_r, c, par, cj[opt], cc_new[opt], codes,
+                targets, Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost)
+            if skip.any():
+                pruned += int(skip.sum())
+                tr.prune(lbP[:, skip], c[par[skip]])
+                par, opt = par[~skip], opt[~skip]
         for lo in range(0, len(par), _CHUNK):
             p, o = par[lo:lo + _CHUNK], opt[lo:lo + _CHUNK]
             j, new = cj[o], cc_new[o]

@@ -8,7 +8,10 @@ retrain, measured on a probe batch of the root's children.  The search is run on
 budgets with ``N(B) · cost ≤ allowance`` (``search="auto"``; every open budget with
 ``"always"``), where the allowance is the MILP time of the open records those budgets
 cover; the search is capped at the allowance (or ``search_time``), so it never spends more
-than the MILPs it replaces would be allowed.  A time-out leaves the records open for the
+than the MILPs it replaces would be allowed.  When the plain count rejects the largest open
+budget, a probe search at a small budget ``b`` (costing ≤ 5 % of the allowance) measures the
+seconds per relabelling *including* the subtrees the bound skipped, and the plan is redone
+with ``N(B)`` × that.  A time-out leaves the records open for the
 MILP; results of a finished search are exact (see :mod:`certmodel.labelcert._search`).
 """
 
@@ -29,6 +32,7 @@ __all__ = ["retrain_cost", "plan_search", "binary_search_records",
            "multiclass_search_records", "collective_search"]
 
 MILP_SECONDS_IF_UNLIMITED = 60.0
+PROBE_SHARE = 0.05  # a probe search may use this share of the MILP time it could save
 _PROBE = 128
 
 
@@ -102,23 +106,67 @@ def _put_results(res, rows, budgets, dec, put, eps, witness_kw):
                         note="worst margin within eps of 0", **extra)
 
 
+def _probe_budget(prob, open_rec, unit, opts, n_classes: int = 2):
+    """A small budget whose full search costs at most ``PROBE_SHARE`` of the allowance
+    (None: none fits, or every open budget fits the plain count already)."""
+    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    allowance = per * sum(open_rec.values())
+    best = None
+    for b in range(1, int(np.ceil(max(open_rec))) + 1):
+        if _count(prob, b, n_classes) * unit <= PROBE_SHARE * allowance:
+            best = b
+    return best
+
+
+def _replan(prob, opts, open_rec, unit, chosen, cap, geo, probe, n_classes: int):
+    """Redo the plan with the seconds per relabelling of a probe search (see module doc)
+    when the plain count rejected the largest open budget."""
+    last = max(b for b, k in open_rec.items() if k > 0)
+    if last in chosen or geo is None or opts.search != "auto":
+        return chosen, cap
+    b = _probe_budget(prob, open_rec, unit, opts, n_classes)
+    if b is None or b >= last:
+        return chosen, cap
+    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    c0 = time.process_time()
+    probe(b, 2 * PROBE_SHARE * per * sum(open_rec.values()))
+    per_relabelling = (time.process_time() - c0) / max(_count(prob, b, n_classes), 1)
+    return plan_search(prob, opts, open_rec, per_relabelling, n_classes)
+
+
 def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
                           converged: bool) -> None:
-    """Decide open binary sample-wise records by the search where the cost model says so."""
+    """Decide open binary sample-wise records by the search where the cost model says so.
+
+    Cost per relabelling: the measured retrain cost, or — when that plain estimate rejects
+    a budget — the measured seconds per relabelling of a probe search at a small budget
+    (which includes the share of the tree the bound skipped).
+    """
     open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
     if not any(open_rec.values()) or opts.search == "never":
         return
     t0 = time.perf_counter()
     unit = retrain_cost(prob, alpha0, prob.y_pm)
     chosen, cap = plan_search(prob, opts, open_rec, unit)
+    geo = _geometry(prob, opts, converged)
+    rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in budgets)],
+                    dtype=int)
+
+    def probe(b, limit):
+        search_binary(prob, alpha0, signs, rows, [b], np.ones((len(rows), 1), bool), eps, geo,
+                      time_limit=limit)
+
+    try:
+        chosen, cap = _replan(prob, opts, open_rec, unit, chosen, cap, geo, probe, 2)
+    except RetrainFailed:
+        return
     if not chosen:
         return
     rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in chosen)],
                     dtype=int)
     mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
     try:
-        res = search_binary(prob, alpha0, signs, rows, chosen, mask, eps,
-                            _geometry(prob, opts, converged), time_limit=cap)
+        res = search_binary(prob, alpha0, signs, rows, chosen, mask, eps, geo, time_limit=cap)
     except RetrainFailed:
         return
 
@@ -140,14 +188,27 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
     t0 = time.perf_counter()
     unit = retrain_cost(prob, alphas[0], np.where(prob.codes == 0, 1.0, -1.0))
     chosen, cap = plan_search(prob, opts, open_rec, unit, prob.n_classes, retrains_per_node=2)
+    geo = _geometry(prob, opts, converged)
+    rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in budgets)],
+                    dtype=int)
+
+    def probe(b, limit):
+        search_multiclass(prob, alphas, tops, rows, [b], np.ones((len(rows), 1), bool), eps,
+                          geo, time_limit=limit)
+
+    try:
+        chosen, cap = _replan(prob, opts, open_rec, 2 * unit, chosen, cap, geo, probe,
+                              prob.n_classes)
+    except RetrainFailed:
+        return
     if not chosen:
         return
     rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in chosen)],
                     dtype=int)
     mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
     try:
-        res = search_multiclass(prob, alphas, tops, rows, chosen, mask, eps,
-                                _geometry(prob, opts, converged), time_limit=cap)
+        res = search_multiclass(prob, alphas, tops, rows, chosen, mask, eps, geo,
+                                time_limit=cap)
     except RetrainFailed:
         return
 
