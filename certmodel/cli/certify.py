@@ -11,9 +11,12 @@ import numpy as np
 from certmodel.cli._common import (
     BadInput,
     check_json_target,
+    check_scheduler_address,
+    check_store_target,
     console,
     parse_float_list,
     parse_int_list,
+    parse_key_values,
     progress_bar,
     write_json,
 )
@@ -23,6 +26,7 @@ from certmodel.pipeline import (
     CertifyConfig,
     certify_arrays,
     run_certify,
+    validate_config,
 )
 
 __all__ = ["certify", "load_instance", "summary_table"]
@@ -53,6 +57,23 @@ def summary_table(rows: list[dict], title: str):
 # instance files
 # ----------------------------------------------------------------------------------------------
 
+def _check_npz_magic(path: str) -> None:
+    """An instance is an ``.npz`` archive (a zip file): say what the file is otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except FileNotFoundError:
+        raise BadInput(f"--instance: file {path} does not exist") from None
+    except OSError as e:
+        raise BadInput(f"--instance {path}: cannot be read ({e})") from None
+    if head.startswith(b"\x93NUMPY"):
+        raise BadInput(f"--instance {path}: an .npy file holds one array; an instance is an "
+                       ".npz archive with K, K_test, y and C (numpy.savez)")
+    if not head.startswith(b"PK"):
+        raise BadInput(f"--instance {path}: not an .npz archive (numpy.savez writes a zip "
+                       "file); it holds K, K_test, y and C")
+
+
 def load_instance(path: str, *, need_C: bool) -> dict:
     """Read and validate an instance ``.npz`` (``K``, ``K_test``, ``y``, ``C``, opt. ``ridge``).
 
@@ -61,10 +82,9 @@ def load_instance(path: str, *, need_C: bool) -> dict:
     from certmodel._validation import check_kernel_matrix, check_labels, check_test_kernel
     from certmodel.exceptions import InvalidParameterError
 
+    _check_npz_magic(path)
     try:
         with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise BadInput(f"--instance {path}: expected an .npz archive, got a single array")
             arrays = {k: z[k] for k in z.files}
     except BadInput:
         raise
@@ -112,8 +132,49 @@ def _milp_only_options():
     return LabelCertOptions.plain(linearization="compact")
 
 
+def load_threat(flippable: str | None, cost: str | None, y: np.ndarray):
+    """``--flippable FILE.npy|class:K`` and ``--cost FILE.npy`` -> ThreatModel (or None).
+
+    ``class:K`` marks the training points labelled ``K`` (a label value of the instance);
+    ``.npy`` files are read without pickles (a boolean / 0-1 mask, positive costs).
+    """
+    from certmodel.exceptions import InvalidParameterError
+    from certmodel.threat import ThreatModel
+
+    if flippable is None and cost is None:
+        return None
+
+    def npy(path: str, what: str) -> np.ndarray:
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise BadInput(f"{what} {path!r}: cannot read a .npy array ({e})") from None
+
+    mask = None
+    if flippable is not None:
+        if flippable.startswith("class:"):
+            try:
+                k = int(flippable[len("class:"):])
+            except ValueError:
+                raise BadInput(f"--flippable {flippable!r}: expected class:K with an integer "
+                               "label K, or FILE.npy") from None
+            if k not in set(np.asarray(y).tolist()):
+                raise BadInput(f"--flippable {flippable!r}: no training point has label {k} "
+                               f"(labels: {sorted(set(np.asarray(y).tolist()))})")
+            mask = np.asarray(y) == k
+        else:
+            mask = npy(flippable, "--flippable")
+    costs = None if cost is None else npy(cost, "--cost")
+    try:
+        threat = ThreatModel(flippable=mask, cost=costs)
+        threat.resolve(len(y), max(2, len(set(np.asarray(y).tolist()))))
+    except InvalidParameterError as e:
+        raise BadInput(f"--flippable/--cost: {e}") from None
+    return threat
+
+
 def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, time_limit,
-                      json_out, quiet, milp_only=False):
+                      json_out, quiet, milp_only=False, flippable=None, cost=None):
     from certmodel._validation import check_budgets
     from certmodel.exceptions import InvalidParameterError
     from certmodel.results import records_to_json, summarize
@@ -123,19 +184,25 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
     check_json_target(json_out)
     data = load_instance(instance, need_C=(learner == "svm"))
     ridge = ridge if ridge is not None else data.get("ridge", 1.0)
+    threat = load_threat(flippable, cost, data["y"])
     try:
-        budgets = check_budgets(list(budgets), data["K"].shape[0], "--budget")
+        if cost is None:
+            budgets = check_budgets(list(budgets), data["K"].shape[0], "--budget")
+        else:  # cost budgets: any integers >= 0
+            budgets = check_budgets(list(budgets), 10**12, "--budget")
     except InvalidParameterError as e:
         raise BadInput(str(e)) from None
     t0 = time.perf_counter()
     records = certify_arrays(data["K"], data["y"], data["K_test"], data.get("C", 1.0), budgets,
                              method=method, mode=mode, learner=learner, ridge=ridge,
                              solver=solver, time_limit=time_limit,
-                             labelcert_options=_milp_only_options() if milp_only else None)
+                             labelcert_options=_milp_only_options() if milp_only else None,
+                             threat=threat)
     wall = time.perf_counter() - t0
     meta = {"instance": str(instance), "method": method, "mode": mode, "learner": learner,
             "solver": solver, "budgets": budgets, "n_train": int(data["K"].shape[0]),
-            "n_test": int(data["K_test"].shape[0]), "wall_time": wall}
+            "n_test": int(data["K_test"].shape[0]), "wall_time": wall,
+            "threat": None if threat is None else threat.to_dict()}
     write_json(json_out, records_to_json(records, **meta))
     if not quiet:
         con = console(stderr=(json_out == "-"))
@@ -155,6 +222,9 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               help="A .npz file with K (n×n), K_test (m×n), y and C instead of a dataset.")
 @click.option("--arch", help="NTK architecture: gcn, sgc, appnp, gin, graphsage, "
               "gcn_skip_alpha, gcn_skip_pc, mlp, linear, fc.")
+@click.option("--arch-option", "arch_option", multiple=True, callback=parse_key_values,
+              metavar="KEY=VALUE", help="Architecture option, repeatable, e.g. "
+              "--arch-option alpha=0.1 for appnp (see `certmodel.kernels.ntk`).")
 @click.option("--normalization", type=click.Choice(["row", "sym", "graphsage", "none"]),
               help="Graph normalisation (default: the architecture's).")
 @click.option("--depth", type=click.IntRange(min=1), default=1, show_default=True,
@@ -172,8 +242,9 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
 @click.option("--mode", type=click.Choice(MODES), default="samplewise", show_default=True)
 @click.option("--learner", type=click.Choice(["svm", "krr"]), default="svm", show_default=True,
               help="krr needs --method scalabel.")
-@click.option("--ridge", type=float, help="Ridge λ of kernel ridge regression (default 1, or "
-              "the instance's `ridge`).")
+@click.option("--ridge", type=click.FloatRange(min=0, min_open=True),
+              help="Ridge λ > 0 of kernel ridge regression (default 1, or the instance's "
+              "`ridge`).")
 @click.option("--solver", default="highs", show_default=True,
               help="MILP backend: highs, gurobi, scip, a plug-in, or pyomo:NAME (any Pyomo "
               "solver, e.g. pyomo:cbc); `certmodel solvers` lists what is installed.")
@@ -197,11 +268,16 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
 @click.option("--milp-only", is_flag=True, help="With --instance and --method labelcert: "
               "decide every point by the MILP alone (no attack, enumeration, bounds or "
               "closed forms), to compare solvers.")
+@click.option("--flippable", help="With --instance: the training points the attacker may "
+              "relabel — class:K (points labelled K) or FILE.npy (boolean mask, no pickles).")
+@click.option("--cost", help="With --instance: FILE.npy of per-point flip costs (> 0); "
+              "--budget is then a cost budget.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
-def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_class, seed,
+def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
+            labelled_per_class, seed,
             budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
             max_test, workers, scheduler, store, rerun_unknown, json_out, data_dir, parity,
-            milp_only, quiet):
+            milp_only, flippable, cost, quiet):
     """Certify robustness against label flipping.
 
     With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
@@ -226,8 +302,11 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
         if budget is None:
             raise BadInput("--instance needs integer budgets: --budget 1,2,3")
         _certify_instance(instance, budget, method, learner, ridge, mode, solver, time_limit,
-                          json_out, quiet, milp_only)
+                          json_out, quiet, milp_only, flippable, cost)
         return
+    if flippable is not None or cost is not None:
+        raise BadInput("--flippable/--cost work with --instance (a kernel problem whose "
+                       "training points they index)")
     if milp_only:
         raise BadInput("--milp-only works with --instance (solver comparisons on a fixed "
                        "kernel problem)")
@@ -236,6 +315,8 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
     if rerun_unknown and store is None:
         raise BadInput("--rerun-unknown re-runs stored records: give --store FILE.sqlite")
     check_json_target(json_out)
+    check_store_target(store)
+    check_scheduler_address(scheduler)
     from certmodel.kernels import architectures
 
     if arch not in architectures():
@@ -245,7 +326,8 @@ def certify(dataset, instance, arch, normalization, depth, C, cv, labelled_per_c
         labelled_per_class=labelled_per_class, seed=seed, budgets=budget,
         budget_fractions=budget_fraction, method=method, mode=mode, learner=learner,
         ridge=1.0 if ridge is None else ridge, solver=solver, time_limit=time_limit,
-        max_test=max_test, parity=parity)
+        max_test=max_test, parity=parity, arch_options=arch_option)
+    validate_config(config)  # names, options, a known C: before any data is loaded
     result = _run(config, workers=workers, scheduler=scheduler, store_path=store,
                   data_dir=data_dir, quiet=quiet, rerun_unknown=rerun_unknown)
     if json_out is not None:

@@ -24,7 +24,7 @@ __all__ = ["certify_arrays", "certify_task"]
 def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="samplewise",
                    learner="svm", ridge=1.0, solver="highs", time_limit=None,
                    eps: float | None = None, test_indices=None, labelcert_options=None,
-                   ) -> list[CertificateRecord | CollectiveRecord]:
+                   threat=None) -> list[CertificateRecord | CollectiveRecord]:
     """Certificates for a precomputed kernel problem (one task of a run, or an instance file).
 
     Parameters
@@ -45,6 +45,8 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
     labelcert_options : LabelCertOptions, optional
         Base options of LabelCert (e.g. ``max_enumeration``); ``solver``, ``time_limit`` and
         ``eps`` above override its fields.
+    threat : ThreatModel, optional
+        Restricted threat model (flippable mask, per-point costs, target classes).
     """
     check_choice(method, "--method", METHODS)
     check_choice(mode, "--mode", MODES)
@@ -65,17 +67,22 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
             kw["eps"] = eps
         base = labelcert_options or LabelCertOptions()
         return labelcert.certify(K_train, y, K_test, C, list(budgets), mode=mode,
-                                 options=base.replace(**kw), test_indices=test_indices)
+                                 options=base.replace(**kw), test_indices=test_indices,
+                                 threat=threat)
     classes = np.unique(y)
     binary = classes.size <= 2 and set(classes.tolist()) <= {-1, 1}
     n_classes = 2 if binary else int(np.max(y)) + 1
     W = label_linear_weights(np.asarray(K_train, float), np.asarray(K_test, float), y, C,
                              learner, ridge, n_classes)
     if mode == "collective":
+        if threat is not None and not threat.is_default:
+            raise InvalidParameterError(
+                "a threat model (--flippable/--cost) with --method scalabel --mode collective "
+                "is not supported; use --method labelcert or --mode samplewise")
         return [scalabel.certify_collective(W, y, int(B), backend=solver, time_limit=time_limit,
                                             test_indices=test_indices) for B in budgets]
     # sample-wise on labels 0..K-1 is the multiclass certificate (as in labelcert.certify)
-    return scalabel.certify(W, y, list(budgets), test_indices=test_indices)
+    return scalabel.certify(W, y, list(budgets), test_indices=test_indices, threat=threat)
 
 
 def certify_task(payload: dict) -> list:
