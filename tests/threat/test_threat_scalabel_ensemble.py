@@ -127,3 +127,12 @@ def test_certify_ensemble_threat():
     assert np.all(half.whitebox_radius >= base.whitebox_radius)  # fewer points: larger radius
     double = certify_ensemble(X, y, Xt, partitions=5, threat=ThreatModel(cost=2 * np.ones(40)))
     assert np.all(double.whitebox_radius >= base.whitebox_radius)
+
+
+def test_knapsack_node_limit_keeps_a_valid_bound():
+    rng = np.random.default_rng(7)
+    v, w = rng.random(30), rng.random(30) + 0.1
+    exact, _, _ = knapsack_max(v, w, 3.0)
+    best, upper, x = knapsack_max(v, w, 3.0, node_limit=3)
+    assert best <= exact + 1e-12 <= upper + 2e-12
+    assert w[x].sum() <= 3.0 + 1e-9
