@@ -10,6 +10,7 @@ from certmodel.cli.ensemble import ensemble
 from certmodel.cli.export import export
 from certmodel.cli.report import report
 from certmodel.cli.sweep import sweep
+from certmodel.cli.validate import validate
 
 __all__ = ["main"]
 
@@ -50,7 +51,8 @@ def datasets_cmd(data_dir):
     for info in datasets.available(data_dir):
         src = str(info.path) if info.path is not None else "generated (no file needed)" \
             if info.found else "-"
-        table.add_row(info.name, "yes" if info.found else "no", src)
+        status = "yes" if info.found else f"no ({info.problem})" if info.problem else "no"
+        table.add_row(info.name, status, src)
     console().print(table)
 
 
@@ -59,3 +61,4 @@ main.add_command(sweep)
 main.add_command(report)
 main.add_command(export)
 main.add_command(ensemble)
+main.add_command(validate)

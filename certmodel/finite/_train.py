@@ -125,28 +125,37 @@ def _check_train(net: FiniteNetwork, train_idx, y):
 
 
 def _run(net, idx, target, objective_of, step_size, *, max_steps, tol, window, progress,
-         f0_all, label, reparameterise=True):
-    """Shared GD loop: returns a :class:`FiniteFit`."""
+         f0_all, label, key, reparameterise=True):
+    """Shared GD loop: returns a :class:`FiniteFit`.
+
+    The restricted context and the compiled step are cached on ``net`` per (objective
+    ``key``, training nodes), so retraining the same network on other labels (the transfer
+    study) does not recompile; the labels enter the step as an argument.
+    """
     import jax
     import jax.numpy as jnp
 
     t_wall, t_cpu = time.perf_counter(), _cpu()
     with _x64(net.dtype):
         rows = net.receptive_field(idx)
-        pos = np.searchsorted(rows, idx)
-        ctx, p0, lift = net.context(rows, reparameterise=reparameterise)
-        consts = net.jax_consts()
-        f = net.apply_fn()
+        cache = net.__dict__.setdefault("_train_cache", {})
+        ckey = (key, idx.tobytes(), reparameterise)
+        if ckey not in cache:
+            pos = np.searchsorted(rows, idx)
+            ctx, p0, lift = net.context(rows, reparameterise=reparameterise)
+            consts = net.jax_consts()
+            f = net.apply_fn()
+            g0 = f(p0, consts, ctx)[pos]
+
+            def outputs(p):
+                return f(p, consts, ctx)[pos] - g0
+
+            J = objective_of(outputs, p0)
+            grad_step = jax.jit(lambda p, eta, tgt: _gd(lambda q: J(q, tgt), p, eta))
+            cache[ckey] = (ctx, p0, lift, grad_step, step_size(outputs, p0))
+        ctx, p0, lift, grad_step, eta_of = cache[ckey]
         dt = ctx["X"].dtype
-        g0 = f(p0, consts, ctx)[pos]
         tgt = jnp.asarray(target, dtype=dt)
-
-        def outputs(p):
-            return f(p, consts, ctx)[pos] - g0
-
-        J = objective_of(outputs, p0, tgt)
-        grad_step = jax.jit(lambda p, eta: _gd(J, p, eta))
-        eta_of = step_size(outputs, p0)
         p = p0
         losses = []
         converged = False
@@ -157,7 +166,7 @@ def _run(net, idx, target, objective_of, step_size, *, max_steps, tol, window, p
                 if eta is None:          # a fixed-length schedule is complete
                     converged = True
                     break
-                p, val = grad_step(p, jnp.asarray(eta, dtype=dt))
+                p, val = grad_step(p, jnp.asarray(eta, dtype=dt), tgt)
                 losses.append(float(val))
                 if bar is not None and t % 10 == 0:
                     bar.update(bar.task_ids[0], completed=t + 1, loss=f"{losses[-1]:.6g}")
@@ -224,10 +233,10 @@ def fit_hinge(net: FiniteNetwork, train_idx, y, C: float, *, max_steps: int = 30
     C = float(check_scalar(C, "C", numbers.Real, min_val=0, include_min=False))
     _check_loop(max_steps, tol, window)
 
-    def objective_of(outputs, p0, tgt):
+    def objective_of(outputs, p0):
         import jax.numpy as jnp
 
-        def J(p):
+        def J(p, tgt):
             g = outputs(p)
             return jnp.sum(jnp.maximum(0.0, 1.0 - tgt * g)) + _sq_dist(p, p0) / (2.0 * C)
 
@@ -235,7 +244,7 @@ def fit_hinge(net: FiniteNetwork, train_idx, y, C: float, *, max_steps: int = 30
 
     return _run(net, idx, ypm, objective_of, lambda outputs, p0: (lambda t: C / (t + 1.0)),
                 max_steps=max_steps, tol=tol, window=window, progress=progress, f0_all=f0,
-                label=f"hinge h={net.width}", reparameterise=reparameterise)
+                label=f"hinge h={net.width}", key=("hinge", C), reparameterise=reparameterise)
 
 
 def fit_squared(net: FiniteNetwork, train_idx, y, *, lam: float = 0.0,
@@ -258,10 +267,10 @@ def fit_squared(net: FiniteNetwork, train_idx, y, *, lam: float = 0.0,
         if lam:
             raise InvalidParameterError("pass either lam or flow_time, not both")
 
-    def objective_of(outputs, p0, tgt):
+    def objective_of(outputs, p0):
         import jax.numpy as jnp
 
-        def J(p):
+        def J(p, tgt):
             r = outputs(p) - tgt
             return 0.5 * jnp.sum(r * r) + 0.5 * lam * _sq_dist(p, p0)
 
@@ -283,7 +292,7 @@ def fit_squared(net: FiniteNetwork, train_idx, y, *, lam: float = 0.0,
     tol_used, window_used = (tol, window) if flow_time is None else (0.0, max_steps + 1)
     return _run(net, idx, ypm, objective_of, step_size, max_steps=max_steps + 1,
                 tol=tol_used, window=window_used, progress=progress, f0_all=f0,
-                label=f"squared h={net.width}")
+                label=f"squared h={net.width}", key=("squared", lam, flow_time, lr, max_steps))
 
 
 def _lambda_max(outputs, p0, iters: int = 30) -> float:
