@@ -7,7 +7,10 @@
   ScaLabelCert or from any certificate through the result interface (e.g. LabelCert);
 * :func:`certify_ensemble` — the end-to-end pipeline returning an :class:`EnsembleResult`;
 * :func:`fa_radius`, :func:`fa_buckets`, :func:`fa_training_sets`,
-  :func:`certify_fa_ensemble` — the Finite Aggregation black-box baseline (Wang et al. 2022).
+  :func:`certify_fa_ensemble` — the Finite Aggregation black-box baseline (Wang et al. 2022);
+* :func:`dpa_roe_radius`, :func:`fa_roe_radius` — Run-Off Election on DPA / FA (Rezaei et al.
+  2023); :func:`knn_certify`, :func:`rnn_certify` — kNN / rNN label-flip radii (Jia et al.
+  2022); :func:`radius_fraction` — a radius as a fraction of the training set.
 """
 
 from certmodel.ensemble.certify import (
@@ -28,12 +31,14 @@ from certmodel.ensemble.finite_aggregation import (
     fa_training_sets,
 )
 from certmodel.ensemble.knapsack import min_cost, rival_options, whitebox_radius
+from certmodel.ensemble.knn import knn_certify, radius_fraction, rnn_certify
 from certmodel.ensemble.partition import (
     check_partition,
     hash_partition,
     partition_indices,
     sorted_partition,
 )
+from certmodel.ensemble.roe import dpa_roe_radius, fa_roe_radius, roe_min_models, roe_predict
 from certmodel.ensemble.votes import count_votes, dpa_radius, ensemble_prediction
 
 __all__ = [
@@ -61,4 +66,11 @@ __all__ = [
     "fa_training_sets",
     "certify_fa_ensemble",
     "FAResult",
+    "roe_predict",
+    "roe_min_models",
+    "dpa_roe_radius",
+    "fa_roe_radius",
+    "knn_certify",
+    "rnn_certify",
+    "radius_fraction",
 ]
