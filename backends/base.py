@@ -243,6 +243,16 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot change column bounds")
 
     @classmethod
+    def licence_limit(cls) -> tuple[int, int] | None:
+        """(columns, rows) the licence in use allows, when known in advance (else None)."""
+        return cls.max_size
+
+    @classmethod
+    def model_size(cls, form: StandardForm) -> tuple[int, int]:
+        """(columns, rows) of ``form`` as this solver counts them for its licence."""
+        return form.n_cols, form.n_rows
+
+    @classmethod
     def check_form(cls, form: StandardForm) -> None:
         """Refuse a form that needs a feature this backend lacks (SOS1 sets, indicator rows).
 

@@ -81,6 +81,23 @@ _BD_MARGIN = 1e-9  # BestBdStop = threshold +- _BD_MARGIN * max(1, |threshold|)
 _RESUME_MARGINS = (1e-7, 1e-5, None)  # wider margins after an undecided stop, then none
 
 
+def full_licence_configured() -> bool:
+    """True when a Gurobi licence other than the pip wheel's size-limited one is set up
+    (``GRB_LICENSE_FILE``, a ``gurobi.lic`` in a default place, or WLS / token server
+    variables); then no size cap is assumed in advance."""
+    import glob
+    import os
+
+    if any(os.environ.get(v) for v in ("GRB_LICENSE_FILE", "GRB_WLSACCESSID",
+                                        "GRB_TOKENSERVER", "GRB_COMPUTESERVER")):
+        return True
+    places = [os.path.expanduser("~/gurobi.lic"), "/opt/gurobi/gurobi.lic",
+              "/usr/local/gurobi/gurobi.lic", "/Library/gurobi/gurobi.lic",
+              r"C:\gurobi\gurobi.lic"]
+    places += glob.glob("/opt/gurobi*/gurobi.lic")
+    return any(os.path.isfile(p) for p in places)
+
+
 @register_backend("gurobi")
 class GurobiBackend(Backend):
     """Gurobi MILP backend (gurobipy matrix API).
@@ -93,8 +110,10 @@ class GurobiBackend(Backend):
     Notes
     -----
     The pip wheel ships a size-limited licence (:attr:`max_size`: 2000 columns and 2000
-    rows).  A larger model is still tried, in case a full licence is installed; if Gurobi
-    refuses it, :meth:`solve` returns ``Termination.LICENSE`` with the sizes in ``log``.
+    rows, ranged rows counting twice).  Without a configured full licence
+    (:func:`full_licence_configured`) the certificate pipeline refuses larger models before
+    solving (:func:`certmodel.backends.factory.make_backend`); called directly, the backend
+    still tries and returns ``Termination.LICENSE`` if Gurobi refuses.
     """
 
     features: ClassVar[frozenset[Feature]] = frozenset({
@@ -120,6 +139,18 @@ class GurobiBackend(Backend):
         import gurobipy
 
         return ".".join(map(str, gurobipy.gurobi.version()))
+
+    @classmethod
+    def licence_limit(cls) -> tuple[int, int] | None:
+        """The pip licence's cap, unless a licence file or WLS licence is configured."""
+        return None if full_licence_configured() else cls.max_size
+
+    @classmethod
+    def model_size(cls, form: StandardForm) -> tuple[int, int]:
+        """Columns and rows as loaded here: a ranged row becomes two rows."""
+        lo, up = np.asarray(form.row_lower, float), np.asarray(form.row_upper, float)
+        ranged = int(np.count_nonzero(np.isfinite(lo) & np.isfinite(up) & (lo != up)))
+        return form.n_cols, form.n_rows + ranged
 
     @classmethod
     def _environment(cls):

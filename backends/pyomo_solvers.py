@@ -442,6 +442,14 @@ def _pyomo_version() -> str:
     return pyomo.version.version
 
 
+def _licence_limit(cls) -> tuple[int, int] | None:
+    if cls.family != "gurobi":
+        return None
+    from certmodel.backends.gurobi import GurobiBackend
+
+    return GurobiBackend.licence_limit()
+
+
 def _features(solver: str) -> frozenset[Feature]:
     feats = {Feature.OBJECTIVE_SWAP, Feature.WRITE_MPS}
     if solver in TRUSTED_BOUNDS:
@@ -468,6 +476,7 @@ def pyomo_backend(name: str) -> type[PyomoBackend]:
         cls = type(f"Pyomo_{solver}_Backend", (PyomoBackend,), {
             "name": name, "solver": solver, "family": _FAMILY.get(solver),
             "features": _features(solver), "__doc__": f"Pyomo solver {solver!r}.",
+            "licence_limit": classmethod(_licence_limit),
             "validates_native_options": _FAMILY.get(solver) in ("highs", "scip", "gurobi",
                                                                 "glpk", "cplex", "xpress"),
         })

@@ -502,3 +502,35 @@ def check_backend(backend: type[Backend] | str, checks: Iterable[str] | None = N
         raise ConformanceError(f"backend {cls.name!r} fails {len(failures)} conformance "
                                "check(s):\n  " + "\n  ".join(failures))
     return report
+
+
+# ---------------------------------------------------------------------------------- deadlines
+class BlockingBackend(Backend):
+    """A backend whose ``solve`` blocks for ``block_seconds`` (default: an hour) whatever its
+    time limit, like a solver stuck in presolve.  For testing hard deadlines
+    (:class:`certmodel.backends.isolated.IsolatedBackend`); loads and swaps like any other.
+    """
+
+    name = "blocking"
+    features = frozenset({Feature.OBJECTIVE_SWAP})
+    block_seconds = 3600.0
+
+    @classmethod
+    def available(cls) -> bool:
+        return True
+
+    @classmethod
+    def version(cls) -> str:
+        return "0"
+
+    def load(self, form: StandardForm) -> None:
+        self.check_form(form)
+        self.form = form
+
+    def set_objective(self, c, c0, sense) -> None:
+        self._require_loaded()
+
+    def solve(self, *, warm_start=None, decision=None, options=None):
+        self._require_loaded()
+        time.sleep(self.block_seconds)  # ignores options.time_limit on purpose
+        raise AssertionError("BlockingBackend.solve returned")

@@ -12,15 +12,16 @@ from __future__ import annotations
 import functools
 
 from certmodel._validation import check_choice
+from certmodel.deadline import stage_time_limit
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
 from certmodel.labelcert._guard import guarded
-from certmodel.labelcert._twoclass import as_two_classes
 from certmodel.labelcert._minflips import min_cost_records, min_flips_records
 from certmodel.labelcert._multiclass import certify_multiclass, certify_multiclass_inexact
 from certmodel.labelcert._options import MODES, LabelCertOptions
 from certmodel.labelcert._problem import Problem, check_threat_budgets
 from certmodel.labelcert._samplewise import certify_samplewise
+from certmodel.labelcert._twoclass import as_two_classes
 from certmodel.results import CertificateRecord, CollectiveRecord
 from certmodel.threat import ThreatModel
 
@@ -116,21 +117,23 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
         prob = prob.canonical()
     bs = check_threat_budgets(budgets, prob)
     _require_threat_support(prob, mode)
-    # a failing solver makes only the records it affects unknown (never an aborted call)
-    if mode == "samplewise":
-        if prob.binary:
-            return guarded(certify_samplewise, prob, bs, opts)
-        return guarded(certify_multiclass, prob, bs, opts)
-    if mode == "collective":
-        if not prob.binary:
-            raise InvalidParameterError(
-                "mode='collective' needs binary labels (the collective certificate is binary)")
-        return guarded(certify_collective, prob, bs, opts, collective=True)
-    if prob.binary and mode.startswith("multiclass"):  # two classes: exactly the binary one
-        return guarded(as_two_classes(certify_samplewise), prob, bs, opts)
-    if mode == "multiclass":
-        return guarded(certify_multiclass, prob, bs, opts)
-    return guarded(certify_multiclass_inexact, prob, bs, opts)
+    if mode == "collective" and not prob.binary:
+        raise InvalidParameterError(
+            "mode='collective' needs binary labels (the collective certificate is binary)")
+    # a failing solver makes only the records it affects unknown (never an aborted call);
+    # time_limit bounds every stage (enumeration, attack: stage_deadline; MILP: hard kill)
+    with stage_time_limit(opts.time_limit):
+        if mode == "samplewise":
+            if prob.binary:
+                return guarded(certify_samplewise, prob, bs, opts)
+            return guarded(certify_multiclass, prob, bs, opts)
+        if mode == "collective":
+            return guarded(certify_collective, prob, bs, opts, collective=True)
+        if prob.binary and mode.startswith("multiclass"):  # two classes: the binary one
+            return guarded(as_two_classes(certify_samplewise), prob, bs, opts)
+        if mode == "multiclass":
+            return guarded(certify_multiclass, prob, bs, opts)
+        return guarded(certify_multiclass_inexact, prob, bs, opts)
 
 
 def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | None = None,

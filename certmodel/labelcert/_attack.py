@@ -19,6 +19,7 @@ import dataclasses
 
 import numpy as np
 
+from certmodel.deadline import stage_deadline
 from certmodel.labelcert._problem import Problem
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
@@ -75,7 +76,10 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
     margin = s * np.einsum("rn,rn->r", Kt, Y * A)
     paths = {int(t): AttackPath([F[r].copy()], [A[r].copy()], [float(margin[r])], [0.0])
              for r, t in enumerate(rows)}
+    deadline = stage_deadline()  # the time limit bounds the attack too
     for step in range(int(limit.max(initial=0))):
+        if deadline.expired():  # the paths found so far stay valid (each step retrained)
+            break
         act = np.flatnonzero((margin > 0) & (step < limit))
         if not len(act):
             break

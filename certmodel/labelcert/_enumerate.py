@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from certmodel.deadline import DeadlineExceeded, stage_deadline
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
@@ -117,6 +118,11 @@ def _admissible_children(S: np.ndarray, par: np.ndarray, pcost: np.ndarray, thre
     return S[keep], par[keep], cost[keep]
 
 
+class EnumerationTimeout(RetrainFailed, DeadlineExceeded):
+    """The enumeration ran past the time limit; like a failed retrain, its partial result
+    decides nothing and the caller falls back to the next path."""
+
+
 def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int, max_cost: float | None = None,
                   ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(b, S, Z, cost)`` for every chunk of admissible flip sets ``S`` (shape (c, b)).
@@ -127,6 +133,7 @@ def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int, max_cost: floa
     """
     K, C, y0, n = prob.K, prob.C, prob.y_pm, prob.n
     threat = prob.threat
+    deadline = stage_deadline()  # the time limit bounds the enumeration too
     max_cost = np.inf if max_cost is None else float(max_cost)
     parents, palpha = np.zeros((1, 0), dtype=np.int64), np.asarray(alpha0, float)[None]
     pcost = np.zeros(1)
@@ -145,6 +152,9 @@ def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int, max_cost: floa
                 raise RetrainFailed("SVM retraining did not reach a KKT point during "
                                     "enumeration")
             yield b, S, Y * A, cost
+            if deadline.expired():  # incomplete: every caller falls back (RetrainFailed)
+                raise EnumerationTimeout(f"enumeration stopped at the time limit of "
+                                         f"{deadline.limit:g} s")
             if b < budget:
                 kids.append(S)
                 kalpha.append(A)
@@ -347,6 +357,7 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
     plabels = codes[None].copy()
     palpha = np.asarray(alpha0, float)[None]  # (p, K, n)
     pcost = np.zeros(1)
+    deadline = stage_deadline()  # the time limit bounds the enumeration too
     for b in range(1, budget + 1):
         worst[:, b] = worst[:, b - 1]
         for r in range(len(rows)):
@@ -372,6 +383,9 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
             if not ok.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during "
                                     "enumeration")
+            if deadline.expired():  # incomplete: every caller falls back (RetrainFailed)
+                raise EnumerationTimeout(f"enumeration stopped at the time limit of "
+                                         f"{deadline.limit:g} s")
             A = A.reshape(len(S), nK, n)
             Z = Y * A
             F = np.einsum("rn,ckn->rck", Kt, Z)

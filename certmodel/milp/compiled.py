@@ -27,8 +27,8 @@ from certmodel.backends.base import (
     DecisionTarget,
     SolveOptions,
     SolveResult,
-    get_backend,
 )
+from certmodel.backends.factory import make_backend
 from certmodel.exceptions import FormulationError
 from certmodel.milp.fingerprint import fingerprint, objective_params
 from certmodel.standard_form import Sense, StandardForm, compile_model, linear_objective
@@ -58,7 +58,8 @@ class CompiledModel:
         if isinstance(self._backend_spec, Backend):
             backend = self._backend_spec
         else:
-            backend = get_backend(self._backend_spec)(self._options or SolveOptions())
+            # licence cap checked before any solve; killable child when a time limit is set
+            backend = make_backend(self._backend_spec, self._options, form)
         backend.load(form)
         self.form, self.backend = form, backend
         self._skip = objective_params(self.model)

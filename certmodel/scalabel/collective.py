@@ -155,7 +155,7 @@ def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
         incumbent relabelling changes or ties (replayed), ``path = milp`` (``trivial`` when the
         sample-wise sort already certifies every point or the budget is 0).
     """
-    from certmodel.backends import SolveOptions, get_backend
+    from certmodel.backends import SolveOptions
     from certmodel.milp.standard_form import compile_model
 
     t0 = time.perf_counter()
@@ -181,7 +181,9 @@ def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
     opts = options if options is not None else SolveOptions()
     if time_limit is not None:
         opts = opts.replace(time_limit=time_limit)
-    solver = get_backend(backend)(opts)
+    from certmodel.backends.factory import make_backend
+
+    solver = make_backend(backend, opts, form)  # licence cap checked; hard deadline
     solver.load(form)
     res = solver.solve()
     relabelling = _decode(prob, form, res.x, adv) if res.has_solution else {}
