@@ -8,6 +8,7 @@ argument, the value received and what was expected.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -22,6 +23,8 @@ __all__ = [
     "check_choice",
     "check_labels",
     "check_budgets",
+    "check_kernel_psd",
+    "check_test_indices",
 ]
 
 
@@ -32,7 +35,13 @@ def _short(value, limit: int = 60) -> str:
 
 def check_array(a, name: str, *, ndim: int | None = None, dtype=np.float64,
                 finite: bool = True) -> np.ndarray:
-    """Convert ``a`` to an ndarray of ``dtype``; check ``ndim`` and finiteness."""
+    """Convert ``a`` to an ndarray of ``dtype``; check ``ndim`` and finiteness.
+
+    Complex input is refused (a cast would silently drop the imaginary part).
+    """
+    if np.iscomplexobj(a) and np.dtype(dtype).kind != "c":
+        raise InvalidParameterError(
+            f"{name} must be real, got a complex array (its imaginary part would be lost)")
     try:
         arr = np.asarray(a, dtype=dtype)
     except (TypeError, ValueError) as e:
@@ -169,3 +178,54 @@ def check_budgets(budgets, n: int, name: str = "budget") -> list[int]:
                 "(the number of labelled training points)")
         out.append(int(b))
     return sorted(set(out))
+
+
+def check_kernel_psd(K: np.ndarray, name: str = "K", *, rel_tol: float = 1e-8) -> None:
+    """A training kernel must be positive semi-definite (a Gram matrix).
+
+    A negative diagonal entry ``K_ii = k(x_i, x_i) < 0`` is impossible for a kernel: error.
+    Otherwise, if ``λ_min(K) < −rel_tol · max_i Σ_j |K_ij|``, a :class:`UserWarning` says
+    what the certificate then means: the SVM dual is non-convex, retraining finds *a* KKT
+    point (paths that rely on it give ``unknown`` when it does not converge), and the MILP
+    certifies over *every* KKT point of every relabelling — still sound for a trainer that
+    stops at any of them, but about that set, not one global optimum.
+    """
+    d = np.diag(K)
+    if np.any(d < 0):
+        i = int(np.argmin(d))
+        raise InvalidParameterError(
+            f"{name} is not a kernel matrix: diagonal entry {name}[{i},{i}] = {d[i]:.3g} < 0 "
+            "(k(x, x) >= 0 for every kernel)")
+    scale = float(np.max(np.abs(K).sum(axis=1)))
+    if scale == 0:
+        return
+    shift = rel_tol * scale
+    try:
+        np.linalg.cholesky(K + shift * np.eye(K.shape[0]))
+        return
+    except np.linalg.LinAlgError:
+        pass
+    lam = float(np.linalg.eigvalsh(K)[0])
+    if lam < -shift:
+        warnings.warn(
+            f"{name} is not positive semi-definite (smallest eigenvalue {lam:.3g}, "
+            f"{-lam / scale:.1e} of its scale): the SVM is non-convex; LabelCert certifies "
+            "over every KKT point of every relabelling (sound for any trainer that stops at "
+            "one), and retraining that does not converge gives unknown", UserWarning,
+            stacklevel=3)
+
+
+def check_test_indices(test_indices, m: int, name: str = "test_indices") -> np.ndarray:
+    """``m`` distinct integers (one per test row); floats and duplicates are refused."""
+    idx = np.asarray(test_indices)
+    if idx.dtype.kind not in "iu":
+        raise InvalidParameterError(
+            f"{name} must be integers, got dtype {idx.dtype} ({_short(test_indices)})")
+    if idx.shape != (m,):
+        raise InvalidParameterError(
+            f"{name} must have {m} entries (one per row of K_test), got shape {idx.shape}")
+    uniq, counts = np.unique(idx, return_counts=True)
+    if np.any(counts > 1):
+        raise InvalidParameterError(
+            f"{name} must be distinct, but {uniq[counts > 1][:5].tolist()} repeat")
+    return idx.astype(np.int64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
 import zipfile
 
@@ -24,6 +26,7 @@ from certmodel.pipeline import (
     METHODS,
     MODES,
     CertifyConfig,
+    Interrupted,
     certify_arrays,
     run_certify,
     validate_config,
@@ -328,24 +331,54 @@ def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
         ridge=1.0 if ridge is None else ridge, solver=solver, time_limit=time_limit,
         max_test=max_test, parity=parity, arch_options=arch_option)
     validate_config(config)  # names, options, a known C: before any data is loaded
-    result = _run(config, workers=workers, scheduler=scheduler, store_path=store,
-                  data_dir=data_dir, quiet=quiet, rerun_unknown=rerun_unknown)
-    if json_out is not None:
-        from certmodel.results import records_to_json
+    from certmodel.results import records_to_json
 
+    try:
+        result = _run(config, workers=workers, scheduler=scheduler, store_path=store,
+                      data_dir=data_dir, quiet=quiet, rerun_unknown=rerun_unknown)
+    except Interrupted as stop:  # Ctrl-C / SIGTERM: keep what finished
+        where = f"; all finished records are in the store {store}" if store else ""
+        if json_out is not None:
+            write_json(json_out, records_to_json(
+                stop.records, config=config.to_dict(), interrupted=True,
+                n_finished=len(stop.records), n_total=stop.total))
+            where = f"; {len(stop.records)} finished records written to {json_out}" + where
+        click.echo(f"interrupted after {len(stop.records)} of {stop.total} records{where}",
+                   err=True)
+        raise SystemExit(130) from None
+    if json_out is not None:
         write_json(json_out, records_to_json(
             result.records, config=config.to_dict(), C=result.C,
             clean_accuracy=result.clean_accuracy, n_labelled=result.n_labelled,
             n_test=result.n_test, budgets=result.budgets, wall_time=result.wall_time,
+            labelled_nodes=result.labelled_index, relabelling_keys="node id",
             y_true={str(k): v for k, v in result.y_true.items()}, summary=result.summary()))
     if not quiet:
         print_result(result, stderr=(json_out == "-"))
 
 
 def _run(config, *, workers, scheduler, store_path, data_dir, quiet, rerun_unknown=False):
-    with progress_bar(f"certifying {config.label()}", quiet=quiet) as update:
+    with progress_bar(f"certifying {config.label()} {config.method} {config.mode}",
+                      quiet=quiet) as update, _sigterm_as_interrupt():
         return run_certify(config, workers=workers, scheduler=scheduler, store=store_path,
                            progress=update, data_dir=data_dir, rerun_unknown=rerun_unknown)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (``kill``, a batch system's time-out) stops a run like Ctrl-C does."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def print_result(result, *, stderr: bool = False) -> None:

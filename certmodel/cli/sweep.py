@@ -7,8 +7,16 @@ import time
 
 import click
 
-from certmodel.cli._common import BadInput, console, progress_bar
-from certmodel.pipeline import read_sweep, run_certify
+from certmodel.cli._common import (
+    BadInput,
+    check_scheduler_address,
+    check_store_target,
+    console,
+    parse_key_values,
+    progress_bar,
+)
+from certmodel.kernels._architectures import REGISTRY
+from certmodel.pipeline import read_sweep, run_certify, validate_config
 
 __all__ = ["sweep", "DEFAULT_STORE"]
 
@@ -29,8 +37,13 @@ DEFAULT_STORE = "certmodel-results.sqlite"
               help="Seconds per MILP for every run (overrides the file's time_limit).")
 @click.option("--rerun-unknown", is_flag=True, help="Compute the stored `unknown` records "
               "again (e.g. with a larger --time-limit) and replace them.")
+@click.option("--arch-option", "arch_option", multiple=True, callback=parse_key_values,
+              metavar="KEY=VALUE", help="Architecture option for every architecture of the "
+              "sweep that accepts KEY (repeatable), e.g. alpha=0.1; per architecture: the "
+              "file's [arch_options.ARCH] table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-run lines.")
-def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_unknown, quiet):
+def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_unknown,
+          arch_option, quiet):
     """Run every configuration of a sweep (datasets × architectures × seeds × ...).
 
     Results go to the store; re-running skips what is stored, so an interrupted sweep
@@ -45,26 +58,29 @@ def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_un
       [options]
       max_test = 50
     """
-    from certmodel.datasets import dataset_names
-    from certmodel.kernels import architectures
+    from certmodel.exceptions import InvalidParameterError
     from certmodel.store import ResultStore
 
+    check_store_target(store)
+    check_scheduler_address(scheduler)
     configs = read_sweep(config_file)
     if time_limit is not None:
         configs = [dataclasses.replace(c, time_limit=time_limit) for c in configs]
-    for c in configs:  # validate names before any work or file
-        if c.dataset not in dataset_names():
-            raise BadInput(f"unknown dataset {c.dataset!r} in {config_file}; expected one of: "
-                           f"{', '.join(dataset_names())}")
-        if c.arch not in architectures():
-            raise BadInput(f"unknown architecture {c.arch!r} in {config_file}; expected one "
-                           f"of: {', '.join(architectures())}")
+    if arch_option:
+        configs = _with_arch_options(configs, arch_option)
+    for i, c in enumerate(configs, 1):  # every configuration before any work or file
+        try:
+            validate_config(c)
+        except InvalidParameterError as e:
+            raise BadInput(f"{config_file}, run {i} of {len(configs)} ({c.label()}): {e}") \
+                from None
     con = console()
     t0 = time.perf_counter()
     computed = reused = 0
     with ResultStore(store) as db:
         for i, config in enumerate(configs, 1):
-            with progress_bar(f"[{i}/{len(configs)}] {config.label()}", quiet=quiet) as update:
+            name = f"[{i}/{len(configs)}] {config.label()} {config.method} {config.mode}"
+            with progress_bar(name, quiet=quiet) as update:
                 result = run_certify(config, workers=workers, scheduler=scheduler, store=db,
                                      progress=update, data_dir=data_dir,
                                      rerun_unknown=rerun_unknown)
@@ -74,10 +90,26 @@ def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_un
                 rows = result.summary()
                 ratios = " ".join(f"B={r['budget']}:{100 * r['certified_ratio']:.0f}%"
                                   for r in rows)
-                con.print(f"[{i}/{len(configs)}] {config.label()} · acc "
+                con.print(f"[{i}/{len(configs)}] {config.label()} · {config.method} "
+                          f"{config.mode} · acc "
                           f"{100 * result.clean_accuracy:.1f} % · certified {ratios} · "
                           f"{result.wall_time:.1f} s (computed {result.n_computed}, "
                           f"reused {result.n_reused})")
     if not quiet:
         con.print(f"sweep done: {len(configs)} runs, {computed} records computed, {reused} "
                   f"reused, {time.perf_counter() - t0:.1f} s · store {store}")
+
+
+def _with_arch_options(configs, options: dict):
+    """Add ``options`` to every configuration whose architecture accepts the key."""
+    archs = {c.arch for c in configs}
+    for key in options:
+        if not any(key in REGISTRY[a].options for a in archs if a in REGISTRY):
+            raise BadInput(f"--arch-option {key}: no architecture of this sweep accepts it "
+                           f"({', '.join(sorted(archs))})")
+    out = []
+    for c in configs:
+        accepted = REGISTRY[c.arch].options if c.arch in REGISTRY else {}
+        extra = {k: v for k, v in options.items() if k in accepted}
+        out.append(dataclasses.replace(c, arch_options={**c.arch_options, **extra}))
+    return out

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from certmodel._validation import check_choice
 from certmodel.datasets import _graphs, _images, _synthetic
-from certmodel.datasets._files import resolve_data_dir
+from certmodel.datasets._files import KNOWN_SHA256, resolve_data_dir, sha256_of
 from certmodel.exceptions import InvalidParameterError, MissingDataError
 
 __all__ = ["load", "available", "dataset_names", "DatasetInfo"]
@@ -48,11 +48,24 @@ _REGISTRY: dict[str, _Entry] = {
 
 
 class DatasetInfo(NamedTuple):
-    """One row of :func:`available`: ``(name, found, path)``."""
+    """One row of :func:`available`: ``(name, found, path, problem)``.
+
+    ``problem`` says why a dataset whose files exist is not usable (a checksum mismatch).
+    """
 
     name: str
     found: bool
     path: Path | None
+    problem: str | None = None
+
+
+def _checksum_problem(root: Path, files) -> str | None:
+    """``"checksum mismatch: FILE"`` for the first file whose known SHA-256 differs."""
+    for rel in files:
+        expected = KNOWN_SHA256.get(rel)
+        if expected is not None and sha256_of(root / rel) != expected:
+            return f"checksum mismatch: {rel}"
+    return None
 
 
 def dataset_names() -> list[str]:
@@ -116,8 +129,8 @@ def available(data_dir=None) -> list[DatasetInfo]:
     """Which datasets can be loaded: a list of ``(name, found, path)``.
 
     ``path`` is the dataset's (first) file, or None for generated datasets and when no data
-    folder is known; ``found`` is True when every needed file exists (checksums are not
-    checked here).
+    folder is known; ``found`` is True when every needed file exists and matches its known
+    SHA-256 (a mismatch gives ``found=False`` with the reason in ``problem``).
     """
     try:
         root = resolve_data_dir(data_dir)
@@ -136,5 +149,7 @@ def available(data_dir=None) -> list[DatasetInfo]:
             rows.append(DatasetInfo(name, bool(found), found[0] if found else folder))
         else:
             paths = [root / p for p in entry.files]
-            rows.append(DatasetInfo(name, all(p.is_file() for p in paths), paths[0]))
+            found = all(p.is_file() for p in paths)
+            problem = _checksum_problem(root, entry.files) if found else None
+            rows.append(DatasetInfo(name, found and problem is None, paths[0], problem))
     return rows

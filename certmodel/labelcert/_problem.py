@@ -20,8 +20,10 @@ import numpy as np
 from certmodel._validation import (
     check_budgets,
     check_kernel_matrix,
+    check_kernel_psd,
     check_labels,
     check_scalar,
+    check_test_indices,
     check_test_kernel,
 )
 from certmodel.exceptions import InvalidParameterError
@@ -85,13 +87,10 @@ class Problem:
             raise InvalidParameterError(f"y must contain at least two classes, got {classes}")
         K_test = check_test_kernel(K_test, n, "K_test")
         C = float(check_scalar(C, "C", numbers.Real, min_val=0, include_min=False))
+        check_kernel_psd(K, "K")  # negative diagonal: error; indefinite: a warning
         if test_indices is None:
             test_indices = np.arange(K_test.shape[0])
-        test_indices = np.asarray(test_indices, dtype=np.int64)
-        if test_indices.shape != (K_test.shape[0],):
-            raise InvalidParameterError(
-                f"test_indices must have {K_test.shape[0]} entries (one per row of K_test), "
-                f"got shape {test_indices.shape}")
+        test_indices = check_test_indices(test_indices, K_test.shape[0])
         resolved = resolve_threat(threat, n, len(classes))
         return cls(K=K, K_test=K_test, C=C, classes=classes, codes=codes,
                    test_indices=test_indices, threat=resolved)

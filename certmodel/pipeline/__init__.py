@@ -13,7 +13,8 @@ One job per module:
 * :mod:`~certmodel.pipeline.prepare` — :func:`prepare` (data → NTK → clean learner);
 * :mod:`~certmodel.pipeline.arrays` — :func:`certify_arrays` (dispatch of one task);
 * :mod:`~certmodel.pipeline.execute` — :func:`run_certify` (tasks, workers, store, progress);
-* :mod:`~certmodel.pipeline.sweep` — TOML sweeps.
+* :mod:`~certmodel.pipeline.sweep` — TOML sweeps;
+* :mod:`~certmodel.pipeline.validate` — checks that need no data (every sweep entry first).
 """
 
 from certmodel.pipeline.arrays import certify_arrays, certify_task
@@ -25,12 +26,13 @@ from certmodel.pipeline.config import (
     CertifyConfig,
     package_version,
 )
-from certmodel.pipeline.execute import RunResult, run_certify
+from certmodel.pipeline.execute import Interrupted, RunResult, run_certify
 from certmodel.pipeline.prepare import Prepared, prepare
 from certmodel.pipeline.sweep import read_sweep, sweep_configs
+from certmodel.pipeline.validate import validate_config
 
 _certify_task = certify_task  # the worker entry point's former name (tests, pickled payloads)
 
-__all__ = ["CertifyConfig", "RunResult", "Prepared", "prepare", "run_certify",
+__all__ = ["CertifyConfig", "RunResult", "Interrupted", "Prepared", "prepare", "run_certify",
            "certify_arrays", "certify_task", "package_version", "read_sweep",
-           "sweep_configs", "METHODS", "MODES", "LEARNERS", "SOLVERS"]
+           "sweep_configs", "validate_config", "METHODS", "MODES", "LEARNERS", "SOLVERS"]

@@ -30,7 +30,24 @@ from certmodel.results import (
 )
 from certmodel.store import ResultStore
 
-__all__ = ["RunResult", "run_certify"]
+__all__ = ["RunResult", "run_certify", "Interrupted"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C / SIGTERM; ``records`` holds what it finished (also stored)."""
+
+    def __init__(self, records: list, total: int):
+        super().__init__(f"interrupted after {len(records)} of {total} records")
+        self.records = records
+        self.total = total
+
+
+def _by_node_id(rec, labelled_index):
+    """Relabelling keyed by node id instead of the position in the labelled set."""
+    if labelled_index is None or rec.relabelling is None:
+        return rec
+    relab = {int(labelled_index[k]): v for k, v in rec.relabelling.items()}
+    return dataclasses.replace(rec, relabelling=relab)
 
 
 @dataclasses.dataclass
@@ -56,6 +73,8 @@ class RunResult:
         One line per failed task.
     timings : dict
         Seconds spent on data, kernel, learner and certificates.
+    labelled_index : list of int
+        Node ids of the labelled set (relabellings are keyed by these node ids).
     """
 
     config: CertifyConfig
@@ -71,6 +90,7 @@ class RunResult:
     n_reused: int = 0
     errors: list = dataclasses.field(default_factory=list)
     timings: dict = dataclasses.field(default_factory=dict)
+    labelled_index: list = dataclasses.field(default_factory=list)
 
     def summary(self) -> list[dict]:
         """Per-budget rows: counts, certified ratio, certified accuracy (see :func:`summarize`)."""
@@ -121,7 +141,8 @@ def run_certify(config: CertifyConfig, *, workers: int | None = None,
         creates no file): stored (test point, budget) pairs are skipped, new ones written per
         task in one transaction.
     progress : callable, optional
-        ``progress(done, total)`` in test points, called after every task.
+        ``progress(done, total)`` in records (test point × budget; collective: budgets),
+        called after every task.
     data_dir : path, optional
         Dataset folder (default ``$CERTMODEL_DATA``).
     chunk_size : int, optional
@@ -203,16 +224,24 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
     new: list = []
     errors: list[str] = []
     n_computed = 0
-    total = m
-    finished = m - sum(len(rows) for rows, _ in tasks) if not collective else (0 if tasks else m)
+    per_row = 1 if collective else len(prep.budgets)
+    total = len(prep.budgets) if collective else m * per_row
+    finished = total - sum(len(b) if collective else len(rows) * len(b) for rows, b in tasks)
     if progress is not None:
         progress(finished, total)
     t_cert = time.perf_counter()
-    for outcome in run_tasks(task_fn or certify_task, payloads, workers=workers,
-                             scheduler=scheduler, timeout=task_timeout):
+    outcomes = run_tasks(task_fn or certify_task, payloads, workers=workers,
+                         scheduler=scheduler, timeout=task_timeout)
+    while True:
+        try:
+            outcome = next(outcomes, None)
+        except KeyboardInterrupt:
+            raise Interrupted(new, total) from None
+        if outcome is None:
+            break
         rows, budgets = tasks[outcome.index]
         if outcome.ok:
-            recs = list(outcome.value)
+            recs = [_by_node_id(r, prep.labelled_index) for r in outcome.value]
         else:
             errors.append(outcome.error)
             if collective:
@@ -229,7 +258,7 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
                               for r in recs], error=outcome.error,
                              replace_unknown=rerun_unknown)
         new.extend(recs)
-        finished += len(rows) if not collective else m
+        finished += len(recs)
         if progress is not None:
             progress(finished, total)
     t_end = time.perf_counter()
@@ -251,4 +280,6 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
                      clean_accuracy=prep.clean_accuracy, C=prep.C, n_labelled=prep.n_labelled,
                      n_test=m, budgets=prep.budgets, wall_time=t_end - t_start,
                      n_computed=n_computed, n_reused=max(0, n_reused), errors=errors,
-                     timings=timings)
+                     timings=timings,
+                     labelled_index=[] if prep.labelled_index is None
+                     else [int(i) for i in prep.labelled_index])

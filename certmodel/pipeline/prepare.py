@@ -16,9 +16,11 @@ from certmodel import kernels
 from certmodel._validation import check_choice
 from certmodel.exceptions import InvalidParameterError
 from certmodel.kernels._architectures import REGISTRY
+from certmodel.learners import saturated_C
 from certmodel.pipeline.config import CertifyConfig
 from certmodel.pipeline.data import default_C, load_graph, resolve_budgets, split_nodes
 from certmodel.pipeline.fit import cv_select_C, label_linear_weights, predictions, svm_logits
+from certmodel.pipeline.validate import missing_C_message
 
 __all__ = ["Prepared", "prepare"]
 
@@ -38,6 +40,8 @@ class Prepared:
     prediction: np.ndarray
     clean_margin: np.ndarray
     timings: dict = dataclasses.field(default_factory=dict)
+    labelled_index: np.ndarray | None = None
+    """Node id of each row of ``K_train`` (relabellings are reported by node id)."""
 
     @property
     def n_labelled(self) -> int:
@@ -82,9 +86,7 @@ def prepare(config: CertifyConfig, data_dir=None) -> Prepared:
     else:
         C = config.C if config.C is not None else default_C(config)
         if C is None:
-            raise InvalidParameterError(
-                f"no default C for --dataset {config.dataset} --arch {config.arch}; "
-                "give --C VALUE or --cv")
+            raise InvalidParameterError(missing_C_message(config, saturated_C(K_train)))
     k_classes = 2 if binary else n_classes  # multiclass modes: labels 0..K-1, also for K = 2
     if config.learner == "krr":
         W = label_linear_weights(K_train, K_test, y_train, C, "krr", config.ridge, k_classes)
@@ -95,5 +97,5 @@ def prepare(config: CertifyConfig, data_dir=None) -> Prepared:
     t3 = time.perf_counter()
     return Prepared(K_train=K_train, y_train=y_train, K_test=K_test, test_index=test,
                     y_test=y_test, C=float(C), budgets=budgets, n_classes=k_classes,
-                    prediction=prediction, clean_margin=margin,
+                    prediction=prediction, clean_margin=margin, labelled_index=labelled,
                     timings={"data": t1 - t0, "kernel": t2 - t1, "learner": t3 - t2})

@@ -7,8 +7,7 @@ import types
 
 import numpy as np
 
-from certmodel._validation import check_budgets
-from certmodel.exceptions import InvalidParameterError
+from certmodel._validation import check_budgets, check_test_indices
 from certmodel.results import CertificateRecord, Path, ValueKind, Verdict
 from certmodel.scalabel._inputs import prepare
 from certmodel.scalabel.restricted import certify_restricted
@@ -71,11 +70,7 @@ def certify(W, y, budgets, *, n_classes=None, test_indices=None,
         bs = check_threat_budgets(budgets, types.SimpleNamespace(threat=resolved, n=prob.n))
     if test_indices is None:
         test_indices = np.arange(prob.m)
-    test_indices = np.asarray(test_indices)
-    if test_indices.shape != (prob.m,) or test_indices.dtype.kind not in "iu":
-        raise InvalidParameterError(
-            f"test_indices must be {prob.m} integers (one per row of W), "
-            f"got shape {test_indices.shape} dtype {test_indices.dtype}")
+    test_indices = check_test_indices(test_indices, prob.m)
     if not resolved.model.is_default:
         recs = certify_restricted(prob.W, prob.codes, prob.classes, bs, resolved,
                                   test_indices, prob.eps)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from certmodel.exceptions import InvalidParameterError
 from certmodel.results import CertificateRecord, CollectiveRecord
 
 __all__ = ["ResultStore", "StoredRecord", "record_key", "COLLECTIVE_INDEX", "RETRIED_STATUSES"]
@@ -116,9 +117,14 @@ class ResultStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            self._conn.close()
+            raise InvalidParameterError(
+                f"store {self.path}: not an SQLite results store ({e})") from None
 
     # -- context manager ----------------------------------------------------------------------
     def close(self) -> None:

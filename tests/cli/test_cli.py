@@ -102,7 +102,7 @@ def test_multiclass_dataset_mode_follows_labels(tmp_path, data_dir):
     assert {r.prediction for r in records_from_json(out.read_text())} <= set(range(7))
     out2 = tmp_path / "out2.json"
     res = run("certify", "--dataset", "cora_ml", "--arch", "gcn", "--budget", "1",
-              "--mode", "collective", "--data-dir", data_dir, "--json", out2)
+              "--mode", "collective", "--C", "0.01", "--data-dir", data_dir, "--json", out2)
     assert res.exit_code == 2 and "binary" in res.output and "multiclass" in res.output
     assert not out2.exists()
 
@@ -147,7 +147,7 @@ def test_instance_scalabel_refuses_unsaturated_svm(tmp_path):
 
 
 @pytest.mark.parametrize("content, needle", [
-    (b"this is not a zip file", "not a readable"),
+    (b"this is not a zip file", "not an .npz archive"),
     ("missing", "missing key"),
     ("shape", "K_test"),
     ("asym", "symmetric"),

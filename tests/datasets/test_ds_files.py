@@ -99,10 +99,10 @@ def test_available(data_dir, tmp_path, monkeypatch):
     assert set(rows) == set(datasets.dataset_names())
     for name in ("cora_ml", "citeseer_binary", "polblogs", "chameleon", "mnist"):
         assert rows[name].found and rows[name].path.is_file()
-    assert rows["karate"] == ("karate", True, None)
+    assert rows["karate"] == ("karate", True, None, None)
     assert not rows["wikics"].found and not rows["cifar10"].found
     empty = {r.name: r for r in datasets.available(tmp_path)}
     assert not empty["cora_ml"].found and empty["csbm"].found
     monkeypatch.delenv("CERTMODEL_DATA", raising=False)
     none = {r.name: r for r in datasets.available()}
-    assert none["cora_ml"] == ("cora_ml", False, None)
+    assert none["cora_ml"] == ("cora_ml", False, None, None)
