@@ -32,11 +32,11 @@ if str(ROOT) not in sys.path:
 
 # (dataset, arch, widths, seeds, budget, n_targets, max_steps)
 FULL = [
-    ("csbm", "gcn", (128, 512, 2048, 8192), (0, 1, 2), 4, 10, 300),
-    ("csbm", "sgc", (128, 512, 2048, 8192), (0, 1, 2), 4, 10, 300),
-    ("csbm", "mlp", (128, 512, 2048, 8192), (0, 1, 2), 4, 10, 300),
+    ("csbm", "gcn", (128, 512, 2048, 8192), (0, 1), 3, 8, 300),
     ("cora_ml_binary", "gcn", (128, 512, 2048), (0,), 2, 6, 150),
+    ("csbm", "sgc", (128, 512, 2048, 8192), (0, 1), 3, 8, 300),
     ("cora_ml_binary", "sgc", (128, 512, 2048), (0,), 2, 6, 150),
+    ("csbm", "mlp", (128, 512, 2048, 8192), (0, 1), 3, 8, 300),
     ("cora_ml_binary", "mlp", (128, 512, 2048, 8192), (0,), 2, 6, 150),
     ("citeseer_binary", "gcn", (128, 512, 2048), (0,), None, 6, 150),
     ("citeseer_binary", "sgc", (128, 512, 2048), (0,), None, 6, 150),
@@ -48,7 +48,8 @@ QUICK = [
     ("csbm", "mlp", (128, 1024), (0,), 4, 4, 150),
     ("cora_ml_binary", "gcn", (128, 512), (0,), None, 4, 100),
 ]
-LABEL = {"csbm": "CSBM", "cora_ml_binary": "Cora-MLb", "citeseer_binary": "Citeseerb"}
+
+from certmodel.finite.study import LABEL, markdown_table  # noqa: E402
 
 
 def _cpu() -> float:
@@ -56,50 +57,12 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _pct(v):
-    return "–" if v is None else f"{100 * v:.1f}"
-
-
-def markdown(doc: dict) -> str:
-    """One study as a markdown table (the format of docs/finite-width.md)."""
-    w99 = doc["agreement_width"]
-    head = (f"**{LABEL.get(doc['dataset'], doc['dataset'])} · {doc['arch'].upper()}** "
-            f"(C = {doc['C']:g}, {doc['settings']['n_train']} labelled, "
-            f"{doc['settings']['n_test']} test nodes, kernel SVM accuracy "
-            f"{100 * doc['kernel_accuracy']:.1f} %, seeds {doc['seeds']}, ≤ "
-            f"{doc['settings']['max_steps']} GD steps). ≥ 99 % agreement from width: "
-            f"**{w99 if w99 is not None else 'not reached'}**.")
-    cols = ["width", "agree %", "rel. logit err.", "net acc. %", "steps", "train s wall (CPU)"]
-    if doc["budget"] is not None:
-        c = doc["certificates"]
-        head += (f" Transfer at budget B = {doc['budget']} on {len(c['targets'])} targets "
-                 f"({c['not_robust']} not_robust, {c['robust']} robust, {c['unknown']} "
-                 "unknown by LabelCert).")
-        cols += ["not_robust → net flips", "robust → attack succeeds"]
-    lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for s in doc["summary"]:
-        err = f"{s['rel_logit_error']:.3f}"
-        if s["rel_logit_error_std"] is not None:
-            err += f" ± {s['rel_logit_error_std']:.3f}"
-        agree = _pct(s["agreement"])
-        if s["agreement_std"] is not None:
-            agree += f" ± {100 * s['agreement_std']:.1f}"
-        row = [str(s["width"]), agree, err, _pct(s["net_accuracy"]),
-               f"{s['steps']:.0f}" + ("" if s["converged"] else "*"),
-               f"{s['train_wall']:.1f} ({s['train_cpu']:.1f})"]
-        if doc["budget"] is not None:
-            row += [f"{s['nr_flipped']}/{s['nr_total']}",
-                    f"{s['robust_attacked']}/{s['robust_total']}"]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
-
-
 def report(folder: Path) -> str:
     docs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     order = {k: i for i, k in enumerate(LABEL)}
     docs.sort(key=lambda d: (order.get(d["dataset"], 9), ["gcn", "sgc", "mlp"].index(d["arch"])
                              if d["arch"] in ("gcn", "sgc", "mlp") else 9))
-    return "\n\n".join(markdown(d) for d in docs)
+    return "\n\n".join(markdown_table(d) for d in docs)
 
 
 def main(argv=None) -> int:
@@ -137,13 +100,13 @@ def main(argv=None) -> int:
         docs.append(doc)
         if args.out is not None:
             (args.out / f"{dataset}_{arch}.json").write_text(json.dumps(doc, indent=1))
-        print(markdown(doc) + f"\n\n({doc['wall_s']:.0f} s wall, {doc['cpu_s']:.0f} s CPU)\n",
+        print(markdown_table(doc) + f"\n\n({doc['wall_s']:.0f} s wall, {doc['cpu_s']:.0f} s CPU)\n",
               flush=True)
     heads = []
     for d in docs:
         top = d["summary"][-1]
         h = (f"{LABEL[d['dataset']]} {d['arch']}: h={top['width']} agree "
-             f"{_pct(top['agreement'])} %, rel.err {top['rel_logit_error']:.3f}, 99 % from "
+             f"{100 * top['agreement']:.1f} %, rel.err {top['rel_logit_error']:.3f}, 99 % from "
              f"{d['agreement_width'] or 'not reached'}")
         if d["budget"] is not None:
             h += f", NR flips {top['nr_flipped']}/{top['nr_total']}, R attacked " \

@@ -121,6 +121,10 @@ def ensemble(dataset, partitions, learner, binary, partitioner, ridge, svm_c, fa
         if fa is not None:
             meta.update(fa_clean_accuracy=fa.clean_accuracy, mcr_fa=fa.mcr())
             meta["curves"]["fa"] = fa.certified_accuracy(radii).tolist()
+        # certified robustness also as a fraction of the training set (next to flips)
+        for key in ("mcr_whitebox", "mcr_blackbox", "mcr_fa"):
+            if key in meta:
+                meta[key + "_fraction"] = meta[key] / len(y_tr)
     points = [{"test_index": t, "prediction": int(res.prediction[t]),
                "y_true": None if y_te is None else int(y_te[t]),
                "whitebox_radius": float(wb[t]), "blackbox_radius": float(bb[t])}
@@ -133,9 +137,13 @@ def ensemble(dataset, partitions, learner, binary, partitioner, ridge, svm_c, fa
     if not quiet:
         con = console(stderr=(json_out == "-"))
         if y_te is not None:
-            fa_txt = "" if fa is None else f" · FA (d={fa_d}) {meta['mcr_fa']:g}"
+            def pct(key):
+                return f"{meta[key]:g} ({100 * meta[key + '_fraction']:.3g} % of n)"
+
+            fa_txt = "" if fa is None else f" · FA (d={fa_d}) {pct('mcr_fa')}"
             con.print(f"{meta['label']}: clean accuracy {100 * res.clean_accuracy:.1f} % · "
-                      f"MCR white-box {meta['mcr_whitebox']:g} · black-box (DPA) "
-                      f"{meta['mcr_blackbox']:g}{fa_txt} · {len(points)} test points")
+                      f"MCR white-box {pct('mcr_whitebox')} · black-box (DPA) "
+                      f"{pct('mcr_blackbox')}{fa_txt} · {len(points)} test points "
+                      f"(n = {len(y_tr)} training points)")
         else:
             con.print(f"{meta['label']}: {len(points)} test points certified")

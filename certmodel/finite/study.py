@@ -37,9 +37,10 @@ from certmodel.finite._network import FiniteNetwork, _x64
 from certmodel.finite._train import _cpu, fit_hinge, pm_labels
 
 __all__ = ["Task", "load_task", "default_C", "width_study", "StudyResult", "STUDY_ARCHS",
-           "AGREEMENT_TARGET"]
+           "AGREEMENT_TARGET", "LABEL", "markdown_table"]
 
 AGREEMENT_TARGET = 0.99
+LABEL = {"csbm": "CSBM", "cora_ml_binary": "Cora-MLb", "citeseer_binary": "Citeseerb"}
 
 # C of the reference's certification configs (labelcert-spec §6.2) for the binary tasks
 _C_TABLE = {
@@ -389,3 +390,41 @@ def _to_context_coords(net, params, ctx, p_ref, rows):
         for path in paths:
             out = _set(out, path, Vt @ _get(params, path))
     return _tree_map(lambda a: jnp.asarray(a, dtype=dt), out)
+
+
+def _pct(v):
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def markdown_table(doc: dict) -> str:
+    """One study as a markdown table (the format of docs/finite-width.md)."""
+    w99 = doc["agreement_width"]
+    head = (f"**{LABEL.get(doc['dataset'], doc['dataset'])} · {doc['arch'].upper()}** "
+            f"(C = {doc['C']:g}, {doc['settings']['n_train']} labelled, "
+            f"{doc['settings']['n_test']} test nodes, kernel SVM accuracy "
+            f"{100 * doc['kernel_accuracy']:.1f} %, seeds {doc['seeds']}, ≤ "
+            f"{doc['settings']['max_steps']} GD steps). ≥ 99 % agreement from width: "
+            f"**{w99 if w99 is not None else 'not reached'}**.")
+    cols = ["width", "agree %", "rel. logit err.", "net acc. %", "steps", "train s wall (CPU)"]
+    if doc["budget"] is not None:
+        c = doc["certificates"]
+        head += (f" Transfer at budget B = {doc['budget']} on {len(c['targets'])} targets "
+                 f"({c['not_robust']} not_robust, {c['robust']} robust, {c['unknown']} "
+                 "unknown by LabelCert).")
+        cols += ["not_robust → net flips", "robust → attack succeeds"]
+    lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for s in doc["summary"]:
+        err = f"{s['rel_logit_error']:.3f}"
+        if s["rel_logit_error_std"] is not None:
+            err += f" ± {s['rel_logit_error_std']:.3f}"
+        agree = _pct(s["agreement"])
+        if s["agreement_std"] is not None:
+            agree += f" ± {100 * s['agreement_std']:.1f}"
+        row = [str(s["width"]), agree, err, _pct(s["net_accuracy"]),
+               f"{s['steps']:.0f}" + ("" if s["converged"] else "*"),
+               f"{s['train_wall']:.1f} ({s['train_cpu']:.1f})"]
+        if doc["budget"] is not None:
+            row += [f"{s['nr_flipped']}/{s['nr_total']}",
+                    f"{s['robust_attacked']}/{s['robust_total']}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

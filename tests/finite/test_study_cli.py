@@ -71,3 +71,36 @@ def test_validate_cli_bad_input(tmp_path, args):
                                     "--quiet", "--json", str(out), *args])
     assert res.exit_code == 2, res.output
     assert not out.exists()
+
+
+def test_report_validate_table_and_plots(task, tmp_path):
+    pytest.importorskip("matplotlib")
+    doc = width_study(task, "sgc", [8, 16], C=0.05, budget=1, n_targets=2, max_steps=20)
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(doc.to_dict()))
+    res = CliRunner().invoke(main, ["report", "--store", str(tmp_path / "none.sqlite"),
+                                    "--validate", str(path), "--plot", str(tmp_path / "fig")])
+    assert res.exit_code == 0, res.output
+    assert "| width | agree %" in res.output
+    assert (tmp_path / "fig" / "finite_width_agreement.png").is_file()
+    assert (tmp_path / "fig" / "finite_width_transfer.svg").is_file()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    res = CliRunner().invoke(main, ["report", "--validate", str(bad)])
+    assert res.exit_code == 2
+
+
+def test_ensemble_cli_reports_fraction_of_training_set(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = (X[:, 0] > 0).astype(int)
+    np.savez(tmp_path / "f.npz", X_train=X[:80], y_train=y[:80], X_test=X[80:],
+             y_test=y[80:])
+    out = tmp_path / "e.json"
+    res = CliRunner().invoke(main, ["ensemble", "--dataset", str(tmp_path / "f.npz"),
+                                    "--partitions", "5", "--learner", "krr", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["mcr_whitebox_fraction"] == pytest.approx(meta["mcr_whitebox"] / 80)
+    assert meta["mcr_blackbox_fraction"] == pytest.approx(meta["mcr_blackbox"] / 80)
+    assert "% of n" in res.output
