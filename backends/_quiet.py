@@ -70,3 +70,13 @@ def quiet_stdout(*, echo_to_stderr: bool = False):
                 with contextlib.suppress(Exception):
                     sys.stderr.write(captured.text)
                     sys.stderr.flush()
+
+
+def pyomo_logs_to_stderr() -> None:
+    """Point Pyomo's log handler (bound to stdout at import) at stderr: the CLI's stdout may
+    carry JSON (``--json -``), and Pyomo warns from destructors, outside any solve."""
+    import pyomo.common.log as pyomo_log
+
+    handler = getattr(pyomo_log, "pyomo_handler", None)
+    if handler is not None and getattr(handler, "stream", None) is not sys.stderr:
+        handler.setStream(sys.stderr)

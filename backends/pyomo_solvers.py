@@ -137,13 +137,15 @@ def _warn_once(key: str, message: str) -> None:
 def _solver_factory(solver: str):
     import pyomo.environ as pyo
 
-    return pyo.SolverFactory(solver)
+    with _pyomo_log_quiet():  # e.g. Gurobi's "release_license() with -2 clients" warnings
+        return pyo.SolverFactory(solver)
 
 
 def _solver_available(solver: str) -> bool:
     try:
         s = _solver_factory(solver)
-        return bool(s is not None and s.available(exception_flag=False))
+        with _pyomo_log_quiet():
+            return bool(s is not None and s.available(exception_flag=False))
     except Exception:  # noqa: BLE001 - a broken plug-in is simply not available
         return False
 

@@ -9,6 +9,7 @@ from certmodel.cli.certify import certify
 from certmodel.cli.ensemble import ensemble
 from certmodel.cli.export import export
 from certmodel.cli.report import report
+from certmodel.cli.solvers import solvers
 from certmodel.cli.sweep import sweep
 from certmodel.cli.validate import validate
 
@@ -26,6 +27,9 @@ def main():
 
     Exit codes: 0 done, 2 bad input, 1 internal error.
     """
+    from certmodel.backends._quiet import pyomo_logs_to_stderr
+
+    pyomo_logs_to_stderr()  # stdout may carry JSON (--json -)
 
 
 @main.command("datasets")
@@ -58,6 +62,7 @@ def datasets_cmd(data_dir):
 
 main.add_command(certify)
 main.add_command(sweep)
+main.add_command(solvers)
 main.add_command(report)
 main.add_command(export)
 main.add_command(ensemble)

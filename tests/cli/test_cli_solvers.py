@@ -106,3 +106,16 @@ def test_json_to_stdout_parses(solver, instance):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # nothing but JSON on stdout
     assert len(doc["records"]) == 4
+
+
+def test_solvers_command_lists_backends_as_json():
+    res = CliRunner().invoke(main, ["solvers", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["name"]: r for r in json.loads(res.output)}
+    assert rows["highs"]["installed"] and rows["highs"]["version"]
+    assert "decision_stop" in rows["highs"]["features"]
+    assert {"gurobi", "scip", "pyomo:appsi_highs", "pyomo:cbc"} <= set(rows)
+    assert rows["gurobi"]["licence_limit"] in ([2000, 2000], None)
+    assert "no decision stop" in rows["pyomo:appsi_highs"]["notes"]
+    table = CliRunner().invoke(main, ["solvers", "--installed", "--no-pyomo"])
+    assert table.exit_code == 0 and "highs" in table.output and "pyomo:" not in table.output
