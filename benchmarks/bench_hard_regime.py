@@ -216,8 +216,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tag", default=None)
     args = ap.parse_args(argv)
     if args.quick:
-        args.families, args.n, args.rowsum, args.budgets = "csbm,rbf", "60", "2,10", "4"
-        args.m, args.time_limit = 4, 5.0
+        args.families, args.n, args.rowsum, args.budgets = "csbm", "60", "10", "4"
+        args.m, args.time_limit = 10, 20.0
     args.families = _csv(args.families)
     args.n = [int(x) for x in _csv(args.n)]
     args.rowsum = [float(x) for x in _csv(args.rowsum)]

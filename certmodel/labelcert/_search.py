@@ -290,6 +290,9 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
                 tr.prune(lbP[:, skip], c[par[skip]])
                 par, idx = par[~skip], idx[~skip]
         for lo in range(0, len(par), _CHUNK):
+            if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                timed_out = True
+                break
             p, i = par[lo:lo + _CHUNK], idx[lo:lo + _CHUNK]
             Yc = Y[p].copy()
             Yc[np.arange(len(p)), i] *= -1.0
@@ -471,6 +474,9 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                 tr.prune(lbP[:, skip], c[par[skip]])
                 par, opt = par[~skip], opt[~skip]
         for lo in range(0, len(par), _CHUNK):
+            if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                timed_out = True
+                break
             p, o = par[lo:lo + _CHUNK], opt[lo:lo + _CHUNK]
             j, new = cj[o], cc_new[o]
             old = codes[j]
@@ -586,6 +592,9 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
             (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par, idx = np.nonzero(ok)
         for lo in range(0, len(par), _CHUNK):
+            if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                timed_out = True
+                break
             p, i = par[lo:lo + _CHUNK], idx[lo:lo + _CHUNK]
             Yc = Y[p].copy()
             Yc[np.arange(len(p)), i] *= -1.0
