@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 
 from certmodel.cli._common import BadInput, console, write_json
 from certmodel.pipeline import prepare, read_sweep
@@ -32,9 +33,11 @@ def export(config_file, out_dir, max_points, fmt, linearization, data_dir):
     margin of that point); collective: one file per configuration and budget.  A
     ``manifest.json`` lists every file with its configuration.
     """
+    from certmodel.labelcert import LabelCertOptions
     from certmodel.milp.formulations import BinaryMILP, CollectiveMILP
     from certmodel.milp.standard_form import Sense
 
+    eps = LabelCertOptions().eps
     configs = read_sweep(config_file)
     unsupported = sorted({c.mode for c in configs} - {"samplewise", "collective"})
     if unsupported:
@@ -57,6 +60,9 @@ def export(config_file, out_dir, max_points, fmt, linearization, data_dir):
                                        backend=config.solver)
                 path = model.write(out / f"{stem}_collective_B{b}.{fmt}")
                 manifest.append({"file": Path(path).name, "budget": b, "mode": "collective",
+                                 "sense": "max", "objective": "test predictions flipped",
+                                 "n_test": int(prep.test_index.size),
+                                 "certified_count": "n_test - floor(optimum + 1e-6)",
                                  "config": config.to_dict()})
                 continue
             model = BinaryMILP(prep.K_train, prep.y_train, prep.C, b,
@@ -67,9 +73,13 @@ def export(config_file, out_dir, max_points, fmt, linearization, data_dir):
                                             Sense.MINIMIZE)
                 t = int(prep.test_index[r])
                 path = model.write(out / f"{stem}_B{b}_t{t}.{fmt}")
+                threshold = eps * prep.C * float(np.abs(prep.K_test[r]).sum())
                 manifest.append({"file": Path(path).name, "budget": b, "test_index": t,
                                  "sense": "min", "objective": "clean sign × logit",
-                                 "mode": "samplewise", "config": config.to_dict()})
+                                 "mode": "samplewise", "robust_threshold": threshold,
+                                 "robust_if": "optimum > robust_threshold (eps · C Σ_j |K_tj|, "
+                                              f"eps = {eps:g}); not robust if optimum <= 0",
+                                 "config": config.to_dict()})
         con.print(f"exported {config.label()}")
     write_json(str(out / "manifest.json"), json.dumps(manifest, indent=1))
     con.print(f"{len(manifest)} model files in {out}")

@@ -333,3 +333,27 @@ def test_relabellings_keyed_by_node_id(tmp_path):
     assert relabelled
     for relab in relabelled:
         assert {int(k) for k in relab} <= labelled
+
+
+def test_export_output_and_manifest(tmp_path):
+    import json
+    import os
+    import stat
+
+    toml = _sweep_file(tmp_path, "C = 1.0\n")
+    old = os.umask(0o022)
+    try:
+        res = run("export", toml, "--out", tmp_path / "out", "--max-points", "2")
+    finally:
+        os.umask(old)
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == len(set(lines)) == 2  # one "exported" line, one total; no banner
+    assert "HiGHS" not in res.output and "Writing" not in res.output
+    manifest = tmp_path / "out" / "manifest.json"
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o644
+    rows = json.loads(manifest.read_text())
+    assert len(rows) == 2
+    for row in rows:
+        assert row["mode"] == "samplewise" and row["robust_threshold"] > 0
+        assert "robust_if" in row
