@@ -38,7 +38,14 @@ from certmodel.ensemble.partition import (
     partition_indices,
     sorted_partition,
 )
-from certmodel.ensemble.roe import dpa_roe_radius, fa_roe_radius, roe_min_models, roe_predict
+from certmodel.ensemble.roe import (
+    ROEResult,
+    certify_roe_ensemble,
+    dpa_roe_radius,
+    fa_roe_radius,
+    roe_min_models,
+    roe_predict,
+)
 from certmodel.ensemble.votes import count_votes, dpa_radius, ensemble_prediction
 
 __all__ = [
@@ -67,6 +74,8 @@ __all__ = [
     "certify_fa_ensemble",
     "FAResult",
     "roe_predict",
+    "certify_roe_ensemble",
+    "ROEResult",
     "roe_min_models",
     "dpa_roe_radius",
     "fa_roe_radius",

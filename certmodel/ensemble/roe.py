@@ -30,6 +30,9 @@ with an exhaustive search over replaced models and all their rankings.
 ``d`` base models, so at least ``⌈m* / d⌉`` flips are needed: :func:`fa_roe_radius` returns
 ``⌈m* / d⌉ − 1`` (sound, possibly weaker than the paper's bucket-aware bound; tests check
 it against exhaustive search over buckets).
+
+:func:`certify_roe_ensemble` trains the DPA / FA base models (label-linear learners, as
+:func:`~certmodel.ensemble.certify_ensemble`) and returns ROE and plurality radii side by side.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ import numpy as np
 from certmodel._validation import check_array, check_scalar
 from certmodel.exceptions import InvalidParameterError
 
-__all__ = ["roe_predict", "roe_min_models", "dpa_roe_radius", "fa_roe_radius"]
+__all__ = ["roe_predict", "roe_min_models", "dpa_roe_radius", "fa_roe_radius",
+           "certify_roe_ensemble", "ROEResult"]
 
 
 def _check_logits(logits) -> np.ndarray:
@@ -173,3 +177,101 @@ def fa_roe_radius(logits, d: int) -> np.ndarray:
     d = int(check_scalar(d, "d", numbers.Integral, min_val=1))
     m = roe_min_models(logits)
     return -(-m // d) - 1
+
+
+class ROEResult:
+    """Outcome of :func:`certify_roe_ensemble` (arrays indexed by test point).
+
+    Attributes: ``prediction`` (ROE winner, caller's label values), ``plurality`` (the plain
+    DPA / FA vote), ``radius`` (ROE radius, flips), ``baseline_radius`` (DPA or FA radius of
+    the plurality vote), ``logits`` (m, models, K), ``n_train``, ``d``, ``y_test``.
+    """
+
+    def __init__(self, prediction, plurality, radius, baseline_radius, logits, n_train, d,
+                 y_test=None):
+        self.prediction, self.plurality = prediction, plurality
+        self.radius, self.baseline_radius = radius, baseline_radius
+        self.logits, self.n_train, self.d, self.y_test = logits, n_train, d, y_test
+
+    def mcr(self, kind: str = "roe") -> float:
+        """Median certified robustness (flips) of ``"roe"`` or ``"baseline"``."""
+        from certmodel.ensemble.certify import median_certified_robustness
+
+        if self.y_test is None:
+            raise InvalidParameterError("mcr needs y_test")
+        if kind == "roe":
+            return median_certified_robustness(self.radius, self.prediction == self.y_test)
+        if kind == "baseline":
+            return median_certified_robustness(self.baseline_radius,
+                                               self.plurality == self.y_test)
+        raise InvalidParameterError(f"kind must be 'roe' or 'baseline', got {kind!r}")
+
+    def mcr_fraction(self, kind: str = "roe") -> float:
+        """The MCR as a fraction of the training set."""
+        return self.mcr(kind) / self.n_train
+
+
+def certify_roe_ensemble(X_train, y_train, X_test, *, partitions: int, d: int = 1,
+                         learner: str = "krr", kernel=None, partitioner: str = "hash",
+                         y_test=None, n_classes: int | None = None, lam: float = 1e-3,
+                         C: float | None = None, C_factor: float = 0.5) -> ROEResult:
+    """Train DPA (``d = 1``: ``partitions`` partitions) or FA (``k = partitions`` and ``d``)
+    base models — kernel ridge regression or the saturated SVM on one-hot targets, as
+    :func:`~certmodel.ensemble.certify_ensemble` — and certify their ROE aggregation.
+
+    The base models' logits are ``f_i(x) = k_i(x)ᵀ α_i`` per class; the plurality vote and its
+    DPA / FA radius are returned alongside for comparison.
+    """
+    from certmodel.ensemble.certify import fc_ntk
+    from certmodel.ensemble.finite_aggregation import (
+        fa_buckets,
+        fa_radius,
+        fa_training_sets,
+    )
+    from certmodel.ensemble.votes import count_votes, dpa_radius
+    from certmodel.scalabel._inputs import encode_labels
+    from certmodel.scalabel.weights import krr_weights, svm_weights
+
+    X_train = check_array(X_train, "X_train", ndim=2)
+    X_test = check_array(X_test, "X_test", ndim=2)
+    if X_test.shape[1] != X_train.shape[1]:
+        raise InvalidParameterError(
+            f"X_test must have {X_train.shape[1]} columns to match X_train, got {X_test.shape}")
+    n = X_train.shape[0]
+    k = int(check_scalar(partitions, "partitions", numbers.Integral, min_val=1))
+    d = int(check_scalar(d, "d", numbers.Integral, min_val=1))
+    if learner not in ("krr", "svm"):
+        raise InvalidParameterError(f"learner must be 'krr' or 'svm', got {learner!r}")
+    classes, codes = encode_labels(y_train, n, n_classes)
+    K = classes.size
+    kernel = fc_ntk if kernel is None else kernel
+    buckets = fa_buckets(X_train, k, d, partitioner=partitioner)
+    sets = fa_training_sets(buckets, k, d, "consecutive" if d == 1 else "paper")
+    logits = np.empty((X_test.shape[0], len(sets), K))
+    for i, I in enumerate(sets):
+        Kii = kernel(X_train[I], X_train[I])
+        Kii = 0.5 * (Kii + Kii.T)
+        Kti = kernel(X_test, X_train[I])
+        if learner == "krr":
+            W = krr_weights(Kii, Kti, lam)
+        else:
+            from certmodel.learners import saturated_C
+
+            W = svm_weights(Kii, Kti, C if C is not None else C_factor * saturated_C(Kii), K)
+        Y = np.zeros((I.size, K))
+        Y[np.arange(I.size), codes[I]] = 1.0
+        logits[:, i, :] = W @ Y
+    base_pred = np.argmax(logits, axis=2)
+    votes = count_votes(base_pred, K)
+    plurality = np.argmax(votes, axis=1)
+    if d == 1:
+        radius, baseline = dpa_roe_radius(logits), dpa_radius(votes)
+    else:
+        radius, baseline = fa_roe_radius(logits, d), fa_radius(base_pred, k, d, n_classes=K)
+    if y_test is not None:
+        y_test = np.asarray(y_test)
+        if y_test.shape != (X_test.shape[0],):
+            raise InvalidParameterError(
+                f"y_test must have shape ({X_test.shape[0]},), got {y_test.shape}")
+    return ROEResult(classes[roe_predict(logits)], classes[plurality], radius, baseline,
+                     logits, n, d, y_test)

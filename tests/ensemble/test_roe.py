@@ -88,3 +88,25 @@ def test_validation():
         roe_predict(np.zeros((2, 3, 1)))
     with pytest.raises(InvalidParameterError, match="d"):
         fa_roe_radius(np.zeros((1, 2, 2)), 0)
+
+
+def test_certify_roe_ensemble_end_to_end():
+    from certmodel.ensemble.roe import certify_roe_ensemble
+
+    rng = np.random.default_rng(0)
+    n, m, K = 160, 12, 3
+    centers = rng.normal(size=(K, 4)) * 2
+    y = rng.integers(0, K, n + m)
+    y[:K] = np.arange(K)
+    X = centers[y] + rng.normal(size=(n + m, 4))
+    res = certify_roe_ensemble(X[:n], y[:n], X[n:], partitions=8, y_test=y[n:])
+    assert res.logits.shape == (m, 8, K) and res.radius.shape == (m,)
+    assert np.array_equal(res.prediction, roe_predict(res.logits))
+    assert np.array_equal(res.radius, dpa_roe_radius(res.logits))
+    assert 0 <= res.mcr_fraction() <= 1 and res.mcr("baseline") >= -1
+    fa = certify_roe_ensemble(X[:n], y[:n], X[n:], partitions=4, d=2, y_test=y[n:])
+    assert fa.logits.shape == (m, 8, K)
+    assert np.all(fa.radius <= dpa_roe_radius(fa.logits))
+    binary = certify_roe_ensemble(X[:n], (y[:n] > 0).astype(int), X[n:], partitions=7)
+    assert np.array_equal(binary.prediction, binary.plurality)     # two classes: ROE = DPA
+    assert np.array_equal(binary.radius, binary.baseline_radius)
