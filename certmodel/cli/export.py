@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from certmodel.cli._common import BadInput, console, write_json
+from certmodel.cli._common import BadInput, write_json
 from certmodel.pipeline import prepare, read_sweep
 
 __all__ = ["export"]
@@ -45,7 +45,6 @@ def export(config_file, out_dir, max_points, fmt, linearization, data_dir):
                        f"{', '.join(unsupported)} in {config_file}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    con = console()
     manifest = []
     for config in configs:
         prep = prepare(config, data_dir)
@@ -80,6 +79,6 @@ def export(config_file, out_dir, max_points, fmt, linearization, data_dir):
                                  "robust_if": "optimum > robust_threshold (eps · C Σ_j |K_tj|, "
                                               f"eps = {eps:g}); not robust if optimum <= 0",
                                  "config": config.to_dict()})
-        con.print(f"exported {config.label()}")
+        click.echo(f"exported {config.label()}")  # plain lines: no wrapping in logs
     write_json(str(out / "manifest.json"), json.dumps(manifest, indent=1))
-    con.print(f"{len(manifest)} model files in {out}")
+    click.echo(f"{len(manifest)} model files in {out}")
