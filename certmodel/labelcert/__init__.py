@@ -28,21 +28,6 @@ from certmodel.threat import ThreatModel
 __all__ = ["certify", "min_flips", "LabelCertOptions", "MODES", "Problem"]
 
 
-# modes whose every path honours a restricted threat
-_THREAT_MODES: tuple[str, ...] = ("samplewise-binary", "samplewise", "multiclass",
-                                  "multiclass-inexact", "collective")
-
-
-def _require_threat_support(prob: Problem, mode: str) -> None:
-    """Refuse (never ignore) a restricted threat model on a mode that cannot honour it yet."""
-    if mode == "samplewise" and prob.binary:
-        mode = "samplewise-binary"
-    if not prob.threat.model.is_default and mode not in _THREAT_MODES:
-        raise InvalidParameterError(
-            f"threat={prob.threat.model!r} is not supported with mode={mode!r} yet "
-            f"(supported: {list(_THREAT_MODES)})")
-
-
 def _customized(prob: Problem, mode: str, opts: LabelCertOptions, fn):
     """Validate ``customize`` and switch off every path that may not be exact for an edited
     model (the MILP alone decides).  The instance is kept in the caller's units (not
@@ -116,7 +101,6 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
     else:
         prob = prob.canonical()
     bs = check_threat_budgets(budgets, prob)
-    _require_threat_support(prob, mode)
     if mode == "collective" and not prob.binary:
         raise InvalidParameterError(
             "mode='collective' needs binary labels (the collective certificate is binary)")
@@ -159,7 +143,6 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
     opts = options or LabelCertOptions()
     prob = Problem.create(K, y, K_test, C, test_indices, threat=threat).canonical()
     (max_budget,) = check_threat_budgets([max_budget], prob)
-    _require_threat_support(prob, "samplewise")
     if max_budget < 1 and (prob.threat.unit_cost or max_budget <= 0):
         raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1 (> 0 for a "
                                     "cost budget)")

@@ -92,6 +92,10 @@ class Problem:
             test_indices = np.arange(K_test.shape[0])
         test_indices = check_test_indices(test_indices, K_test.shape[0])
         resolved = resolve_threat(threat, n, len(classes))
+        if len(classes) == 2 and not resolved.target_mask.all():
+            # binary: a point can only move to the other class, so targets act as a mask
+            resolved = dataclasses.replace(
+                resolved, mask=resolved.mask & resolved.target_mask[1 - codes])
         return cls(K=K, K_test=K_test, C=C, classes=classes, codes=codes,
                    test_indices=test_indices, threat=resolved)
 

@@ -43,7 +43,7 @@ def random_threat(rng, n, costs: bool):
     return ThreatModel(flippable=mask, cost=cost)
 
 
-def check_records(recs, K, y, C, K_test, budgets, threat):
+def check_records(recs, K, y, C, K_test, budgets, threat, recorded=None):
     res = threat.resolve(len(y), 2)
     scale = C * np.abs(K_test).sum(axis=1)
     by = {(r.test_index, r.budget): r for r in recs}
@@ -64,7 +64,7 @@ def check_records(recs, K, y, C, K_test, budgets, threat):
                 assert s[t] * (K_test[t] @ (y2 * a)) <= tol
             else:
                 assert abs(worst[t]) <= 1e-4 * scale[t] + 1e-9, (t, B, r, worst[t])
-            assert r.extra["threat"] == threat.to_dict()
+            assert r.extra["threat"] == (recorded or threat).to_dict()
 
 
 @pytest.mark.parametrize("path", list(PATHS))
@@ -92,3 +92,16 @@ def test_binary_threat_saturated_equals_brute_force(costs, seed, n):
     recs = labelcert.certify(K, y, K_test, C, budgets, threat=threat)
     assert all(r.path.value in ("saturated", "trivial") for r in recs)
     check_records(recs, K, y, C, K_test, budgets, threat)
+
+
+@pytest.mark.parametrize("target", [0, 1])
+def test_binary_targets_act_as_a_mask(target):
+    K, y, K_test = random_instance(9, 6)
+    codes = (y == 1).astype(int)
+    threat = ThreatModel(targets=[target])
+    recs = labelcert.certify(K, y, K_test, 1.0, [1, 2], options=PATHS["milp"], threat=threat)
+    same = ThreatModel(flippable=codes != target)  # moving *to* target = leaving the other
+    check_records(recs, K, y, 1.0, K_test, [1, 2], same, recorded=threat)
+    for r in recs:
+        if r.verdict.value == "not_robust":
+            assert all(codes[i] != target for i in r.relabelling)
