@@ -46,19 +46,68 @@ def _save(fig, outdir: Path, name: str) -> list[Path]:
     return paths
 
 
-def _arch_label(r: dict) -> str:
-    return f"{r['arch']} ({r['normalization'] or 'default'}, L{r['depth']})"
+_ARCH_NAMES = {"gcn": "GCN", "sgc": "SGC", "appnp": "APPNP", "gin": "GIN",
+               "graphsage": "GraphSAGE", "mlp": "MLP", "gcn_skip_alpha": "GCN skip-α",
+               "gcn_skip_pc": "GCN skip-PC", "linear": "linear", "fc": "FC"}
+
+
+def _arch_key(r: dict) -> tuple:
+    return (r["arch"], r["normalization"], r["depth"])
+
+
+def _arch_labels(rows: list[dict]) -> dict[tuple, str]:
+    """Readable legend names: ``GCN``; normalisation and depth only where they differ."""
+    keys = {_arch_key(r) for r in rows}
+    norms = {k[1] for k in keys}
+    depths = {k[2] for k in keys}
+    out = {}
+    for arch, norm, depth in keys:
+        name = _ARCH_NAMES.get(arch, arch)
+        extra = []
+        if len(norms) > 1:
+            extra.append(f"{norm or 'default'} norm.")
+        if len(depths) > 1:
+            extra.append(f"{depth} layer{'s' if depth != 1 else ''}")
+        out[(arch, norm, depth)] = name + (f" ({', '.join(extra)})" if extra else "")
+    return out
+
+
+def _values(rows: list[dict], key: str) -> str:
+    vals = sorted({r.get(key) for r in rows}, key=lambda v: (v is None, v))
+    return ", ".join("?" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+                     for v in vals)
+
+
+def _C_of(r: dict):
+    if r.get("C") is not None:
+        return float(r["C"])
+    from certmodel.pipeline.data import DEFAULT_C
+
+    return DEFAULT_C.get((r["dataset"], r["arch"]), DEFAULT_C.get(r["dataset"]))
+
+
+def _setting(rows: list[dict]) -> str:
+    """``C = 0.001 · |T| = 200`` (several values listed) for a figure title."""
+    Cs = [{"C": _C_of(r)} for r in rows]
+    return f"C = {_values(Cs, 'C')} · |T| = {_values(rows, 'n')}"
 
 
 def _line(ax, xs, ys, es, label, marker="o"):
     import numpy as np
 
     xs, ys, es = map(np.asarray, (xs, ys, es))
-    ax.plot(xs, 100 * ys, marker=marker, label=label)
+    (line,) = ax.plot(xs, 100 * ys, marker=marker, label=label)
     ok = np.isfinite(es) & (es > 0)
-    if ok.any():
+    if ok.any():  # the band in the line's own colour (not the next one of the cycle)
         ax.fill_between(xs, 100 * (ys - np.nan_to_num(es)), 100 * (ys + np.nan_to_num(es)),
-                        alpha=0.15)
+                        alpha=0.15, color=line.get_color(), linewidth=0)
+
+
+def _budget_axis(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # budgets are integers
+    ax.set_xlabel("budget (label flips)")
 
 
 def plot_budget_curves(rows: list[dict], outdir) -> list[Path]:
@@ -66,8 +115,9 @@ def plot_budget_curves(rows: list[dict], outdir) -> list[Path]:
     plt = _plt()
     outdir = Path(outdir)
     panels: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    names = _arch_labels(rows)
     for r in rows:
-        panels[(r["dataset"], r["method"], r["mode"])][_arch_label(r)].append(r)
+        panels[(r["dataset"], r["method"], r["mode"])][names[_arch_key(r)]].append(r)
     written = []
     for (dataset, method, mode), lines in panels.items():
         collective = mode == "collective"
@@ -81,14 +131,15 @@ def plot_budget_curves(rows: list[dict], outdir) -> list[Path]:
                 rs = sorted(rs, key=lambda r: r["budget"])
                 _line(ax, [r["budget"] for r in rs], [r[metric] for r in rs],
                       [r[metric + "_std"] for r in rs], label)
-            ax.set_xlabel("budget (label flips)")
+            _budget_axis(ax)
             ax.set_ylabel(ylabel)
             ax.set_ylim(-2, 102)
             ax.grid(alpha=0.3)
         axes[0][0].legend(fontsize=8)
         seeds = max(len(r["seeds"]) for rs in lines.values() for r in rs)
-        fig.suptitle(f"{dataset} · {method} {mode} (mean ± std over {seeds} seed"
-                     f"{'s' if seeds != 1 else ''})", fontsize=10)
+        every = [r for rs in lines.values() for r in rs]
+        fig.suptitle(f"{dataset} · {method} {mode} · {_setting(every)} (mean ± std over "
+                     f"{seeds} seed{'s' if seeds != 1 else ''})", fontsize=10)
         fig.tight_layout()
         written += _save(fig, outdir, _slug(f"{dataset}_{method}_{mode}_vs_budget"))
         plt.close(fig)
@@ -100,9 +151,10 @@ def plot_samplewise_vs_collective(rows: list[dict], outdir) -> list[Path]:
     plt = _plt()
     outdir = Path(outdir)
     by_key: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    names = _arch_labels(rows)
     for r in rows:
         if r["mode"] in ("samplewise", "collective"):
-            by_key[(r["dataset"], _arch_label(r), r["method"])][r["mode"]].append(r)
+            by_key[(r["dataset"], names[_arch_key(r)], r["method"])][r["mode"]].append(r)
     written = []
     for (dataset, arch, method), modes in by_key.items():
         if len(modes) < 2:
@@ -112,12 +164,13 @@ def plot_samplewise_vs_collective(rows: list[dict], outdir) -> list[Path]:
             rs = sorted(modes[mode], key=lambda r: r["budget"])
             _line(ax, [r["budget"] for r in rs], [r["certified_ratio"] for r in rs],
                   [r["certified_ratio_std"] for r in rs], mode, marker)
-        ax.set_xlabel("budget (label flips)")
+        _budget_axis(ax)
         ax.set_ylabel("certified ratio [%]")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        ax.set_title(f"{dataset} · {arch} · {method}", fontsize=10)
+        every = [r for rs in modes.values() for r in rs]
+        ax.set_title(f"{dataset} · {arch} · {method} · {_setting(every)}", fontsize=10)
         fig.tight_layout()
         written += _save(fig, outdir, _slug(f"{dataset}_{arch}_{method}_samplewise_vs_collective"))
         plt.close(fig)
