@@ -25,3 +25,22 @@ def test_wall_time_counts_model_build_once(monkeypatch):
     total = sum(r.wall_time for r in recs)
     assert total >= 0.6  # both budgets' (slow) builds are charged ...
     assert total <= elapsed + 1e-3  # ... once: never more than the call took
+
+
+def test_wall_time_per_budget(monkeypatch):
+    """Each MILP solve is charged to its own budget: the table's time column is per budget."""
+    import certmodel.labelcert._samplewise as sw
+
+    real = sw._milp_decide
+
+    def slow(prob, models, opts, t, k_t, sign, budget, *a):
+        time.sleep(0.4 * budget)
+        return real(prob, models, opts, t, k_t, sign, budget, *a)
+
+    monkeypatch.setattr(sw, "_milp_decide", slow)
+    K, y, Kt = random_instance(5, 8, m=1)
+    opts = LabelCertOptions(enumeration="never", attack=False, bound_tightening=False,
+                            monotone=False)
+    recs = labelcert.certify(K, y, Kt, 1.0, [1, 3], options=opts)
+    w1, w3 = (r.wall_time for r in recs)
+    assert w3 - w1 >= 0.5  # 1.2 s vs 0.4 s of sleeping, not one averaged number
