@@ -116,7 +116,8 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             continue
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test, signs,
                                linearization=opts.linearization, backend=opts.backend,
-                               options=opts.solver_options(), threat=prob.threat)
+                               options=opts.solver_options(), threat=prob.threat,
+                               complementarity=opts.complementarity)
         x0 = model.start(np.zeros(prob.n, bool), alpha0) if opts.warm_start else None
         res = model.solve_count(warm_start=x0)
         bound = float(res.bound) if res.bound is not None else float(prob.m)

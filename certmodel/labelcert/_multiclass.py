@@ -234,7 +234,8 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
                                              linearization=opts.linearization,
                                              backend=opts.backend,
                                              options=opts.solver_options(),
-                                             threat=_ovr_threat(prob, k))
+                                             threat=_ovr_threat(prob, k),
+                                             complementarity=opts.complementarity)
                 model = models[key]
                 sign = 1.0 if k == tops[t] else -1.0  # min f_a, max f_k (= min −f_k)
                 yk = model.y_pm

@@ -7,11 +7,36 @@ import dataclasses
 from certmodel._validation import check_choice
 from certmodel.backends.base import SolveOptions, check_backend_name
 from certmodel.exceptions import InvalidParameterError
-from certmodel.milp.blocks.kkt import LINEARIZATIONS
+from certmodel.milp.blocks.kkt import COMPLEMENTARITY, LINEARIZATIONS
 
 __all__ = ["LabelCertOptions", "MODES"]
 
 MODES = ("samplewise", "collective", "multiclass", "multiclass-inexact")
+
+
+def _check_encoding(backend: str, complementarity: str) -> None:
+    """Refuse an encoding the backend cannot load, naming the backends that can."""
+    if complementarity == "bigm":
+        return
+    from certmodel.backends.base import backend_class, backend_names
+
+    def loads(name):
+        try:
+            cls = backend_class(name)
+        except Exception:  # not installed / not importable
+            return False
+        return cls.available() and complementarity in {f.value for f in cls.features}
+
+    try:
+        ok = loads(backend)
+    except Exception:
+        ok = False
+    if not ok:
+        have = [n for n in backend_names() if loads(n)]
+        raise InvalidParameterError(
+            f"complementarity={complementarity!r} needs a backend that loads {complementarity} "
+            f"constraints; backend {backend!r} does not (installed ones that do: "
+            f"{', '.join(have) or 'none'}); use complementarity='bigm'")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +55,10 @@ class LabelCertOptions:
     linearization : {"compact", "reference"}
         Stationarity products: n products (compact, default on benchmark evidence) or the
         reference's n² products.
+    complementarity : {"bigm", "sos1", "indicator"}
+        Reformulation of the SVM's complementarity in every MILP: tight big-M rows (any
+        backend), SOS1 sets or indicator constraints (backends with those features, e.g.
+        gurobi, scip; others refuse with an error naming them).
     eps : float
         Soundness margin, relative to ``P_t = C Σ_j |K_tj|``: robust iff the proven lower bound
         on the worst margin exceeds ``eps · P_t``.  ``0`` reproduces the reference.
@@ -73,6 +102,7 @@ class LabelCertOptions:
     time_limit: float | None = None
     threads: int = 1
     linearization: str = "compact"
+    complementarity: str = "bigm"
     eps: float = 1e-6
     decision: bool = True
     warm_start: bool = True
@@ -89,6 +119,8 @@ class LabelCertOptions:
 
     def __post_init__(self):
         check_choice(self.linearization, "linearization", LINEARIZATIONS)
+        check_choice(self.complementarity, "complementarity", COMPLEMENTARITY)
+        _check_encoding(self.backend, self.complementarity)
         check_choice(self.enumeration, "enumeration", ("auto", "always", "never"))
         check_choice(self.rivals, "rivals", ("split", "max"))
         check_choice(self.search, "search", ("auto", "always", "never"))

@@ -88,7 +88,7 @@ class _BudgetModels:
                 self.prob.K, self.prob.y_pm, self.prob.C, budget,
                 linearization=self.opts.linearization, backend=self.opts.backend,
                 options=self.opts.solver_options(), g_bounds=None if b is None else b[:2],
-                threat=self.prob.threat)
+                threat=self.prob.threat, complementarity=self.opts.complementarity)
             if self.prob.customize is not None:  # the user's edits to the open model
                 self.prob.customize(self.models[budget].model)
             self.build_time += time.perf_counter() - t0

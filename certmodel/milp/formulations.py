@@ -187,7 +187,7 @@ class BinaryMILP(_LoadedModel):
 
     def __init__(self, K, y_pm, C: float, budget: int, *, linearization: str = "compact",
                  backend: str | Backend = "highs", options: SolveOptions | None = None,
-                 g_bounds: tuple | None = None, threat=None):
+                 g_bounds: tuple | None = None, threat=None, complementarity: str = "bigm"):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
@@ -198,7 +198,8 @@ class BinaryMILP(_LoadedModel):
         m = pyo.ConcreteModel(name="labelcert_binary")
         adv = add_binary_adversary(m, "adversary", self.y_pm, self.budget, threat)
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
-                          linearization=linearization, g_bounds=g_bounds)
+                          linearization=linearization, g_bounds=g_bounds,
+                          complementarity=complementarity)
         # the real objective: sign · p_t for the test point in the mutable params (swapped
         # per test point as a vector by :meth:`objective`, without touching the model)
         m.k_test = pyo.Param(range(n), initialize=0.0, mutable=True)
@@ -247,7 +248,7 @@ class MulticlassMILP(_LoadedModel):
                  linearization: str = "compact", backend: str | Backend = "highs",
                  options: SolveOptions | None = None, rivals: str = "split",
                  test_kernel_row: np.ndarray | None = None, top: int | None = None,
-                 threat=None):
+                 threat=None, complementarity: str = "bigm"):
         self.K = np.asarray(K, dtype=float)
         self.labels = np.asarray(labels, dtype=int)
         self.n_classes = int(n_classes)
@@ -263,7 +264,8 @@ class MulticlassMILP(_LoadedModel):
         kkts = []
         for k in range(self.n_classes):
             kkts.append(add_svm_kkt(m.svm[k], "kkt", self.K, self.C,
-                                    lambda i, k=k: adv.y[k, i], linearization=linearization))
+                                    lambda i, k=k: adv.y[k, i], linearization=linearization,
+                                    complementarity=complementarity))
         if rivals == "max":
             if test_kernel_row is None or top is None:
                 raise ValueError("rivals='max' needs test_kernel_row and top")
@@ -341,7 +343,8 @@ class CollectiveMILP(_LoadedModel):
     def __init__(self, K, y_pm, C: float, budget: int, K_test, signs, *,
                  linearization: str = "compact", backend: str | Backend = "highs",
                  options: SolveOptions | None = None, g_bounds: tuple | None = None,
-                 logit_bounds: np.ndarray | None = None, threat=None):
+                 logit_bounds: np.ndarray | None = None, threat=None,
+                 complementarity: str = "bigm"):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
@@ -354,7 +357,8 @@ class CollectiveMILP(_LoadedModel):
         adv = add_binary_adversary(m, "adversary", self.y_pm, self.budget, threat)
         self.g_bounds = g_bounds
         kkt = add_svm_kkt(m, "svm", self.K, self.C, lambda i: adv.y[i],
-                          linearization=linearization, g_bounds=g_bounds)
+                          linearization=linearization, g_bounds=g_bounds,
+                          complementarity=complementarity)
         margins = [signs[t] * logit_expression(K_test[t], kkt.z) for t in range(len(K_test))]
         bounds = [logit_bound(K_test[t], self.C) for t in range(len(K_test))]
         if logit_bounds is not None:  # valid upper bounds on the signed margins
