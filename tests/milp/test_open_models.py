@@ -227,3 +227,31 @@ def test_kkt_block_matches_pyomo_core_kkt():
         a, b = comp._args
         assert slack(a) >= -1e-7 * scale and slack(b) >= -1e-7 * scale
         assert abs(slack(a) * slack(b)) <= 1e-6 * scale
+
+
+def test_collective_and_multiclass_classes_honour_edits():
+    from certmodel.milp.formulations import CollectiveMILP, MulticlassMILP
+    from tests.threat.oracles import brute_collective_threat
+
+    K, y, K_test = random_instance(12, 6, m=4)
+    yf = y.astype(float)
+    from certmodel.learners import solve_svm_dual
+
+    alpha = solve_svm_dual(K, yf, 1.0).alpha
+    signs = np.where(K_test @ (yf * alpha) >= 0, 1.0, -1.0)
+    model = CollectiveMILP(K, yf, 1.0, 2, K_test, signs, options=TIGHT)
+    model.solve_count()
+    neg = [i for i in range(6) if y[i] < 0]
+    model.model.only_pos = pyo.Constraint(expr=sum(model.adv.flip[i] for i in neg) == 0)
+    res = model.solve_count()
+    want = brute_collective_threat(K, yf, 1.0, K_test, 2,
+                                   ThreatModel(flippable=yf > 0).resolve(6, 2))
+    assert round(res.incumbent) == want and not model.flips_of(res.x)[neg].any()
+
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    mc = MulticlassMILP(K, labels, 3, 1.0, 1, options=TIGHT)
+    c = mc.objective(K_test[0], 0, 1)
+    r0 = mc.solve(c, Sense.MINIMIZE)
+    mc.model.frozen = pyo.Constraint(expr=mc.adv.onehot[0, 0] == 1)  # point 0 keeps class 0
+    r1 = mc.solve(c, Sense.MINIMIZE)
+    assert mc.labels_of(r1.x)[0] == 0 and r1.incumbent >= r0.incumbent - 1e-9
