@@ -13,10 +13,10 @@ import numpy as np
 
 from certmodel import scalabel
 from certmodel._validation import check_choice
-from certmodel.exceptions import InvalidParameterError
+from certmodel.exceptions import BackendUnavailableError, InvalidParameterError
 from certmodel.pipeline.config import LEARNERS, METHODS, MODES
 from certmodel.pipeline.fit import label_linear_weights
-from certmodel.results import CertificateRecord, CollectiveRecord
+from certmodel.results import CertificateRecord, CollectiveRecord, Path
 
 __all__ = ["certify_arrays", "certify_task"]
 
@@ -79,10 +79,27 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
             raise InvalidParameterError(
                 "a threat model (--flippable/--cost) with --method scalabel --mode collective "
                 "is not supported; use --method labelcert or --mode samplewise")
-        return [scalabel.certify_collective(W, y, int(B), backend=solver, time_limit=time_limit,
-                                            test_indices=test_indices) for B in budgets]
+        return [_collective_or_error(W, y, int(B), solver, time_limit, test_indices)
+                for B in budgets]
     # sample-wise on labels 0..K-1 is the multiclass certificate (as in labelcert.certify)
     return scalabel.certify(W, y, list(budgets), test_indices=test_indices, threat=threat)
+
+
+def _collective_or_error(W, y, budget, solver, time_limit, test_indices) -> CollectiveRecord:
+    """ScaLabelCert's collective MILP for one budget; a solver failure certifies nothing
+    (``certified_count = 0``, ``solver_status = "error"``) instead of aborting the call."""
+    try:
+        return scalabel.certify_collective(W, y, budget, backend=solver, time_limit=time_limit,
+                                           test_indices=test_indices)
+    except (InvalidParameterError, BackendUnavailableError):
+        raise
+    except Exception as e:  # noqa: BLE001 - reported in the record
+        m = W.shape[0]
+        idx = range(m) if test_indices is None else test_indices
+        return CollectiveRecord(
+            budget=budget, n_test=m, certified_count=0, bound=float(m), incumbent=None,
+            method="scalabel", path=Path.MILP, test_indices=tuple(int(i) for i in idx),
+            solver_status="error", extra={"error": f"{type(e).__name__}: {e}"[:500]})
 
 
 def certify_task(payload: dict) -> list:

@@ -122,3 +122,16 @@ def test_bad_input_still_raises(failing_backend):
     K, y, Kt, C = _instance()
     with pytest.raises(InvalidParameterError):
         labelcert.certify(K, y, Kt, -1.0, [1])
+
+
+def test_scalabel_collective_survives_failures(failing_backend):
+    from certmodel.pipeline import certify_arrays
+
+    K, y, Kt, _ = _instance()
+    C = 0.5 / np.abs(K).sum(axis=1).max()  # saturated: ScaLabelCert applies
+    recs = certify_arrays(K, y, Kt, C, [1, 2], method="scalabel", mode="collective",
+                          solver=failing_backend.name)
+    assert [r.budget for r in recs] == [1, 2]
+    for r in recs:
+        assert r.solver_status == "error"
+        assert r.certified_count == 0 and "injected failure" in r.extra["error"]
