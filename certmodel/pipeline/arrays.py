@@ -75,22 +75,19 @@ def certify_arrays(K_train, y, K_test, C, budgets, *, method="labelcert", mode="
     W = label_linear_weights(np.asarray(K_train, float), np.asarray(K_test, float), y, C,
                              learner, ridge, n_classes)
     if mode == "collective":
-        if threat is not None and not threat.is_default:
-            raise InvalidParameterError(
-                "a threat model (--flippable/--cost) with --method scalabel --mode collective "
-                "is not supported; use --method labelcert or --mode samplewise")
-        return [_collective_or_error(W, y, int(B), solver, time_limit, test_indices)
+        return [_collective_or_error(W, y, B, solver, time_limit, test_indices, threat)
                 for B in budgets]
     # sample-wise on labels 0..K-1 is the multiclass certificate (as in labelcert.certify)
     return scalabel.certify(W, y, list(budgets), test_indices=test_indices, threat=threat)
 
 
-def _collective_or_error(W, y, budget, solver, time_limit, test_indices) -> CollectiveRecord:
+def _collective_or_error(W, y, budget, solver, time_limit, test_indices, threat=None,
+                         ) -> CollectiveRecord:
     """ScaLabelCert's collective MILP for one budget; a solver failure certifies nothing
     (``certified_count = 0``, ``solver_status = "error"``) instead of aborting the call."""
     try:
         return scalabel.certify_collective(W, y, budget, backend=solver, time_limit=time_limit,
-                                           test_indices=test_indices)
+                                           test_indices=test_indices, threat=threat)
     except (InvalidParameterError, BackendUnavailableError):
         raise
     except Exception as e:  # noqa: BLE001 - reported in the record

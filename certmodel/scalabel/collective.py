@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+import types
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from certmodel.results import CollectiveRecord, Path
 from certmodel.scalabel._inputs import prepare
 from certmodel.scalabel.certify import DEFAULT_EPS
 from certmodel.scalabel.sort import _analyse
+from certmodel.threat import resolve_threat
 
 __all__ = ["certify_collective", "replay", "build_collective_model"]
 
@@ -70,8 +72,9 @@ def _replay(prob, relabelling) -> np.ndarray:
     return np.flatnonzero(M.min(axis=1) <= eps_abs)
 
 
-def build_collective_model(prob, pred, rows, budget: int):
-    """Pyomo model of the collective MILP over test rows ``rows`` (see module docstring)."""
+def build_collective_model(prob, pred, rows, budget, threat=None):
+    """Pyomo model of the collective MILP over test rows ``rows`` (see module docstring);
+    ``threat`` (a resolved threat model) restricts the adversary block."""
     import pyomo.environ as pyo
 
     from certmodel.milp.blocks.adversary import add_binary_adversary, add_multiclass_adversary
@@ -82,7 +85,7 @@ def build_collective_model(prob, pred, rows, budget: int):
     margins, bounds = {}, {}
     if K == 2:
         y_pm = 2.0 * prob.codes - 1.0
-        adv = add_binary_adversary(model, "adversary", y_pm, budget)
+        adv = add_binary_adversary(model, "adversary", y_pm, budget, threat)
         for t in rows:
             s = 1.0 if pred[t] == 1 else -1.0
             nz = np.flatnonzero(W[t])
@@ -90,7 +93,7 @@ def build_collective_model(prob, pred, rows, budget: int):
             margins[key] = sum(s * float(W[t, i]) * adv.y[int(i)] for i in nz)
             bounds[key] = float(np.abs(W[t]).sum())
     else:
-        adv = add_multiclass_adversary(model, "adversary", prob.codes, K, budget)
+        adv = add_multiclass_adversary(model, "adversary", prob.codes, K, budget, threat)
         for t in rows:
             a = int(pred[t])
             nz = np.flatnonzero(W[t])
@@ -130,7 +133,7 @@ def _decode(prob, form, x, adv) -> dict[int, int]:
 
 def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
                        backend: str = "highs", time_limit: float | None = None,
-                       eps: float = DEFAULT_EPS, options=None) -> CollectiveRecord:
+                       eps: float = DEFAULT_EPS, options=None, threat=None) -> CollectiveRecord:
     """Collective certificate for a label-linear learner (one relabelling, all test points).
 
     Parameters
@@ -147,6 +150,10 @@ def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
         Seconds for the solver (the result stays sound on a time-out).
     options : certmodel.backends.SolveOptions, optional
         Full solver options (``time_limit`` overrides its field when given).
+    threat : ThreatModel, optional
+        Restricted threat model (flippable mask, per-point costs — ``budget`` is then a cost
+        budget —, target classes), enforced by the MILP's adversary block; the record carries
+        ``extra["threat"]``.
 
     Returns
     -------
@@ -160,14 +167,25 @@ def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
 
     t0 = time.perf_counter()
     prob = prepare(W, y, n_classes=n_classes, eps=eps)
-    (B,) = check_budgets(budget, prob.n) if not isinstance(budget, list | tuple) else (None,)
-    if B is None:
-        raise InvalidParameterError(f"budget must be a single integer, got {budget!r}")
+    resolved = resolve_threat(threat, prob.n, prob.n_classes)
+    if isinstance(budget, list | tuple):
+        raise InvalidParameterError(f"budget must be a single number, got {budget!r}")
+    if resolved.unit_cost:
+        (B,) = check_budgets(budget, prob.n)
+        B_flips = B  # the most points an admissible relabelling changes
+    else:
+        from certmodel.labelcert._problem import check_threat_budgets
+
+        (B,) = check_threat_budgets(budget, types.SimpleNamespace(threat=resolved, n=prob.n))
+        B_flips = resolved.max_flips(B)
+    threat_extra = {} if resolved.model.is_default else {"threat": resolved.model.to_dict()}
     tix = np.arange(prob.m) if test_indices is None else np.asarray(test_indices)
     if tix.shape != (prob.m,) or tix.dtype.kind not in "iu":
         raise InvalidParameterError(f"test_indices must be {prob.m} integers (one per row of W)")
-    an = _analyse(prob, (B,), witnesses=False)
-    open_rows = np.flatnonzero(an.worst[B] <= an.eps_abs)  # the only ones a relabelling can change
+    # rows the unrestricted sort certifies at B_flips cannot be changed by any admissible
+    # relabelling either (the admissible set is a subset): only the others enter the MILP
+    an = _analyse(prob, (B_flips,), witnesses=False)
+    open_rows = np.flatnonzero(an.worst[B_flips] <= an.eps_abs)
     base = dict(budget=B, n_test=prob.m, method="scalabel", test_indices=tuple(tix.tolist()))
     if open_rows.size == 0 or B == 0:
         changed = open_rows  # budget 0: exactly the clean ties
@@ -175,8 +193,8 @@ def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
             **base, certified_count=prob.m - changed.size, bound=float(changed.size),
             incumbent=int(changed.size), path=Path.TRIVIAL,
             attacked=tuple(tix[changed].tolist()), relabelling={},
-            wall_time=time.perf_counter() - t0, extra={"milp_rows": 0})
-    model, adv = build_collective_model(prob, an.pred, open_rows, B)
+            wall_time=time.perf_counter() - t0, extra={"milp_rows": 0, **threat_extra})
+    model, adv = build_collective_model(prob, an.pred, open_rows, B, resolved)
     form = compile_model(model)
     opts = options if options is not None else SolveOptions()
     if time_limit is not None:
@@ -199,4 +217,4 @@ def certify_collective(W, y, budget: int, *, n_classes=None, test_indices=None,
         solver_status=str(res.termination), gap=res.gap, backend=backend,
         wall_time=time.perf_counter() - t0,
         extra={"milp_rows": int(open_rows.size), "n_binaries": form.n_integer,
-               "solver_incumbent": res.incumbent})
+               "solver_incumbent": res.incumbent, **threat_extra})

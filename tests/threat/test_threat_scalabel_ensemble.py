@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,3 +137,33 @@ def test_knapsack_node_limit_keeps_a_valid_bound():
     best, upper, x = knapsack_max(v, w, 3.0, node_limit=3)
     assert best <= exact + 1e-12 <= upper + 2e-12
     assert w[x].sum() <= 3.0 + 1e-9
+
+
+@pytest.mark.parametrize("K", [2, 3])
+@pytest.mark.parametrize("costs", [False, True])
+def test_scalabel_collective_threat_equals_brute_force(K, costs):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        n, m = 6, 4
+        W = rng.normal(size=(m, n))
+        codes = rng.integers(0, K, n)
+        tm = ThreatModel(flippable=rng.random(n) < 0.7,
+                         cost=rng.choice([0.5, 1.0, 2.0], n) if costs else None,
+                         targets=[0, 2] if K == 3 else None)
+        th = tm.resolve(n, K)
+        F0 = logits(W, codes, K)
+        a = np.argmax(F0, axis=1)
+        for B in ([1, 2] if not costs else [1.0, 2.5]):
+            rec = scalabel.certify_collective(W, codes, B, n_classes=K, threat=tm, eps=0.0)
+            best = 0
+            for lab, _ in relabellings(codes, th, B):
+                F = logits(W, lab, K)
+                G = F.copy()
+                G[np.arange(m), a] = -np.inf
+                best = max(best, int(np.sum(F[np.arange(m), a] - G.max(axis=1) <= 0)))
+            assert rec.certified_count == m - best, (rec, best)
+            if rec.relabelling:
+                lab = codes.copy()
+                for i, c in rec.relabelling.items():
+                    lab[i] = c
+                assert th.admissible(lab != codes, B, lab)
