@@ -33,14 +33,14 @@ if str(ROOT) not in sys.path:
 # (dataset, arch, widths, seeds, budget, n_targets, max_steps)
 FULL = [
     ("csbm", "gcn", (128, 512, 2048, 8192), (0, 1), 3, 8, 300),
-    ("cora_ml_binary", "gcn", (128, 512, 2048), (0,), 2, 6, 150),
+    ("cora_ml_binary", "gcn", (128, 512, 2048), (0,), 2, 4, 100),
     ("csbm", "sgc", (128, 512, 2048, 8192), (0, 1), 3, 8, 300),
-    ("cora_ml_binary", "sgc", (128, 512, 2048), (0,), 2, 6, 150),
+    ("cora_ml_binary", "sgc", (128, 512, 2048), (0,), 2, 4, 100),
     ("csbm", "mlp", (128, 512, 2048, 8192), (0, 1), 3, 8, 300),
-    ("cora_ml_binary", "mlp", (128, 512, 2048, 8192), (0,), 2, 6, 150),
-    ("citeseer_binary", "gcn", (128, 512, 2048), (0,), None, 6, 150),
-    ("citeseer_binary", "sgc", (128, 512, 2048), (0,), None, 6, 150),
-    ("citeseer_binary", "mlp", (128, 512, 2048), (0,), None, 6, 150),
+    ("cora_ml_binary", "mlp", (128, 512, 2048, 8192), (0,), 2, 4, 100),
+    ("citeseer_binary", "gcn", (128, 512, 2048), (0,), None, 4, 100),
+    ("citeseer_binary", "sgc", (128, 512, 2048), (0,), None, 4, 100),
+    ("citeseer_binary", "mlp", (128, 512, 2048), (0,), None, 4, 100),
 ]
 QUICK = [
     ("csbm", "gcn", (128, 1024), (0,), 4, 4, 150),
@@ -85,8 +85,9 @@ def main(argv=None) -> int:
         grid = [g for g in grid if (g[0], g[1]) in keep]
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    print("note: timings on a 2-core machine shared with 5 other agents (load ~3); "
-          "CPU seconds are the process's user + system time", flush=True)
+    print("note: timings on a 2-core machine shared with 5 other agents (load average "
+          f"{os.getloadavg()[0]:.1f} at start); CPU seconds are this process's user + system "
+          "time", flush=True)
     t_wall, t_cpu = time.perf_counter(), _cpu()
     docs = []
     for dataset, arch, widths, seeds, budget, n_targets, max_steps in grid:

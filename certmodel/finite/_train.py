@@ -290,7 +290,8 @@ def fit_squared(net: FiniteNetwork, train_idx, y, *, lam: float = 0.0,
 
     # a finite-time flow runs its fixed number of steps (its loss need not stop changing)
     tol_used, window_used = (tol, window) if flow_time is None else (0.0, max_steps + 1)
-    return _run(net, idx, ypm, objective_of, step_size, max_steps=max_steps + 1,
+    steps = max_steps if flow_time is None else max_steps + 1   # + 1: the step that ends it
+    return _run(net, idx, ypm, objective_of, step_size, max_steps=steps,
                 tol=tol_used, window=window_used, progress=progress, f0_all=f0,
                 label=f"squared h={net.width}", key=("squared", lam, flow_time, lr, max_steps))
 

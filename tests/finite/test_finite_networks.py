@@ -19,7 +19,7 @@ from certmodel.finite import (  # noqa: E402
     fit_squared,
 )
 from certmodel.kernels import ntk  # noqa: E402
-from certmodel.learners import KernelRidge, KernelSVM  # noqa: E402
+from certmodel.learners import KernelRidge, KernelSVM, NTKGradientFlow  # noqa: E402
 
 OPTS = {"appnp": {"alpha": 0.3, "iterations": 5}, "fc": {"bias_var": 0.5}}
 POINT_ARCHS = ("mlp", "fc", "linear")
@@ -181,3 +181,20 @@ def test_squared_loss_tends_to_kernel_ridge(task):
         errs[width] = np.linalg.norm(fit.logits[test] - fk) / np.linalg.norm(fk)
     assert errs[2048] < errs[32] / 2 and errs[2048] < 0.15
     assert np.isfinite(ypm).all()
+
+
+@pytest.mark.slow
+def test_squared_flow_tends_to_ntk_gradient_flow(task):
+    X, A, y, train, test = task
+    K = _kernel("sgc", X, A)
+    gf = NTKGradientFlow(time=0.05, lr=1.0).fit(K[np.ix_(train, train)], y[train])
+    fk = gf.decision_function(K[np.ix_(test, train)])
+    errs = {}
+    for width in (32, 2048):
+        fit = fit_squared(_net("sgc", X, A, width, 0), train, y[train], flow_time=0.05,
+                          max_steps=2000)
+        assert fit.converged
+        errs[width] = np.linalg.norm(fit.logits[test] - fk) / np.linalg.norm(fk)
+    assert errs[2048] < errs[32] / 2 and errs[2048] < 0.15
+    with pytest.raises(InvalidParameterError, match="not both"):
+        fit_squared(_net("sgc", X, A, 8, 0), train, y[train], lam=1.0, flow_time=0.1)
