@@ -3,8 +3,9 @@
 The certificate functions of this package decide every (test point, budget) of a call in one
 pass that shares work (attack, enumeration, one MILP per budget).  If anything in that pass
 raises — a backend error ("HiGHS rejected the model"), a solver crash, a numerical failure —
-:func:`guarded` runs the call again one (test point, budget) at a time (collective: one budget
-at a time), so every record that can still be decided is, and each one that raises becomes
+:func:`guarded` runs the call again one budget at a time and, where a budget still fails, one
+(test point, budget) at a time (collective: one budget at a time), so every record that can
+still be decided is, and each one that raises becomes
 ``unknown`` with ``solver_status="error"`` and the error in ``extra["error"]``.  ``unknown`` is
 sound: it claims nothing.  Bad input (:class:`~certmodel.exceptions.InvalidParameterError`)
 and a missing backend (:class:`~certmodel.exceptions.BackendUnavailableError`) still raise:
@@ -88,16 +89,27 @@ def guarded(run: Callable, prob: Problem, budgets: list, opts, *, collective: bo
             except Exception as e:  # noqa: BLE001
                 out.append(_unknown_collective(prob, B, error_text(e)))
         return out
+    # one budget at a time (shared work kept within a budget), then, for a budget that still
+    # fails, one test point at a time
+    got: dict[tuple[int, object], object] = {}
+    row_of = {int(t): r for r, t in enumerate(prob.test_indices)}  # distinct (validated)
     pred, margin = None, None
-    for r in range(prob.m):
-        sub = prob.rows([r])
-        for B in budgets:
+    for B in budgets:
+        try:
+            for rec in run(prob, [B], opts):
+                got[(row_of[rec.test_index], B)] = rec
+            continue
+        except _PASS_THROUGH:
+            raise
+        except Exception:  # noqa: BLE001 - isolated per test point below
+            pass
+        for r in range(prob.m):
             try:
-                out.extend(run(sub, [B], opts))
+                (got[(r, B)],) = run(prob.rows([r]), [B], opts)
             except _PASS_THROUGH:
                 raise
             except Exception as e:  # noqa: BLE001
                 if pred is None:
                     pred, margin = _clean_predictions(prob)
-                out.append(_unknown(prob, r, B, error_text(e), pred, margin))
-    return out
+                got[(r, B)] = _unknown(prob, r, B, error_text(e), pred, margin)
+    return [got[(r, B)] for r in range(prob.m) for B in budgets]
