@@ -21,7 +21,15 @@ def make_record(*, test_index: int, budget: int, verdict: Verdict, prediction: i
         solver_status=None if res is None else res.termination.value,
         gap=None if res is None else res.gap, wall_time=float(wall_time),
         backend=backend if res is not None else None, relabelling=relabelling,
-        extra={k: v for k, v in extra.items() if v is not None})
+        extra={k: v for k, v in {**extra, **_solver_reason(res)}.items() if v is not None})
+
+
+def _solver_reason(res: SolveResult | None) -> dict:
+    """Why a solve ended undecided (killed at the hard deadline, licence cap, solver error):
+    the tail of the backend's log, kept in the record's ``extra["solver_log"]``."""
+    if res is None or res.termination.value in ("optimal", "decided") or not res.log:
+        return {}
+    return {"solver_log": res.log[-2000:]}
 
 
 def threat_extra(prob) -> dict:

@@ -60,6 +60,7 @@ def test_labelcert_record_unknown_within_deadline(monkeypatch):
     wall = time.perf_counter() - t0
     assert [r.verdict.value for r in recs] == ["unknown", "unknown"]
     assert all(r.solver_status == "time_limit" for r in recs)
+    assert all("killed after" in r.extra["solver_log"] for r in recs)  # the reason
     per_record = 2.0 + 1.5  # KILL_GRACE + slack (child start, Pyomo build, loaded machine)
     assert wall < len(recs) * (limit + per_record) + 10.0
 
