@@ -3,6 +3,9 @@
 For one binary node-classification task, one architecture and one C, and for every width h
 and seed:
 
+* **objective gap** ``(J − J*) / J*`` — the network's final objective against the kernel
+  SVM's optimum ``J* = (Σα − ½αᵀQα) / C`` (strong duality): it mixes width and optimisation
+  error and shows whether more steps would help;
 * **agreement** — the finite network trained by :func:`~certmodel.finite.fit_hinge` and the
   kernel SVM with the closed-form NTK (:class:`~certmodel.learners.KernelSVM`) predict the
   same class on this fraction of test nodes; **relative logit error**
@@ -121,7 +124,7 @@ class StudyResult:
         """Means (and standard deviations) over seeds, one dict per width."""
         out = []
         keys = ("agreement", "rel_logit_error", "net_accuracy", "steps", "train_wall",
-                "train_cpu", "nr_flip_rate", "robust_attack_rate")
+                "train_cpu", "nr_flip_rate", "robust_attack_rate", "objective_gap")
         for w in self.widths:
             rows = [r for r in self.rows if r["width"] == w]
             s = {"width": w, "seeds": len(rows)}
@@ -216,6 +219,10 @@ def width_study(task: Task, arch: str, widths, *, C: float | None = None, seeds=
                                   max_val=len(tr)))
     K, svm = _kernel_svm(task, arch, C, options)
     f_test = svm.decision_function(K[np.ix_(te, tr)])
+    # the optimum of J for the kernel (strong duality): J* = (Σα − ½αᵀQα) / C
+    from certmodel.learners import svm_dual_objective
+
+    j_star = -svm_dual_objective(K[np.ix_(tr, tr)], svm.y_pm_, svm.alpha_) / C
     y_pm_test = pm_labels(task.y)[te]
     kernel_acc = float(np.mean(_sign(f_test) == y_pm_test))
     yL = task.y[tr]
@@ -246,7 +253,9 @@ def width_study(task: Task, arch: str, widths, *, C: float | None = None, seeds=
                                             / max(np.linalg.norm(f_test), 1e-300)),
                    "net_accuracy": float(np.mean(_sign(g) == y_pm_test)),
                    "steps": fit.steps, "converged": fit.converged,
-                   "final_loss": float(fit.loss[-1]), "train_wall": fit.wall_time,
+                   "final_loss": float(fit.loss[-1]),
+                   "objective_gap": float((fit.loss[-1] - j_star) / abs(j_star)),
+                   "train_wall": fit.wall_time,
                    "train_cpu": fit.cpu_time, "receptive_field": fit.receptive_field}
             if budget is not None:
                 t0, c0 = time.perf_counter(), _cpu()
@@ -258,6 +267,7 @@ def width_study(task: Task, arch: str, widths, *, C: float | None = None, seeds=
             if log is not None:
                 log(_row_line(row))
     settings = {"max_steps": max_steps, "tol": tol, "window": window, "dtype": dtype,
+                "kernel_objective": j_star,
                 "n_targets": n_targets, "options": options,
                 "n_train": int(tr.size), "n_test": int(te.size)}
     return StudyResult(task.name, arch, C, budget, widths, seeds, rows, kernel_acc, cert,
@@ -405,7 +415,8 @@ def markdown_table(doc: dict) -> str:
             f"{100 * doc['kernel_accuracy']:.1f} %, seeds {doc['seeds']}, ≤ "
             f"{doc['settings']['max_steps']} GD steps). ≥ 99 % agreement from width: "
             f"**{w99 if w99 is not None else 'not reached'}**.")
-    cols = ["width", "agree %", "rel. logit err.", "net acc. %", "steps", "train s wall (CPU)"]
+    cols = ["width", "agree %", "rel. logit err.", "net acc. %", "steps", "(J − J*)/J*",
+            "train s wall (CPU)"]
     if doc["budget"] is not None:
         c = doc["certificates"]
         head += (f" Transfer at budget B = {doc['budget']} on {len(c['targets'])} targets "
@@ -422,6 +433,7 @@ def markdown_table(doc: dict) -> str:
             agree += f" ± {100 * s['agreement_std']:.1f}"
         row = [str(s["width"]), agree, err, _pct(s["net_accuracy"]),
                f"{s['steps']:.0f}" + ("" if s["converged"] else "*"),
+               "–" if s.get("objective_gap") is None else f"{s['objective_gap']:.3f}",
                f"{s['train_wall']:.1f} ({s['train_cpu']:.1f})"]
         if doc["budget"] is not None:
             row += [f"{s['nr_flipped']}/{s['nr_total']}",

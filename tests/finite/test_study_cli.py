@@ -37,6 +37,7 @@ def test_width_study_rows_and_reproducible(task):
     assert cert["robust"] + cert["not_robust"] + cert["unknown"] == 4
     for r in a.rows:
         assert 0 <= r["agreement"] <= 1 and r["rel_logit_error"] >= 0
+        assert np.isfinite(r["objective_gap"])
         assert r["nr_total"] == cert["not_robust"] and r["robust_total"] == cert["robust"]
         assert 0 <= r["nr_flipped"] <= r["nr_total"]
         assert 0 <= r["robust_attacked"] <= r["robust_total"]
