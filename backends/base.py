@@ -98,6 +98,12 @@ class Termination(str, enum.Enum):
         return self.value
 
 
+def _env_verbose() -> bool:
+    import os
+
+    return os.environ.get("CERTMODEL_SOLVER_LOG") == "1"
+
+
 @dataclasses.dataclass(frozen=True)
 class SolveOptions:
     """Solver-independent options, translated by each backend through an explicit name table.
@@ -113,7 +119,9 @@ class SolveOptions:
     feasibility_tol, int_feas_tol : float or None
         Primal feasibility and integrality tolerances.
     verbose : bool
-        Print the solver log.
+        Copy the solver log to stderr (never stdout).  Default: on when the environment
+        variable ``CERTMODEL_SOLVER_LOG=1`` (what ``certmodel certify --verbose`` sets, so
+        worker processes inherit it).
     native : mapping
         Pass-through options in the solver's own names (applied last).
     """
@@ -124,7 +132,7 @@ class SolveOptions:
     abs_gap: float | None = 1e-9
     feasibility_tol: float | None = 1e-7
     int_feas_tol: float | None = 1e-7
-    verbose: bool = False
+    verbose: bool = dataclasses.field(default_factory=lambda: _env_verbose())
     native: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):

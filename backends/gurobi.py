@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from certmodel.backends._quiet import quiet_stdout
 from certmodel.backends.base import (
     Backend,
     DecisionTarget,
@@ -252,8 +253,9 @@ class GurobiBackend(Backend):
         form = self._require_loaded()
         m, x = self._m, self._x
         opts = options or self.options
-        m.reset(1)  # independent re-solves: drop the previous solution and MIP start
-        self._apply_options(m, opts, decision)
+        with quiet_stdout(echo_to_stderr=opts.verbose):  # "Set parameter ...", "Discarded"
+            m.reset(1)  # independent re-solves: drop the previous solution and MIP start
+            self._apply_options(m, opts, decision)
         if warm_start is not None:
             x0 = np.asarray(warm_start, dtype=float)
             if x0.shape != (form.n_cols,):
@@ -262,23 +264,27 @@ class GurobiBackend(Backend):
             x.Start = np.where(np.isfinite(x0), x0, _UNDEFINED)
         t0 = time.perf_counter()
         try:
-            m.optimize()
-            for margin in _RESUME_MARGINS:
-                if decision is None or m.Status != _USER_OBJ_LIMIT or \
-                        self._is_decided(m, decision):
-                    break
-                # Stopped by BestBdStop within Gurobi's tolerance but not strictly decided:
-                # resume with the stop moved further out (None: no bound stop at all).
-                self._set_bound_stop(m, decision.threshold, margin)
-                if opts.time_limit is not None:
-                    m.Params.TimeLimit = max(opts.time_limit - (time.perf_counter() - t0), 0.0)
-                m.optimize()
+            with quiet_stdout(echo_to_stderr=opts.verbose):  # Gurobi logs to stdout
+                self._optimize(m, opts, decision, t0)
         except gp.GurobiError as e:
             return self._error_result(form, e, time.perf_counter() - t0)
         result = self._result(m, form, time.perf_counter() - t0, decision)
         result.extra["tolerances"] = {"feasibility_tol": float(m.Params.FeasibilityTol),
                                       "int_feas_tol": float(m.Params.IntFeasTol)}
         return result
+
+    def _optimize(self, m, opts: SolveOptions, decision, t0: float) -> None:
+        """``optimize()``, resumed when a bound stop left the threshold undecided."""
+        m.optimize()
+        for margin in _RESUME_MARGINS:
+            if decision is None or m.Status != _USER_OBJ_LIMIT or self._is_decided(m, decision):
+                break
+            # Stopped by BestBdStop within Gurobi's tolerance but not strictly decided:
+            # resume with the stop moved further out (None: no bound stop at all).
+            self._set_bound_stop(m, decision.threshold, margin)
+            if opts.time_limit is not None:
+                m.Params.TimeLimit = max(opts.time_limit - (time.perf_counter() - t0), 0.0)
+            m.optimize()
 
     # ------------------------------------------------------------------ helpers
     def _apply_options(self, m, opts: SolveOptions, decision: DecisionTarget | None) -> None:

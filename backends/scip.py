@@ -18,6 +18,7 @@ SCIP solves with one thread; ``threads > 1`` is refused (it would not be honoure
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import time
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from certmodel.backends._quiet import quiet_stdout
 from certmodel.backends.base import (
     Backend,
     DecisionTarget,
@@ -249,7 +251,8 @@ class ScipBackend(Backend):
             handler = self._decision_handler(m, decision, snapshot)
         t0 = time.perf_counter()
         try:
-            m.optimize()
+            with quiet_stdout(echo_to_stderr=opts.verbose) as out:  # never stdout
+                m.optimize()
         except Exception as e:  # noqa: BLE001 - a SCIP error is returned, never raised
             return SolveResult(
                 termination=Termination.ERROR, incumbent=None, bound=None, x=None,
@@ -259,7 +262,8 @@ class ScipBackend(Backend):
         finally:
             if handler is not None:
                 handler.active = False
-        return self._result(m, form, time.perf_counter() - t0, decision, snapshot)
+        result = self._result(m, form, time.perf_counter() - t0, decision, snapshot)
+        return dataclasses.replace(result, log=out.text) if out.text else result
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -293,9 +297,7 @@ class ScipBackend(Backend):
 
     def _apply_options(self, m, opts: SolveOptions) -> None:
         m.resetParams()
-        m.hideOutput(not opts.verbose)
-        if opts.verbose:
-            m.setLogfile("/dev/stderr")  # never stdout (``--json -``)
+        m.hideOutput(not opts.verbose)  # the log is captured off stdout in solve()
         values: dict[str, Any] = {}
         for field, name in _OPTION_NAMES.items():
             v = getattr(opts, field)

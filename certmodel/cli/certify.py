@@ -275,12 +275,14 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               "relabel — class:K (points labelled K) or FILE.npy (boolean mask, no pickles).")
 @click.option("--cost", help="With --instance: FILE.npy of per-point flip costs (> 0); "
               "--budget is then a cost budget.")
+@click.option("--verbose", "-v", is_flag=True, help="Solver logs to stderr (stdout stays "
+              "clean for --json -).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
             labelled_per_class, seed,
             budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
             max_test, workers, scheduler, store, rerun_unknown, json_out, data_dir, parity,
-            milp_only, flippable, cost, quiet):
+            milp_only, flippable, cost, verbose, quiet):
     """Certify robustness against label flipping.
 
     With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
@@ -295,6 +297,10 @@ def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
     if (dataset is None) == (instance is None):
         raise BadInput("give exactly one of --dataset NAME or --instance FILE.npz")
     _check_solver(solver)
+    if verbose:
+        import os
+
+        os.environ["CERTMODEL_SOLVER_LOG"] = "1"  # SolveOptions default, inherited by workers
     if budget is None and budget_fraction is None:
         raise BadInput("give --budget (e.g. 1,2,5) or --budget-fraction (e.g. 0.05,0.1)")
     if budget is not None and budget_fraction is not None:

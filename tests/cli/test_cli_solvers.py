@@ -91,21 +91,23 @@ def test_labelcert_options_validate_backend():
     assert LabelCertOptions(backend="pyomo:appsi_highs").backend == "pyomo:appsi_highs"
 
 
-@pytest.mark.parametrize("solver", ["highs", "pyomo:appsi_highs", "scip"])
+@pytest.mark.parametrize("solver", ["highs", "pyomo:appsi_highs", "scip", "gurobi"])
 def test_json_to_stdout_parses(solver, instance):
-    """Through a real process (solvers print from C to file descriptor 1)."""
+    """Through a real process (solvers print from C to file descriptor 1), with --verbose:
+    the solver logs go to stderr, stdout carries the JSON only."""
     if not _installed(solver):
         pytest.skip(f"{solver} is not installed here")
     path, expected = instance
     proc = subprocess.run(
         [sys.executable, "-c", "from certmodel.cli import main; main()", "certify",
          "--instance", str(path), "--budget", "1", "--solver", solver, "--milp-only",
-         "--json", "-"],
+         "--json", "-", "--verbose"],
         capture_output=True, text=True, timeout=300,
         env=dict(os.environ, PYTHONPATH=os.getcwd()))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # nothing but JSON on stdout
     assert len(doc["records"]) == 4
+    assert len(proc.stderr.splitlines()) > 20  # the solver log went to stderr
 
 
 def test_solvers_command_lists_backends_as_json():
