@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     table = QUICK if args.quick else FULL
     m = args.tests or (1 if args.quick else 4)
     budgets_cap = args.budgets or (1 if args.quick else 3)
-    time_limit = args.time_limit or (20.0 if args.quick else 120.0)
+    time_limit = args.time_limit or (10.0 if args.quick else 120.0)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     log(f"backends: {', '.join(backends)}; modes {modes}; {m} test points, {budgets_cap} "
         f"budgets per instance; time limit {time_limit:g} s")
