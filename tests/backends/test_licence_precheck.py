@@ -24,7 +24,7 @@ def capped(monkeypatch):
 
 
 @needs_pip_gurobi
-def test_oversize_model_refused_without_solving(capped):
+def test_oversize_model_refused_without_solving(capped, tmp_path):
     form = _oversize_form(2100)
     b = make_backend("gurobi", SolveOptions(), form)
     assert isinstance(b, RefusedBackend)
@@ -36,6 +36,7 @@ def test_oversize_model_refused_without_solving(capped):
     assert res.x is None and res.bound is None and res.incumbent is None
     assert "2100 variables" in res.log and "2000" in res.log
     assert res.extra["checked_before_solve"]
+    assert b.write(tmp_path / "big.mps").exists()  # writing needs no licence
     assert licence_refusal(capped, tiny_form()) is None
     assert not isinstance(make_backend("gurobi", SolveOptions(), tiny_form()), RefusedBackend)
 
