@@ -105,3 +105,8 @@ def test_ensemble_cli_reports_fraction_of_training_set(tmp_path):
     assert meta["mcr_whitebox_fraction"] == pytest.approx(meta["mcr_whitebox"] / 80)
     assert meta["mcr_blackbox_fraction"] == pytest.approx(meta["mcr_blackbox"] / 80)
     assert "% of n" in res.output
+
+
+def test_validate_help():
+    res = CliRunner().invoke(main, ["validate", "--help"])
+    assert res.exit_code == 0 and "--widths" in res.output and "--budget" in res.output
