@@ -26,7 +26,27 @@ from certmodel.backends.base import (
 )
 from certmodel.standard_form import Sense, StandardForm
 
-__all__ = ["make_backend", "licence_refusal", "RefusedBackend"]
+__all__ = ["make_backend", "licence_refusal", "RefusedBackend", "warn_without_decision_stop"]
+
+_WARNED_NO_STOP: set[str] = set()
+
+
+def warn_without_decision_stop(backend: Backend) -> None:
+    """A decision-mode solve on a backend without :attr:`Feature.DECISION_STOP` runs to
+    optimality: say so once per backend name (``RuntimeWarning``), never silently."""
+    from certmodel.backends.base import Feature
+
+    name = backend.name or type(backend).__name__
+    if Feature.DECISION_STOP in backend.features or name in _WARNED_NO_STOP:
+        return
+    _WARNED_NO_STOP.add(name)
+    if name.startswith("pyomo:"):
+        return  # the Pyomo backend warns itself
+    import warnings
+
+    warnings.warn(f"backend {name!r} has no decision stop: each MILP is solved to optimality "
+                  "(or its time limit) instead of stopping once decided", RuntimeWarning,
+                  stacklevel=3)
 
 
 def licence_refusal(cls: type[Backend], form: StandardForm) -> str | None:

@@ -28,7 +28,7 @@ from certmodel.backends.base import (
     SolveOptions,
     SolveResult,
 )
-from certmodel.backends.factory import make_backend
+from certmodel.backends.factory import make_backend, warn_without_decision_stop
 from certmodel.exceptions import FormulationError
 from certmodel.milp.fingerprint import fingerprint, objective_params
 from certmodel.standard_form import Sense, StandardForm, compile_model, linear_objective
@@ -130,6 +130,8 @@ class CompiledModel:
         if sense is None:
             raise FormulationError("sense is required with an explicit objective vector")
         self.backend.set_objective(np.asarray(c, float), float(c0), sense)
+        if decision is not None:
+            warn_without_decision_stop(self.backend)
         return self.backend.solve(warm_start=warm_start, decision=decision, options=options)
 
     def load_values(self, x: np.ndarray) -> None:

@@ -64,3 +64,30 @@ def test_full_licence_lifts_the_cap(monkeypatch):
     monkeypatch.setenv("GRB_LICENSE_FILE", "/somewhere/gurobi.lic")
     assert gurobi.full_licence_configured()
     assert gurobi.GurobiBackend.licence_limit() is None
+
+
+def test_decision_mode_without_decision_stop_warns_once():
+    import warnings
+
+    from certmodel.backends import factory
+    from certmodel.backends.base import DecisionTarget
+    from certmodel.backends.testing import BlockingBackend
+    from certmodel.milp.compiled import CompiledModel
+
+    class NoStop(BlockingBackend):
+        name = "nostop_test"
+
+        def solve(self, **kw):
+            from certmodel.backends.highs import HighsBackend
+
+            b = HighsBackend()
+            b.load(self.form)
+            return b.solve()
+
+    factory._WARNED_NO_STOP.discard("nostop_test")
+    cm = CompiledModel(tiny_form().model, NoStop())
+    with pytest.warns(RuntimeWarning, match="nostop_test.*no decision stop"):
+        cm.solve(decision=DecisionTarget(20.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cm.solve(decision=DecisionTarget(20.0))  # once only
