@@ -1,8 +1,9 @@
 """Solver backends (installed as ``certmodel.backends``).
 
 See :mod:`certmodel.backends.base` for the protocol.  Built in: ``highs`` (default, always
-installed) and ``gurobi`` (when ``gurobipy`` imports).  Third-party backends register
-through the ``certmodel.backends`` entry-point group.
+installed), ``gurobi`` (when ``gurobipy`` imports), ``scip`` (when ``pyscipopt`` imports) and
+``pyomo:<name>`` (any Pyomo solver).  Third-party backends register through the
+``certmodel.backends`` entry-point group; :mod:`certmodel.backends.testing` checks them.
 """
 
 from certmodel.backends.base import (
@@ -13,7 +14,9 @@ from certmodel.backends.base import (
     SolveResult,
     Termination,
     available_backends,
+    backend_class,
     backend_names,
+    check_backend_name,
     get_backend,
     register_backend,
 )
@@ -26,7 +29,9 @@ __all__ = [
     "SolveResult",
     "Termination",
     "available_backends",
+    "backend_class",
     "backend_names",
+    "check_backend_name",
     "get_backend",
     "register_backend",
 ]
