@@ -86,8 +86,20 @@ def _geometry(prob, opts, converged: bool):
     return geo if geo.psd else None
 
 
-def _put_results(res, rows, budgets, dec, put, eps, witness_kw):
+def _put_results(res, rows, budgets, dec, put, eps, witness_kw, all_budgets=(),
+                 cost_of=None):
+    """Records from a search result; a witness of cost ``c`` also settles every other open
+    budget ``≥ c`` in ``all_budgets`` (path ``monotone``, same relabelling)."""
     for r, t in enumerate(rows):
+        for j in range(len(budgets)):
+            if res.visited[r, j] <= 0 and cost_of is not None:
+                c = cost_of(res.witness[r][j])
+                for B2 in all_budgets:
+                    if (t, B2) not in dec and B2 not in budgets and \
+                            c <= B2 + 1e-9 * max(1.0, B2):
+                        put(t, B2, Verdict.NOT_ROBUST, res.visited[r, j],
+                            ValueKind.WITNESS_MARGIN, Path.MONOTONE,
+                            **witness_kw(res.witness[r][j]))
         for j, B in enumerate(budgets):
             if (t, B) in dec:
                 continue
@@ -175,7 +187,8 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
         flips[list(S)] = True
         return {"flips": flips}
 
-    _put_results(res, rows, chosen, dec, put, eps, flips_of)
+    _put_results(res, rows, chosen, dec, put, eps, flips_of, budgets,
+                 lambda S: float(prob.threat.cost[list(S)].sum()))
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
 
 
@@ -218,7 +231,8 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
             labels[i] = k
         return {"labels": labels}
 
-    _put_results(res, rows, chosen, dec, put, eps, labels_of)
+    _put_results(res, rows, chosen, dec, put, eps, labels_of, budgets,
+                 lambda pairs: float(prob.threat.cost[[i for i, _ in pairs]].sum()))
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
 
 

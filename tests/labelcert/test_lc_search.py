@@ -316,3 +316,37 @@ def test_single_flip_radius_at_least_as_tight_as_scalar():
         allowed = np.zeros(20, bool)
         allowed[i] = True
         assert got[i] <= stability_radius(a, k, 0.7, 1, allowed) * (1 + 1e-5) + 1e-9
+
+
+def test_search_witness_settles_larger_budgets(monkeypatch):
+    """A witness the search finds at a small budget decides every larger open budget
+    (path monotone, the same relabelling, replayed)."""
+    import certmodel.labelcert._searchpath as sp
+    from certmodel.labelcert import certify
+    from certmodel.labelcert._options import LabelCertOptions
+    from certmodel.results import Path, Verdict
+
+    real = sp.plan_search
+
+    def only_budget_one(prob, opts, open_records, unit, n_classes=2, retrains_per_node=1):
+        chosen, cap = real(prob, opts, open_records, unit, n_classes, retrains_per_node)
+        return [b for b in chosen if b <= 1], cap
+
+    monkeypatch.setattr(sp, "plan_search", only_budget_one)
+    for seed in range(40):
+        K, y, K_test = random_instance(seed, 7, m=4)
+        opts = LabelCertOptions(max_enumeration=0, search="always", attack=False,
+                                time_limit=5)
+        recs = certify(K, y, K_test, 5.0, [1, 2, 3], options=opts)
+        mono = [r for r in recs if r.path is Path.MONOTONE and r.verdict is Verdict.NOT_ROBUST]
+        if not mono:
+            continue
+        prob = Problem.create(K, y, K_test, 5.0)
+        s = np.where(prob.K_test @ _z(prob.K, prob.y_pm, prob.C) >= 0, 1.0, -1.0)
+        for rec in mono:
+            yy, flips = _replay_binary(prob, rec)
+            assert flips.sum() <= 1 < rec.budget
+            t = int(rec.test_index)
+            assert s[t] * prob.K_test[t] @ _z(prob.K, yy, prob.C) <= 0
+        return
+    raise AssertionError("no instance with a budget-1 witness found")
