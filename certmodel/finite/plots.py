@@ -87,7 +87,8 @@ def plot_width_studies(docs: list[dict], outdir) -> list[Path]:
             ax.set_xlabel("width h")
             ax.set_ylim(-3, 103)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
         fig.tight_layout()
         written += _save(fig, outdir, "finite_width_transfer")
         plt.close(fig)
