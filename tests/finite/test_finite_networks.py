@@ -198,3 +198,13 @@ def test_squared_flow_tends_to_ntk_gradient_flow(task):
     assert errs[2048] < errs[32] / 2 and errs[2048] < 0.15
     with pytest.raises(InvalidParameterError, match="not both"):
         fit_squared(_net("sgc", X, A, 8, 0), train, y[train], lam=1.0, flow_time=0.1)
+
+
+@pytest.mark.parametrize("arch", FINITE_ARCHS)
+def test_every_architecture_trains(task, arch):
+    X, A, y, train, test = task
+    net = _net(arch, X, A, 16, seed=1, dtype="float32")
+    fit = fit_hinge(net, train, y[train], 0.05, max_steps=3)
+    assert fit.logits.shape == (len(y),) and np.all(np.isfinite(fit.logits))
+    assert fit.steps == 3 and not fit.converged and fit.loss.shape == (3,)
+    assert set(np.unique(fit.predict(test))) <= {-1, 1}
