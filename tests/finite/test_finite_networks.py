@@ -208,3 +208,20 @@ def test_every_architecture_trains(task, arch):
     assert fit.logits.shape == (len(y),) and np.all(np.isfinite(fit.logits))
     assert fit.steps == 3 and not fit.converged and fit.loss.shape == (3,)
     assert set(np.unique(fit.predict(test))) <= {-1, 1}
+
+
+@pytest.mark.parametrize("arch,opts", [("gcn", {}), ("gin", {"depth": 2}), ("gcn_skip_pc", {}),
+                                       ("gcn_skip_alpha", {"depth": 2}), ("mlp", {})])
+def test_receptive_field_and_svd_give_exact_logits(task, arch, opts):
+    """Logits of the labelled nodes on the restricted, reparameterised context are exact."""
+    X, A, y, train, test = task
+    opts = dict(opts)
+    net = _net(arch, X, A, 16, seed=2, depth=opts.pop("depth", 1))
+    rows = net.receptive_field(train)
+    from certmodel.finite._network import _x64
+
+    with _x64("float64"):
+        ctx, p, _ = net.context(rows)
+        sub = np.asarray(net.apply_fn()(p, net.jax_consts(), ctx))
+    full = net.logits()
+    assert np.allclose(sub[np.searchsorted(rows, train)], full[train], rtol=1e-10, atol=1e-10)
