@@ -154,6 +154,10 @@ class EnsembleResult(Accuracy):
         check_choice(kind, "kind", ("whitebox", "blackbox"))
         return median_certified_robustness(getattr(self, f"{kind}_radius"), self.correct)
 
+    def mcr_fraction(self, kind: str = "whitebox") -> float:
+        """The MCR as a fraction of the training set (``mcr / n``)."""
+        return self.mcr(kind) / self.partition.size
+
     def curve(self, radii=None, kind: str = "whitebox") -> tuple[np.ndarray, np.ndarray]:
         """Certified accuracy vs radius: ``(r, acc(r))`` for ``r = 0..max finite radius``."""
         check_choice(kind, "kind", ("whitebox", "blackbox"))

@@ -269,6 +269,10 @@ class FAResult(Accuracy):
 
         return median_certified_robustness(self.radius, self.correct)
 
+    def mcr_fraction(self) -> float:
+        """The MCR as a fraction of the training set (``mcr / n``)."""
+        return self.mcr() / self.buckets.size
+
     def certified_accuracy(self, radii) -> np.ndarray:
         """Fraction of test points correct with FA radius ``≥ r`` for each ``r``."""
         from certmodel.ensemble.certify import certified_accuracy

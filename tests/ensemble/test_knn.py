@@ -76,3 +76,16 @@ def test_fraction_and_validation():
         knn_certify(X, [0, 0, 0, 1], np.zeros((1, 2)), 2)
     with pytest.raises(InvalidParameterError, match="radius"):
         rnn_certify(X, [0, 0, 0, 1], np.array([[0.5]]), -1.0)
+
+
+def test_ensemble_results_report_mcr_fraction():
+    from certmodel.ensemble import certify_ensemble, certify_fa_ensemble
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(70, 3))
+    y = (X[:, 0] > 0).astype(int)
+    res = certify_ensemble(X[:60], y[:60], X[60:], partitions=5, y_test=y[60:])
+    assert res.mcr_fraction() == pytest.approx(res.mcr() / 60)
+    assert res.mcr_fraction("blackbox") == pytest.approx(res.mcr("blackbox") / 60)
+    fa = certify_fa_ensemble(X[:60], y[:60], X[60:], k=3, d=2, y_test=y[60:])
+    assert fa.mcr_fraction() == pytest.approx(fa.mcr() / 60)
