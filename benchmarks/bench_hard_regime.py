@@ -260,7 +260,9 @@ def main(argv=None) -> int:
         if rs:
             dec = sum(r["verdict"] != "unknown" for r in rs)
             head.append(f"{config}: {dec}/{len(rs)} decided, median "
-                        f"{statistics.median(float(r['cpu']) for r in rs):.2f} CPU-s/record")
+                        f"{statistics.median(float(r['cpu']) for r in rs):.2f} CPU-s "
+                        f"(in-process) / {statistics.median(float(r['wall']) for r in rs):.2f}"
+                        " wall-s per record")
     _say(f"HEADLINE hard regime: {'; '.join(head) or 'no binary rows'} "
          f"(total {cpu:.0f} CPU-s, {wall:.0f} s wall)")
     return 0
