@@ -40,13 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._timing import Timer
 from benchmarks.instances import Instance, build_instances, clean_signs, milp_verdict
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIELDS = ["section", "instance", "family", "n", "C_rowsum", "config", "backend",
           "linearization", "test", "budget", "verdict", "path", "status", "time", "gap",
           "value", "nodes", "build_time", "pyomo_time", "compile_time", "load_time",
-          "call_time", "time_limit"]
+          "call_time", "time_limit", "cpu", "call_cpu"]
 LICENCE = (2000, 2000)
 
 # name -> LabelCertOptions keyword changes (None = LabelCertOptions.plain()).
@@ -112,17 +113,17 @@ def run_pipeline(inst: Instance, config: str, time_limit: float, rows: list) -> 
     from certmodel.labelcert import certify
 
     opts = _options(config, time_limit)
-    t0 = time.perf_counter()
-    try:
-        recs = certify(inst.K, inst.y, inst.K_test, inst.C, inst.budgets, options=opts,
-                       test_indices=inst.test_ids)
-        err = None
-    except Exception as e:  # a crash is a finding: record it, report it loudly, go on
-        recs, err = [], f"{type(e).__name__}: {e}"
-    dt = time.perf_counter() - t0
+    with Timer() as tm:
+        try:
+            recs = certify(inst.K, inst.y, inst.K_test, inst.C, inst.budgets, options=opts,
+                           test_indices=inst.test_ids)
+            err = None
+        except Exception as e:  # a crash is a finding: record it, report it loudly, go on
+            recs, err = [], f"{type(e).__name__}: {e}"
+    dt = tm.wall
     base = dict(section="pipeline", instance=inst.name, family=inst.family, n=inst.n,
                 C_rowsum=_num(inst.c_rowsum), config=config, backend=opts.backend,
-                linearization=opts.linearization, call_time=_num(dt),
+                linearization=opts.linearization, call_time=_num(dt), call_cpu=_num(tm.cpu),
                 time_limit=_num(time_limit))
     if err:
         _say(f"!!! CRASH {inst.name} {config}: {err}")
@@ -134,7 +135,8 @@ def run_pipeline(inst: Instance, config: str, time_limit: float, rows: list) -> 
                      "status": r.solver_status or "", "time": _num(r.wall_time),
                      "gap": _num(r.gap), "value": _num(r.value)})
     dec = sum(r.verdict.value != "unknown" for r in recs)
-    _say(f"  {inst.name:14s} {config:16s} {dt:8.2f}s decided {dec}/{len(recs)}")
+    _say(f"  {inst.name:14s} {config:16s} {dt:8.2f}s wall {tm.cpu:8.2f} CPU-s "
+         f"decided {dec}/{len(recs)}")
     return dt
 
 
@@ -186,23 +188,25 @@ def run_milp(inst: Instance, budgets, lins, backends, modes, time_limit, rows):
                     x0 = mdl.start(np.zeros(inst.n, bool), alpha0)
                     for mode in modes:
                         decision, warm = MILP_MODES[mode]
-                        t0 = time.perf_counter()
-                        res = mdl.solve(c, Sense.MINIMIZE, warm_start=x0 if warm else None,
-                                        decision=DecisionTarget(eps[t]) if decision else None)
-                        dt = time.perf_counter() - t0
+                        with Timer() as tm:
+                            res = mdl.solve(c, Sense.MINIMIZE, warm_start=x0 if warm else None,
+                                            decision=DecisionTarget(eps[t]) if decision else None)
+                        dt = tm.wall
                         verdict = milp_verdict(res, eps[t])
                         rows.append(dict(
                             section="milp", instance=inst.name, family=inst.family, n=inst.n,
                             C_rowsum=_num(inst.c_rowsum), config=f"milp:{lin}:{be}:{mode}",
                             backend=be, linearization=lin, test=int(inst.test_ids[t]),
                             budget=B, verdict=verdict, path="milp",
-                            status=res.termination.value, time=_num(dt), gap=_num(res.gap),
+                            status=res.termination.value, time=_num(dt), cpu=_num(tm.cpu),
+                            gap=_num(res.gap),
                             value=_num(res.incumbent), nodes=res.nodes if res.nodes else "",
                             build_time=_num(total), pyomo_time=_num(t_py),
                             compile_time=_num(t_co), load_time=_num(t_lo),
                             time_limit=_num(time_limit)))
                         _say(f"  {inst.name:14s} B={B} t={int(inst.test_ids[t]):4d} "
                              f"{lin:9s} {be:6s} {mode:13s} build {total:6.2f}s solve {dt:7.2f}s "
+                             f"({tm.cpu:7.2f} CPU-s) "
                              f"{res.termination.value:10s} -> {verdict}")
 
 
@@ -240,7 +244,8 @@ def summarize(rows: list[dict], meta: str = "") -> tuple[str, str, list[str]]:
     for r in pipe:
         key = (r["instance"], r["config"])
         c = calls.setdefault(key, dict(n=int(r["n"]), family=r["family"], time=_f(r["call_time"]),
-                                       dec=0, tot=0, timeouts=0, crash=False,
+                                       cpu=_f(r.get("call_cpu")), dec=0, tot=0, timeouts=0,
+                                       crash=False,
                                        tl=_f(r["time_limit"])))
         if r["verdict"] == "crash":
             c["crash"] = True
@@ -262,6 +267,7 @@ def summarize(rows: list[dict], meta: str = "") -> tuple[str, str, list[str]]:
                 "| instance | n | C·rowsum | pipeline s | decided | plain ref s | decided | "
                 "ratio |", "|---|---|---|---|---|---|---|---|"]
         ratios40, cens40, sum_p, sum_r = [], False, 0.0, 0.0
+        cpu_p, cpu_r = [], []  # CPU seconds (absent in CSVs older than the CPU column)
         for inst in instances:
             p, q = calls.get((inst, "pipeline")), calls.get((inst, "plain_reference"))
             if not p or not q or p["crash"] or q["crash"]:
@@ -277,17 +283,27 @@ def summarize(rows: list[dict], meta: str = "") -> tuple[str, str, list[str]]:
                 cens40 |= cens
                 sum_p += p["time"]
                 sum_r += q["time"]
+                cpu_p.append(p["cpu"])
+                cpu_r.append(q["cpu"])
         if ratios40:
             med, worst = statistics.median(ratios40), min(ratios40)
             agg = sum_r / max(sum_p, 1e-9)
             ge = "≥ " if cens40 else ""
             verdict = "MET" if agg >= 10 else "NOT met"
+            cpu = ("" if None in cpu_p + cpu_r else
+                   f", CPU {sum(cpu_r) / max(sum(cpu_p), 1e-9):.1f}x")
+            secs = (f"pipeline {sum_p:.1f} s wall" +
+                    ("" if None in cpu_p else f" / {sum(cpu_p):.1f} CPU-s") +
+                    f", plain reference {sum_r:.1f} s wall" +
+                    ("" if None in cpu_r else f" / {sum(cpu_r):.1f} CPU-s"))
             headline = (f"headline: pipeline vs plain reference, n = 40, HiGHS, "
                         f"{len(ratios40)} instances: total-time speed-up {ge}{agg:.1f}x "
-                        f"(median per instance {ge}{med:.1f}x, worst {ge}{worst:.1f}x); "
+                        f"wall{cpu} ({secs}; median per instance {ge}{med:.1f}x, "
+                        f"worst {ge}{worst:.1f}x); "
                         f"target >= 10x (total time) {verdict}")
             out += ["", f"**n = 40 ({len(ratios40)} instances):** total-time ratio "
-                    f"{ge}{agg:.1f}×, median per-instance ratio {ge}{med:.1f}×, worst "
+                    f"{ge}{agg:.1f}× wall{cpu.replace('x', '×')} ({secs}), median per-instance "
+                    f"ratio {ge}{med:.1f}×, worst "
                     f"instance {ge}{worst:.1f}× — target ≥ 10× (judged on total time) "
                     f"**{verdict}**."]
         out.append("")
@@ -577,8 +593,7 @@ def main(argv=None) -> int:
     for inst in insts:
         _say("  " + inst.describe())
     rows: list[dict] = []
-    t_run = time.perf_counter()
-    with open(csv_path, "w", newline="") as fh:
+    with Timer() as t_run, open(csv_path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS)
         w.writeheader()
         for inst in insts:
@@ -608,8 +623,8 @@ def main(argv=None) -> int:
                      ["highs"] + (["gurobi"] if have_gurobi else []), milp_modes, tl, rows)
             w.writerows(rows[before:])
             fh.flush()
-    md, headline, bugs = summarize(rows, meta + f" Total run time "
-                                   f"{time.perf_counter() - t_run:.0f} s.")
+    md, headline, bugs = summarize(rows, meta + f" Total run time {t_run.wall:.0f} s wall, "
+                                   f"{t_run.cpu:.0f} CPU-s (machine shared: compare CPU).")
     md_path = csv_path.with_suffix(".md")
     md_path.write_text(md)
     _say("")
@@ -617,7 +632,7 @@ def main(argv=None) -> int:
     _say(f"results: {csv_path}\nsummary: {md_path}")
     for b in bugs:
         _say(f"!!! BUG verdict disagreement: {b}")
-    _say(headline)
+    _say(f"{headline} [whole run {t_run.wall:.0f} s wall, {t_run.cpu:.0f} CPU-s]")
     return 1 if bugs else 0
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from collections import defaultdict
@@ -34,6 +33,7 @@ os.environ.setdefault("CERTMODEL_HARD_DEADLINE", "0")  # in-process solves: CPU 
 
 import numpy as np  # noqa: E402
 
+from benchmarks._timing import cpu_seconds as _cpu  # noqa: E402
 from benchmarks.instances import build_instances, clean_signs  # noqa: E402
 
 CANDIDATES = ("highs", "scip", "gurobi", "pyomo:appsi_highs", "pyomo:scip_direct",
@@ -44,12 +44,6 @@ FULL = {"samplewise": ["csbm20_s0", "csbm20_s1", "csbm40_s0", "ntk40_s0", "karat
                        "coramlb"],
         "collective": ["csbm20_s0", "csbm40_s0"],
         "multiclass": ["mc3ntk12_s0", "mc3ntk20_s0"]}
-
-
-def _cpu() -> float:
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def installed_backends(names=CANDIDATES) -> list[str]:
