@@ -285,6 +285,32 @@ class Backend(abc.ABC):
             raise InvalidParameterError(f"{type(self).__name__}: call load(form) before solving")
         return self.form
 
+    def _checked_objective(self, c, c0: float) -> np.ndarray:
+        """``c`` as a finite float vector of the loaded form's width (``c0`` finite too)."""
+        form = self._require_loaded()
+        c = np.asarray(c, dtype=float)
+        if c.shape != (form.n_cols,) or not np.all(np.isfinite(c)) or not math.isfinite(c0):
+            raise InvalidParameterError(
+                f"objective must be finite of shape ({form.n_cols},), got shape {c.shape}")
+        return c
+
+    def _checked_bounds(self, lower, upper) -> tuple[np.ndarray, np.ndarray]:
+        """Column bounds as float vectors of the loaded form's width."""
+        form = self._require_loaded()
+        lower = np.asarray(lower, dtype=float)
+        upper = np.asarray(upper, dtype=float)
+        if lower.shape != (form.n_cols,) or upper.shape != (form.n_cols,):
+            raise InvalidParameterError(f"bounds must have shape ({form.n_cols},)")
+        return lower, upper
+
+    def _checked_write_path(self, path: str | Path) -> Path:
+        """A ``.mps`` / ``.lp`` path for :meth:`write` (a model must be loaded)."""
+        self._require_loaded()
+        path = Path(path)
+        if path.suffix.lower() not in (".mps", ".lp"):
+            raise InvalidParameterError(f"cannot write {path.name!r}: use a .mps or .lp suffix")
+        return path
+
 
 _REGISTRY: dict[str, type[Backend] | str] = {
     "highs": "certmodel.backends.highs:HighsBackend",

@@ -208,11 +208,7 @@ class GurobiBackend(Backend):
         """Replace cost vector, constant and sense through model attributes (no rebuild)."""
         from gurobipy import GRB
 
-        form = self._require_loaded()
-        c = np.asarray(c, dtype=float)
-        if c.shape != (form.n_cols,) or not np.all(np.isfinite(c)) or not math.isfinite(c0):
-            raise InvalidParameterError(
-                f"objective must be finite of shape ({form.n_cols},), got shape {c.shape}")
+        c = self._checked_objective(c, c0)
         sense = Sense(sense)
         self._x.Obj = c
         self._m.ObjCon = float(c0)
@@ -221,11 +217,7 @@ class GurobiBackend(Backend):
 
     def set_column_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Replace every column's bounds (arrays of shape ``(n_cols,)``)."""
-        form = self._require_loaded()
-        lower = np.asarray(lower, dtype=float)
-        upper = np.asarray(upper, dtype=float)
-        if lower.shape != (form.n_cols,) or upper.shape != (form.n_cols,):
-            raise InvalidParameterError(f"bounds must have shape ({form.n_cols},)")
+        lower, upper = self._checked_bounds(lower, upper)
         self._x.LB = lower
         self._x.UB = upper
 
@@ -233,10 +225,7 @@ class GurobiBackend(Backend):
         """Write the loaded model (``.mps`` or ``.lp``; works beyond the licence size)."""
         import gurobipy as gp
 
-        self._require_loaded()
-        path = Path(path)
-        if path.suffix.lower() not in (".mps", ".lp"):
-            raise InvalidParameterError(f"cannot write {path.name!r}: use a .mps or .lp suffix")
+        path = self._checked_write_path(path)
         try:
             self._m.update()
             self._m.write(str(path))

@@ -195,10 +195,7 @@ class HighsBackend(Backend):
     def set_objective(self, c: np.ndarray, c0: float, sense: Sense) -> None:
         """Replace cost vector, offset and sense in place (no rebuild)."""
         form = self._require_loaded()
-        c = np.asarray(c, dtype=float)
-        if c.shape != (form.n_cols,) or not np.all(np.isfinite(c)) or not math.isfinite(c0):
-            raise InvalidParameterError(
-                f"objective must be finite of shape ({form.n_cols},), got shape {c.shape}")
+        c = self._checked_objective(c, c0)
         sense = Sense(sense)
         h = self._h
         h.changeColsCost(form.n_cols, np.arange(form.n_cols, dtype=np.int32), c)
@@ -210,19 +207,13 @@ class HighsBackend(Backend):
     def set_column_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Replace every column's bounds (arrays of shape ``(n_cols,)``)."""
         form = self._require_loaded()
-        lower = np.asarray(lower, dtype=float)
-        upper = np.asarray(upper, dtype=float)
-        if lower.shape != (form.n_cols,) or upper.shape != (form.n_cols,):
-            raise InvalidParameterError(f"bounds must have shape ({form.n_cols},)")
+        lower, upper = self._checked_bounds(lower, upper)
         self._h.changeColsBounds(form.n_cols, np.arange(form.n_cols, dtype=np.int32),
                                  lower, upper)
 
     def write(self, path: str | Path) -> Path:
         """Write the loaded model (``.mps`` or ``.lp``, chosen by HiGHS from the suffix)."""
-        self._require_loaded()
-        path = Path(path)
-        if path.suffix.lower() not in (".mps", ".lp"):
-            raise InvalidParameterError(f"cannot write {path.name!r}: use a .mps or .lp suffix")
+        path = self._checked_write_path(path)
         import highspy
 
         if self._h.writeModel(str(path)) == highspy.HighsStatus.kError:

@@ -223,20 +223,13 @@ class PyomoBackend(Backend):
 
     def set_objective(self, c: np.ndarray, c0: float, sense: Sense) -> None:
         """Replace the Pyomo objective (the constraints stay as built)."""
-        form = self._require_loaded()
-        c = np.asarray(c, dtype=float)
-        if c.shape != (form.n_cols,) or not np.all(np.isfinite(c)) or not math.isfinite(c0):
-            raise InvalidParameterError(
-                f"objective must be finite of shape ({form.n_cols},), got shape {c.shape}")
+        c = self._checked_objective(c, c0)
         self._set_native_objective(c, float(c0), Sense(sense))
 
     def set_column_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Replace every column's bounds (arrays of shape ``(n_cols,)``)."""
         form = self._require_loaded()
-        lower = np.asarray(lower, dtype=float)
-        upper = np.asarray(upper, dtype=float)
-        if lower.shape != (form.n_cols,) or upper.shape != (form.n_cols,):
-            raise InvalidParameterError(f"bounds must have shape ({form.n_cols},)")
+        lower, upper = self._checked_bounds(lower, upper)
         for j in range(form.n_cols):
             self._m.x[j].setlb(float(lower[j]) if math.isfinite(lower[j]) else None)
             self._m.x[j].setub(float(upper[j]) if math.isfinite(upper[j]) else None)

@@ -201,21 +201,13 @@ class ScipBackend(Backend):
 
     def set_objective(self, c: np.ndarray, c0: float, sense: Sense) -> None:
         """Replace cost vector, constant and sense on the original problem (no rebuild)."""
-        form = self._require_loaded()
-        c = np.asarray(c, dtype=float)
-        if c.shape != (form.n_cols,) or not np.all(np.isfinite(c)) or not math.isfinite(c0):
-            raise InvalidParameterError(
-                f"objective must be finite of shape ({form.n_cols},), got shape {c.shape}")
+        c = self._checked_objective(c, c0)
         self._m.freeTransform()
         self._set_native_objective(c, float(c0), Sense(sense))
 
     def set_column_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Replace every column's bounds (arrays of shape ``(n_cols,)``)."""
-        form = self._require_loaded()
-        lower = np.asarray(lower, dtype=float)
-        upper = np.asarray(upper, dtype=float)
-        if lower.shape != (form.n_cols,) or upper.shape != (form.n_cols,):
-            raise InvalidParameterError(f"bounds must have shape ({form.n_cols},)")
+        lower, upper = self._checked_bounds(lower, upper)
         m = self._m
         m.freeTransform()
         for j, v in enumerate(self._x):
@@ -224,10 +216,7 @@ class ScipBackend(Backend):
 
     def write(self, path: str | Path) -> Path:
         """Write the loaded model (``.mps`` or ``.lp``, the original problem)."""
-        self._require_loaded()
-        path = Path(path)
-        if path.suffix.lower() not in (".mps", ".lp"):
-            raise InvalidParameterError(f"cannot write {path.name!r}: use a .mps or .lp suffix")
+        path = self._checked_write_path(path)
         try:
             self._m.writeProblem(str(path), trans=False, verbose=False)
         except Exception as e:  # noqa: BLE001 - PySCIPOpt raises plain exceptions
