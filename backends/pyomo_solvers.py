@@ -142,12 +142,16 @@ def _solver_factory(solver: str):
 
 
 def _solver_available(solver: str) -> bool:
-    try:
-        s = _solver_factory(solver)
-        with _pyomo_log_quiet():
-            return bool(s is not None and s.available(exception_flag=False))
-    except Exception:  # noqa: BLE001 - a broken plug-in is simply not available
-        return False
+    # The probe object is dropped inside the quiet block: some interfaces (gurobi_direct)
+    # log a licence warning from their finaliser.
+    with _pyomo_log_quiet():
+        try:
+            s = _solver_factory(solver)
+            ok = bool(s is not None and s.available(exception_flag=False))
+            del s
+            return ok
+        except Exception:  # noqa: BLE001 - a broken plug-in is simply not available
+            return False
 
 
 class PyomoBackend(Backend):
@@ -176,10 +180,11 @@ class PyomoBackend(Backend):
 
     @classmethod
     def version(cls) -> str:
-        try:
-            v = _solver_factory(cls.solver).version()
-        except Exception:  # noqa: BLE001
-            return "unknown"
+        with _pyomo_log_quiet():
+            try:
+                v = _solver_factory(cls.solver).version()
+            except Exception:  # noqa: BLE001
+                return "unknown"
         if isinstance(v, tuple):
             v = ".".join(str(p) for p in v)
         return f"{v} (Pyomo {_pyomo_version()})"

@@ -78,10 +78,15 @@ def solvers(as_json, installed, no_pyomo):
 
     table = Table(title="MILP backends", title_justify="left")
     table.add_column("name", no_wrap=True)
-    for col in ("installed", "version", "features", "notes"):
-        table.add_column(col, overflow="fold")
+    table.add_column("installed")
+    table.add_column("version", overflow="fold")
+    table.add_column("features", min_width=max(len(f) for f in _FEATURES))  # whole words
+    table.add_column("notes", overflow="fold")
     for r in rows:
         table.add_row(r["name"], "yes" if r["installed"] else "no", r["version"] or "-",
                       " ".join(f for f in _FEATURES if f in r["features"]) or "-",
                       r["notes"] or "")
-    console().print(table)
+    out = console()
+    if not out.is_terminal:  # piped or logged: no terminal width to respect
+        out.width = max(out.width, 140)
+    out.print(table)
