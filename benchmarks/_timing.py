@@ -7,6 +7,8 @@ time only shows up once they have been waited for.
     with Timer() as t:
         work()
     print(f"{t.wall:.2f} s wall, {t.cpu:.2f} CPU-s")
+
+    t = Timer(); step(); t.stop()     # the same without a ``with`` block
 """
 
 from __future__ import annotations
@@ -23,15 +25,24 @@ def cpu_seconds() -> float:
 
 
 class Timer:
-    """Context manager; ``wall`` and ``cpu`` are the seconds since entry (live until exit)."""
+    """Wall and CPU seconds since creation; ``stop()`` (or leaving the ``with``) freezes them.
 
-    def __enter__(self) -> Timer:
+    ``wall`` and ``cpu`` read the live values until then.
+    """
+
+    def __init__(self) -> None:
         self._w0, self._c0 = time.perf_counter(), cpu_seconds()
         self._w1 = self._c1 = None
+
+    def stop(self) -> Timer:
+        self._w1, self._c1 = time.perf_counter(), cpu_seconds()
+        return self
+
+    def __enter__(self) -> Timer:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._w1, self._c1 = time.perf_counter(), cpu_seconds()
+        self.stop()
 
     @property
     def wall(self) -> float:

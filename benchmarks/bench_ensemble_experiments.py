@@ -9,7 +9,7 @@ accuracy, median certified robustness (MCR) and certified accuracy at a few radi
 * **black-box FA** (Finite Aggregation with ``k = P`` and a small ``d``: ``k·d`` learners on
   about ``n / P`` points each; skipped for ``P = 1``, where every learner sees all data),
 
-plus wall times.  Datasets: ``mnist``, ``fashion_mnist``, ``mnist17`` (binary MNIST 1 vs 7,
+plus wall and CPU times.  Datasets: ``mnist``, ``fashion_mnist``, ``mnist17`` (binary MNIST 1 vs 7,
 1 → class 0, 7 → class 1) and ``--features FILE.npz`` (keys ``X_train``, ``y_train``,
 ``X_test``, ``y_test``).  Base learners: ``krr`` (kernel ridge, ``--lam``) and ``svm`` (the
 bias-free SVM in the saturated small-C regime, ``C = 0.5 / max_i Σ_j |K_ij|`` per partition).
@@ -40,11 +40,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks._timing import Timer  # noqa: E402
 from certmodel.ensemble import certify_ensemble, certify_fa_ensemble  # noqa: E402
 
 RADII = (1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -83,10 +83,10 @@ def _acc_at(radius, correct, r):
 def run_one(Xtr, ytr, Xte, yte, *, P, learner, lam, fa_d, partitioner, K):
     """One configuration -> dict of results (accuracies in %, times in s)."""
     row: dict = {}
-    t0 = time.perf_counter()
-    res = certify_ensemble(Xtr, ytr, Xte, partitions=P, learner=learner, lam=lam,
-                           partitioner=partitioner, y_test=yte, n_classes=K)
-    row["time_total"] = time.perf_counter() - t0
+    with Timer() as t:
+        res = certify_ensemble(Xtr, ytr, Xte, partitions=P, learner=learner, lam=lam,
+                               partitioner=partitioner, y_test=yte, n_classes=K)
+    row["time_total"], row["cpu_total"] = t.wall, t.cpu
     for key in ("kernel", "base_certificates", "knapsack"):
         row[f"time_{key}"] = res.timings.get(key, float("nan"))
     correct = res.correct
@@ -98,16 +98,17 @@ def run_one(Xtr, ytr, Xte, yte, *, P, learner, lam, fa_d, partitioner, K):
         row[f"dpa_r{r}"] = 100 * _acc_at(res.blackbox_radius, correct, r)
     row["fa_d"] = fa_d if (fa_d and P > 1) else 0
     if row["fa_d"]:
-        t1 = time.perf_counter()
-        fa = certify_fa_ensemble(Xtr, ytr, Xte, k=P, d=fa_d, learner=learner, lam=lam,
-                                 partitioner=partitioner, y_test=yte, n_classes=K)
-        row["time_fa"] = time.perf_counter() - t1
+        with Timer() as t:
+            fa = certify_fa_ensemble(Xtr, ytr, Xte, k=P, d=fa_d, learner=learner, lam=lam,
+                                     partitioner=partitioner, y_test=yte, n_classes=K)
+        row["time_fa"], row["cpu_fa"] = t.wall, t.cpu
         row["fa_clean_acc"] = 100 * fa.clean_accuracy
         row["mcr_fa"] = fa.mcr()
         for r in RADII:
             row[f"fa_r{r}"] = 100 * _acc_at(fa.radius, fa.correct, r)
     else:
-        row.update(time_fa=float("nan"), fa_clean_acc=float("nan"), mcr_fa=float("nan"))
+        row.update(time_fa=float("nan"), cpu_fa=float("nan"), fa_clean_acc=float("nan"),
+                   mcr_fa=float("nan"))
         for r in RADII:
             row[f"fa_r{r}"] = float("nan")
     return row
@@ -117,7 +118,7 @@ COLUMNS = (["dataset", "learner", "P", "n_train", "n_test", "subsampled", "parti
             "clean_acc", "mcr_whitebox", "mcr_dpa", "fa_d", "fa_clean_acc", "mcr_fa"]
            + [f"{kind}_r{r}" for kind in ("wb", "dpa", "fa") for r in RADII]
            + ["time_kernel", "time_base_certificates", "time_knapsack", "time_total",
-              "time_fa"])
+              "time_fa", "cpu_total", "cpu_fa"])
 
 
 def _fmt(v):
@@ -131,7 +132,7 @@ def _fmt(v):
 def markdown(rows, title: str) -> str:
     out = [f"# {title}", "",
            "| dataset | learner | P | n train / test | clean acc % | MCR white-box | MCR DPA "
-           "| FA d | FA acc % | MCR FA | cert. acc @ r=5 wb / DPA / FA % | time s (FA s) |",
+           "| FA d | FA acc % | MCR FA | cert. acc @ r=5 wb / DPA / FA % | time s, CPU-s (FA) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sub = "*" if r["subsampled"] else ""
@@ -139,11 +140,11 @@ def markdown(rows, title: str) -> str:
             "–", "–", "–")
         c5 = (f"{r['wb_r5']:.1f} / {r['dpa_r5']:.1f} / "
               + (f"{r['fa_r5']:.1f}" if r["fa_d"] else "–"))
-        tfa = f" ({r['time_fa']:.1f})" if r["fa_d"] else ""
+        tfa = f" ({r['time_fa']:.1f}, {r['cpu_fa']:.1f})" if r["fa_d"] else ""
         out.append(f"| {r['dataset']} | {r['learner']} | {r['P']} | {r['n_train']}{sub} / "
                    f"{r['n_test']} | {r['clean_acc']:.2f} | {_fmt(r['mcr_whitebox'])} | "
                    f"{_fmt(r['mcr_dpa'])} | {fa[0]} | {fa[1]} | {fa[2]} | {c5} | "
-                   f"{r['time_total']:.1f}{tfa} |")
+                   f"{r['time_total']:.1f}, {r['cpu_total']:.1f}{tfa} |")
     out += ["", "`*`: training set subsampled (seeded) below the full dataset.", ""]
     return "\n".join(out)
 
@@ -192,8 +193,7 @@ def main(argv=None) -> None:
     stem = "ensemble_experiments" + (f"_{tag}" if tag else "")
     csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
     rows = []
-    t_start = time.perf_counter()
-    with open(csv_path, "w", newline="") as fh:
+    with Timer() as t_run, open(csv_path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
         for name in names:
@@ -222,16 +222,17 @@ def main(argv=None) -> None:
                     w.writerow({k: _fmt(row[k]) if isinstance(row[k], float) else row[k]
                                 for k in COLUMNS})
                     fh.flush()
-                    fa_txt = (f" FA(d={row['fa_d']}) {row['mcr_fa']:g} "
-                              f"({row['time_fa']:.1f} s)" if row["fa_d"] else "")
+                    fa_txt = (f" FA(d={row['fa_d']}) {row['mcr_fa']:g} ({row['time_fa']:.1f} s, "
+                              f"{row['cpu_fa']:.1f} CPU-s)" if row["fa_d"] else "")
                     print(f"{label:14s} {learner} P={P:<5d} n={n_use}/{len(J)} "
                           f"acc {row['clean_acc']:6.2f} %  MCR white-box {row['mcr_whitebox']:g} "
-                          f"DPA {row['mcr_dpa']:g}{fa_txt}  {row['time_total']:.1f} s",
+                          f"DPA {row['mcr_dpa']:g}{fa_txt}  {row['time_total']:.1f} s "
+                          f"({row['cpu_total']:.1f} CPU-s)",
                           flush=True)
     title = "EnsembleCert experiments" + (f" ({tag})" if tag else "")
     md_path.write_text(markdown(rows, title))
-    print(f"wrote {csv_path} and {md_path} ({time.perf_counter() - t_start:.0f} s)")
-    print(headline(rows))
+    print(f"wrote {csv_path} and {md_path}")
+    print(f"{headline(rows)} [whole run {t_run.wall:.0f} s wall, {t_run.cpu:.0f} CPU-s]")
 
 
 def headline(rows) -> str:
@@ -245,6 +246,7 @@ def headline(rows) -> str:
            f"{r['mcr_dpa']:g}")
     if r["fa_d"]:
         txt += f" vs FA(d={r['fa_d']}) {r['mcr_fa']:g}"
+    txt += f" ({r['time_total']:.1f} s wall, {r['cpu_total']:.1f} CPU-s)"
     big = [x for x in cand if x["P"] == max(c["P"] for c in cand)]
     small = [x for x in cand if x["P"] == 10]
     if big and small and big[0]["P"] > 10:
