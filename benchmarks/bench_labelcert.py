@@ -291,7 +291,7 @@ def summarize(rows: list[dict], meta: str = "") -> tuple[str, str, list[str]]:
             ge = "≥ " if cens40 else ""
             verdict = "MET" if agg >= 10 else "NOT met"
             cpu = ("" if None in cpu_p + cpu_r else
-                   f", CPU {sum(cpu_r) / max(sum(cpu_p), 1e-9):.1f}x")
+                   f", CPU {ge}{sum(cpu_r) / max(sum(cpu_p), 1e-9):.1f}x")
             secs = (f"pipeline {sum_p:.1f} s wall" +
                     ("" if None in cpu_p else f" / {sum(cpu_p):.1f} CPU-s") +
                     f", plain reference {sum_r:.1f} s wall" +
