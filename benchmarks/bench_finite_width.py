@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -49,12 +48,8 @@ QUICK = [
     ("cora_ml_binary", "gcn", (128, 512), (0,), None, 4, 100),
 ]
 
+from benchmarks._timing import cpu_seconds as _cpu  # noqa: E402  (self + solver processes)
 from certmodel.finite.study import LABEL, markdown_table  # noqa: E402
-
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def report(folder: Path) -> str:
