@@ -59,6 +59,20 @@ def _replay(prob: Problem, labels: np.ndarray, k_t: np.ndarray, top: int) -> flo
     return float(f[top] - np.max(np.delete(f, top)))
 
 
+def _recorder(prob: Problem, opts: LabelCertOptions, dec: dict, pred, margins0):
+    """``put(t, B, verdict, value, kind, path, labels=None, res=None, **extra)``: store the
+    record of test point ``t`` at budget ``B`` in ``dec`` (relabelling decoded from labels)."""
+
+    def put(t, B, verdict, value, kind, path, labels=None, res=None, **extra):
+        relab = None if labels is None else prob.relabelling_from_labels(labels)
+        dec[(t, B)] = make_record(
+            test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
+            clean_margin=margins0[t], value=value, value_kind=kind, path=path,
+            relabelling=relab, res=res, backend=opts.backend, **threat_extra(prob), **extra)
+
+    return put
+
+
 def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                        ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:
@@ -69,12 +83,7 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
     dec: dict[tuple[int, int], CertificateRecord] = {}
     times = np.zeros(prob.m)
 
-    def put(t, B, verdict, value, kind, path, labels=None, res=None, **extra):
-        relab = None if labels is None else prob.relabelling_from_labels(labels)
-        dec[(t, B)] = make_record(
-            test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
-            clean_margin=margins0[t], value=value, value_kind=kind, path=path,
-            relabelling=relab, res=res, backend=opts.backend, **threat_extra(prob), **extra)
+    put = _recorder(prob, opts, dec, pred, margins0)
 
     for t in range(prob.m):
         for B in budgets:
@@ -165,12 +174,7 @@ def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
     dec: dict[tuple[int, int], CertificateRecord] = {}
     times = np.zeros(prob.m)
 
-    def put(t, B, verdict, value, kind, path, labels=None, res=None, **extra):
-        relab = None if labels is None else prob.relabelling_from_labels(labels)
-        dec[(t, B)] = make_record(
-            test_index=prob.test_indices[t], budget=B, verdict=verdict, prediction=pred[t],
-            clean_margin=margins0[t], value=value, value_kind=kind, path=path,
-            relabelling=relab, res=res, backend=opts.backend, **threat_extra(prob), **extra)
+    put = _recorder(prob, opts, dec, pred, margins0)
 
     for t in range(prob.m):  # trivial records are the inexact loop's own
         for B in budgets:

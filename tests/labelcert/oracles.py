@@ -61,6 +61,14 @@ def ovr_logits(K, labels, n_classes, C, K_test):
     return F
 
 
+def top_margin(F, top):
+    """``F[t, top_t] − max_{k ≠ top_t} F[t, k]`` per row."""
+    ar = np.arange(len(top))
+    G = F.copy()
+    G[ar, top] = -np.inf
+    return F[ar, top] - G.max(axis=1)
+
+
 def brute_multiclass(K, labels, n_classes, C, K_test, budget):
     """Worst margin f_top − max_other over relabellings of ≤ budget points to any class."""
     labels = np.asarray(labels)
@@ -68,10 +76,7 @@ def brute_multiclass(K, labels, n_classes, C, K_test, budget):
     top = np.argmax(F0, axis=1)
 
     def margin(F):
-        ar = np.arange(len(top))
-        G = F.copy()
-        G[ar, top] = -np.inf
-        return F[ar, top] - G.max(axis=1)
+        return top_margin(F, top)
 
     worst = margin(F0)
     n = len(labels)

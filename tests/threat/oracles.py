@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from tests.labelcert.oracles import ovr_logits, retrain_logits
+from tests.labelcert.oracles import ovr_logits, retrain_logits, top_margin
 
 
 def admissible_sets(threat, budget):
@@ -48,10 +48,7 @@ def brute_multiclass_threat(K, labels, n_classes, C, K_test, budget, threat):
     top = np.argmax(F0, axis=1)
 
     def margin(F):
-        ar = np.arange(len(top))
-        G = F.copy()
-        G[ar, top] = -np.inf
-        return F[ar, top] - G.max(axis=1)
+        return top_margin(F, top)
 
     worst = margin(F0)
     for S in admissible_sets(threat, budget):
