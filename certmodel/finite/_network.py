@@ -23,18 +23,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from certmodel._validation import check_choice, check_scalar
-from certmodel.exceptions import InvalidParameterError
 from certmodel.finite._architectures import FINITE_BUILDERS, hops
 from certmodel.kernels._api import (
-    _check_adjacency,
     _check_depth_parity,
     _check_features,
-    _check_normalization,
     _check_options,
     _input_scale,
+    graph_propagation,
 )
 from certmodel.kernels._architectures import REGISTRY
-from certmodel.kernels._operators import appnp_operator, make_operator
 
 __all__ = ["FiniteNetwork", "empirical_ntk"]
 
@@ -124,23 +121,14 @@ class FiniteNetwork:
         self.N = X.shape[0]
         self.X = X
         self.ops: dict[str, object] = {}
-        if spec.graph:
-            if A is None:
-                raise InvalidParameterError(f"arch {arch!r} is a graph architecture: pass A")
-            A = _check_adjacency(A, X.shape[0])
-            norm = spec.normalization if normalization is None else \
-                _check_normalization(normalization)
-            S = make_operator(A, norm)
-            if arch == "appnp":
-                self.ops["Pi"] = np.asarray(appnp_operator(
-                    S, self.options["alpha"], self.options["iterations"]) @ np.eye(self.N))
-            else:
-                self.ops["S"] = sp.csr_array(S)
+        S = graph_propagation(arch, spec, A, self.N, normalization, self.options)
+        if arch == "appnp":
+            self.ops["Pi"] = S
+        elif S is not None:
+            self.ops["S"] = sp.csr_array(S)
             if arch == "gcn_skip_alpha":
                 a = self.options["alpha"]
                 self.ops["P"] = sp.csr_array((1.0 - a) * S + a * sp.eye_array(self.N))
-        elif A is not None:
-            raise InvalidParameterError(f"arch {arch!r} does not use a graph; pass A=None")
         self.input_scale = _input_scale(spec, X)
         self.hops = hops(arch, self.depth)
         self.layer = FINITE_BUILDERS[arch](depth=self.depth, **self.options)

@@ -58,6 +58,29 @@ def _check_adjacency(A, n: int | None, name: str = "A") -> sp.csr_array:
     return sp.csr_array(A)
 
 
+def graph_propagation(arch: str, spec: Architecture, A, n: int, normalization, options):
+    """The propagation matrix of a graph architecture on ``n`` nodes, or ``None`` without one.
+
+    ``S = make_operator(A, norm)`` (sparse) for message-passing layers, and for APPNP the dense
+    ``Π = appnp_operator(S, α, K) · I`` (its K-step personalised-PageRank propagation).  A graph
+    architecture without ``A``, or ``A`` given to one without a graph, is an error.
+    """
+    from certmodel.kernels._operators import appnp_operator
+
+    if not spec.graph:
+        if A is not None:
+            raise InvalidParameterError(f"arch {arch!r} does not use a graph; pass A=None")
+        return None
+    if A is None:
+        raise InvalidParameterError(f"arch {arch!r} is a graph architecture: pass A")
+    A = _check_adjacency(A, n)
+    norm = spec.normalization if normalization is None else _check_normalization(normalization)
+    S = make_operator(A, norm)
+    if arch == "appnp":
+        return np.asarray(appnp_operator(S, options["alpha"], options["iterations"]) @ np.eye(n))
+    return S
+
+
 def _check_normalization(normalization) -> str:
     canon = normalization_name(normalization)
     if canon is None:

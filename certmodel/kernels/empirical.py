@@ -27,16 +27,13 @@ import numbers
 import numpy as np
 
 from certmodel._validation import check_choice, check_scalar
-from certmodel.exceptions import InvalidParameterError
 from certmodel.kernels._api import (
-    _check_adjacency,
     _check_depth_parity,
     _check_features,
-    _check_normalization,
     _check_options,
+    graph_propagation,
 )
 from certmodel.kernels._architectures import REGISTRY
-from certmodel.kernels._operators import appnp_operator, make_operator
 
 __all__ = ["empirical_ntk", "EMPIRICAL_ARCHS"]
 
@@ -136,20 +133,9 @@ def empirical_ntk(arch: str, X, A=None, *, width: int = 512, n_init: int = 4, se
     width = check_scalar(width, "width", numbers.Integral, min_val=1)
     n_init = check_scalar(n_init, "n_init", numbers.Integral, min_val=1)
     seed = check_scalar(seed, "seed", numbers.Integral, min_val=0)
-    S = None
-    if spec.graph:
-        if A is None:
-            raise InvalidParameterError(f"arch {arch!r} is a graph architecture: pass A")
-        A = _check_adjacency(A, X.shape[0])
-        norm = spec.normalization if normalization is None else \
-            _check_normalization(normalization)
-        S = make_operator(A, norm)
-        if arch == "appnp":
-            S = appnp_operator(S, options["alpha"], options["iterations"]) @ np.eye(X.shape[0])
-        else:
-            S = S.toarray()
-    elif A is not None:
-        raise InvalidParameterError(f"arch {arch!r} does not use a graph; pass A=None")
+    S = graph_propagation(arch, spec, A, X.shape[0], normalization, options)
+    if S is not None and arch != "appnp":
+        S = S.toarray()
     bias = arch in ("mlp", "appnp", "fc")
     bias_std = np.sqrt(options.get("bias_var", 1.0))
     samples = _run(arch, X, S, depth, width, n_init, seed, bias, bias_std)
