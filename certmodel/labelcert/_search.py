@@ -61,7 +61,8 @@ _COST_TOL = 1e-9
 
 
 def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
-                           allowed: np.ndarray) -> np.ndarray:
+                           allowed: np.ndarray, target: np.ndarray | None = None,
+                           ) -> np.ndarray:
     """Row-wise (S1) radius: ``Δ`` bound for every row of margins ``a`` (shape (p, n)).
 
     ``allowed`` (p, n) marks the points that may still be flipped below each node.  The
@@ -70,29 +71,56 @@ def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
     ``φ_i(Δ) = d(a_i − k_i Δ) − d(a_i) ≥ 0`` non-decreasing, so each iterate stays an upper
     bound; disallowed points contribute 0 (φ, k ≥ 0, so the top-r sum over the masked row
     equals the top-r sum over the allowed points, padded with zeros).
+
+    ``target`` (p,), optional: the radius below which the caller can prune the row.  Every
+    iterate is a valid upper bound, so a row stops as soon as it is ``≤ target`` (the bound
+    suffices), when its target is unreachable (``≤ 0``), or when its decreasing steps
+    extrapolate (geometrically) to a limit 5 % above the target — stopping early only returns a
+    looser, still valid, bound.  Only unfinished rows are iterated.
     """
     p, n = a.shape
     if r <= 0 or p == 0:
         return np.zeros(p)
     r = min(r, n)
-    kk = np.where(allowed, k[None, :], 0.0)
 
     def top_sum(v):
-        if r >= n:
+        if r >= v.shape[1]:
             return v.sum(axis=1)
-        return np.partition(v, n - r, axis=1)[:, n - r:].sum(axis=1)
+        return np.partition(v, v.shape[1] - r, axis=1)[:, v.shape[1] - r:].sum(axis=1)
 
-    base = hinge_gap(a)
-    delta = 2.0 * C * top_sum(kk)
-    for _ in range(_ITERATIONS):
-        phi = np.where(allowed, np.maximum(hinge_gap(a - k[None, :] * delta[:, None]) - base,
-                                           0.0), 0.0)
-        new = np.sqrt(C * top_sum(phi))
-        stop = new >= delta * (1.0 - 1e-6)
-        delta = np.minimum(delta, new)
-        if stop.all():
+    delta = 2.0 * C * top_sum(np.where(allowed, k[None, :], 0.0))
+    goal = np.full(p, -np.inf) if target is None else np.asarray(target, float) * (1 - 1e-8)
+    todo = np.arange(p) if target is None else np.flatnonzero((goal > 0) & (delta > goal))
+    step = np.full(p, np.inf)
+    for it in range(_ITERATIONS):
+        if not len(todo):
             break
+        al, aa = allowed[todo], a[todo]
+        d = delta[todo]
+        phi = np.where(al, np.maximum(hinge_gap(aa - k[None, :] * d[:, None])
+                                      - hinge_gap(aa), 0.0), 0.0)
+        new = np.minimum(d, np.sqrt(C * top_sum(phi)))
+        dec = d - new
+        converged = dec <= d * 1e-6
+        reached = new <= goal[todo]
+        q = dec / np.where(step[todo] > 0, step[todo], np.inf)
+        limit = new - np.where(q < 1.0, dec * q / np.maximum(1.0 - q, 1e-12), np.inf)
+        hopeless = (it >= 3) & (limit > goal[todo] * 1.05) & np.isfinite(goal[todo])
+        delta[todo], step[todo] = new, dec
+        todo = todo[~(converged | reached | hopeless)]
     return delta * (1.0 + 1e-9) + 1e-12 * C * float(k.max(initial=0.0))
+
+
+def _radius_target(M: np.ndarray, rest: np.ndarray, eps: np.ndarray,
+                   kappa: np.ndarray) -> np.ndarray:
+    """Largest radius ``Δ`` per column of margins ``M`` (rows: the test rows the bound must
+    cover) with ``M − κΔ − rest > eps`` on every row: what (B1) needs to prune that column
+    (``−inf`` where no radius suffices).  Only steers how long the radius is refined."""
+    num = M - rest[:, None] - eps[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(kappa[:, None] > 0, num / kappa[:, None], np.where(num > 0, np.inf,
+                                                                         -np.inf))
+    return t.min(axis=0, initial=np.inf) if len(M) else np.full(M.shape[1], np.inf)
 
 
 def single_flip_radius(a: np.ndarray, k: np.ndarray, C: float) -> np.ndarray:
@@ -225,7 +253,11 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
             if r_ > 0:
                 allowed = (jj[None, :] == ic[sel, None]) | \
                     ((jj[None, :] > ic[sel, None]) & flippable[None, :])
-                delta[sel] = stability_radius_batch(aP[pc[sel]], ksq, C, int(r_), allowed)
+                rr = np.flatnonzero(Rmax == R)
+                target = _radius_target(MP[np.ix_(rr, pc[sel])], rest[rr], eps_r[rr],
+                                        kappa[rr])
+                delta[sel] = stability_radius_batch(aP[pc[sel]], ksq, C, int(r_), allowed,
+                                                    target)
         rr = np.flatnonzero(Rmax == R)
         sub = np.full((len(rr), q), -np.inf)
         sub[:, cand] = MP[np.ix_(rr, pc)] - (kappa[rr, None] * delta[None, :] + rest[rr, None])
@@ -329,8 +361,11 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
                         sel = (r_flips == rf) & cand
                         if rf > 0 and sel.any():
                             a = Yc[sel] * (Z[sel] @ K)
+                            rr = Rmax == R
+                            target = _radius_target(M[rr][:, sel], rest[rr], eps_r[rr],
+                                                    kappa[rr])
                             delta[sel] = stability_radius_batch(a, ksq, C, int(rf),
-                                                                allowed[sel])
+                                                                allowed[sel], target)
                     rr = Rmax == R
                     lb[np.ix_(rr, cand)] = (M[rr] - (kappa[rr, None] * delta[None, :]
                                                      + rest[rr, None]))[:, cand]

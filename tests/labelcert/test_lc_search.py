@@ -183,6 +183,29 @@ def test_batch_radius_at_least_as_tight_as_scalar():
             assert got[p] <= stability_radius(a[p], k, 0.3, r, allowed[p]) * (1 + 1e-5) + 1e-12
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), r=st.integers(1, 5), logC=st.floats(-3.0, 3.0))
+def test_targeted_radius_stops_early_but_stays_an_upper_bound(seed, r, logC):
+    """With a target the iteration may stop early: never below the full iteration's radius
+    (so never below the true movement), ``Δ₀`` where no radius can help, and at or below the
+    target whenever the full radius is comfortably below it."""
+    rng = np.random.default_rng(seed)
+    p, n = 40, 12
+    C = 10.0 ** logC
+    a = rng.normal(size=(p, n)) * 2
+    k = rng.random(n) + 0.1
+    allowed = rng.random((p, n)) < 0.7
+    full = stability_radius_batch(a, k, C, r, allowed)
+    target = full * rng.uniform(0.5, 2.0, p)
+    target[:5] = -1.0
+    got = stability_radius_batch(a, k, C, r, allowed, target)
+    assert (got >= full * (1 - 1e-12)).all()
+    d0 = 2 * C * np.sort(np.where(allowed[:5], k, 0.0), axis=1)[:, -r:].sum(axis=1)
+    np.testing.assert_allclose(got[:5], d0 * (1 + 1e-9) + 1e-12 * C * k.max(), rtol=1e-12)
+    easy = full < 0.5 * target
+    assert (got[easy] <= target[easy]).all()
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), logC=st.floats(-1.0, 1.0))
 def test_radii_bound_the_real_movement(seed, logC):
