@@ -8,11 +8,13 @@ module             block / function
 ``bigm``           provably valid big-M values ``C r_i ∓ 1`` with provenance
 ``kkt``            KKT system of the bias-free SVM (stationarity, products, slackness)
 ``objectives``     logits, flip indicators (collective), exact max over rivals
+``flipcut``        optional valid inequality: optimality of the retrained SVM vs the clean one
 =================  ==========================================================================
 """
 
 from certmodel.milp.blocks.adversary import add_binary_adversary, add_multiclass_adversary
 from certmodel.milp.blocks.bigm import BigM, svm_big_m
+from certmodel.milp.blocks.flipcut import add_flip_optimality_cut
 from certmodel.milp.blocks.kkt import LINEARIZATIONS, add_svm_kkt, kkt_point
 from certmodel.milp.blocks.objectives import (
     add_flip_indicators,
@@ -27,6 +29,7 @@ __all__ = [
     "LINEARIZATIONS",
     "add_binary_adversary",
     "add_flip_indicators",
+    "add_flip_optimality_cut",
     "add_max_over",
     "add_multiclass_adversary",
     "add_signed_product",
