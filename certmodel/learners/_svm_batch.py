@@ -2,16 +2,26 @@
 
 For labellings ``Y ∈ {±1}^{b×n}`` and one kernel ``K`` each problem is the box QP of
 :func:`~certmodel.learners.solve_svm_dual`, ``min ½αᵀQα − 1ᵀα, 0 ≤ α ≤ C``,
-``Q = (yyᵀ)∘K``.  All ``b`` problems run the same primal-dual active-set iteration in lock
-step: predict the partition from ``α − g/diag(Q)`` (``g = Qα − 1``), fix ``α = 0`` / ``α = C``
-on the predicted bounds and solve the free block ``Q_FF α_F = 1 − Q_FU C`` — the free blocks
-of different sizes are padded with identity rows so that one batched ``numpy.linalg.solve``
-serves them all.  A problem is finished when its KKT residual (the scalar solver's
-definition) passes the scalar solver's scale-invariant test,
-``≤ min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j), 1e-6)`` at the row's own ``α`` (never
-loosened by a large ``C``; see :mod:`certmodel.learners._svm_dual`); problems that cycle, hit a
-singular block or the iteration cap are handed to the scalar solver (which has the robust
-fall-backs).  Every returned α therefore passes the same exact KKT test as
+``Q = (yyᵀ)∘K``.  All ``b`` problems run the primal-dual active-set method (Hintermüller,
+Ito & Kunisch 2003; the scalar solver's ``_pdas``) in lock step: the partition is predicted
+from ``p = α − g/diag(Q)`` (``g = Qα − 1``; ``p ≥ C``: upper bound, ``p ≤ 0``: lower bound,
+else free) at the *unclipped* iterate, ``α = C`` / ``α = 0`` is fixed on the bounds and the
+free block is solved exactly; in ``z = y∘α`` that is
+
+    ``K_FF z_F = y_F − K_FU z_U``       (the free rows of ``Q α = 1``, multiplied by ``y_F``).
+
+The free blocks of different sizes are padded with identity rows (a block-diagonal
+``diag(K, I)`` gathered by index) and solved by batched ``numpy.linalg.solve``, rows sorted by
+block size in chunks so that little is padded.  After every step each row is clipped into the
+box (snapping as the scalar solver) and a row is finished when its KKT residual passes the
+scalar solver's scale-invariant test, ``≤ min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j),
+1e-6)`` at the row's own ``α`` (never loosened by a large ``C``; see
+:mod:`certmodel.learners._svm_dual`).  Rows whose block is singular (non-finite or
+``|α| > 10⁶ C``), whose partition repeats without passing the test, or that exceed
+``pdas_steps`` leave the active-set steps; they get ``sweeps`` sweeps of coordinate descent
+(which never increases the dual objective) and another round, and after ``rounds`` rounds
+they are handed to the scalar solver (which has the robust fall-backs for singular and
+indefinite blocks).  Every returned α therefore passes the same exact KKT test as
 :func:`solve_svm_dual` or is reported as not converged.
 """
 
@@ -22,6 +32,8 @@ import numpy as np
 from certmodel.learners._svm_dual import _MAX_G_ERROR, _SNAP, solve_svm_dual
 
 __all__ = ["solve_svm_dual_batch"]
+
+_CHUNK = 256  # rows per batched free-block solve (rows sorted by block size)
 
 
 def _snap_clip(A: np.ndarray, C: float) -> np.ndarray:
@@ -43,33 +55,57 @@ def _thresholds(A: np.ndarray, rowsum: float, tol: float) -> np.ndarray:
 def _residuals(A: np.ndarray, G: np.ndarray, C: float) -> np.ndarray:
     """Row-wise KKT residual (α already inside the box): bound-side sign and free |g|."""
     viol = np.where(A <= 0.0, -G, np.where(A >= C, G, np.abs(G)))
-    return np.maximum(viol.max(axis=1), 0.0)
+    return np.maximum(viol.max(axis=1, initial=0.0), 0.0)
 
 
-def _free_solve(K: np.ndarray, Y: np.ndarray, free: np.ndarray, up: np.ndarray, C: float,
-                ) -> np.ndarray | None:
-    """α with ``α = C`` on ``up``, 0 on the rest, and the free block solved; None if singular."""
+def _block_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
+                 up: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(α, solved)`` for rows of similar block size: ``α = C`` on ``up``, 0 on the other
+    bounds, the free block solved exactly (not clipped); ``solved`` is False where a block is
+    exactly singular."""
     b, n = Y.shape
     A = np.where(up, C, 0.0)
+    solved = np.ones(b, dtype=bool)
     f = free.sum(axis=1)
-    fmax = int(f.max()) if b else 0
+    fmax = int(f.max(initial=0))
     if fmax == 0:
-        return A
+        return A, solved
     order = np.argsort(~free, axis=1, kind="stable")[:, :fmax]
     mask = np.arange(fmax)[None, :] < f[:, None]
-    yF = np.take_along_axis(Y, order, axis=1) * mask
-    M = K[order[:, :, None], order[:, None, :]] * (yF[:, :, None] * yF[:, None, :])
-    pad = ~mask
-    M[pad[:, :, None] & np.eye(fmax, dtype=bool)[None]] = 1.0
-    KU = (Y * A) @ K  # (b, n): Σ_{j∈U} K_ij y_j C
-    rhs = (1.0 - yF * np.take_along_axis(KU, order, axis=1)) * mask
+    idx = np.where(mask, order, n + np.arange(fmax)[None, :])  # pads: identity rows of Kx
+    M = Kx[idx[:, :, None], idx[:, None, :]]
+    KU = (Y * A) @ K  # K z_U (z = y∘α is zero on the free and lower sets)
+    rhs = np.where(mask, np.take_along_axis(Y - KU, order, axis=1), 0.0)[:, :, None]
     try:
-        sol = np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        return None
+        zF = np.linalg.solve(M, rhs)[:, :, 0]
+    except np.linalg.LinAlgError:  # some block exactly singular: solve row by row
+        zF = np.zeros((b, fmax))
+        for r in range(b):
+            try:
+                zF[r] = np.linalg.solve(M[r], rhs[r, :, 0])
+            except np.linalg.LinAlgError:
+                solved[r] = False
     rows = np.repeat(np.arange(b), fmax)[mask.ravel()]
-    A[rows, order[mask]] = sol[mask]
-    return A
+    cols = order[mask]
+    A[rows, cols] = zF[mask] * Y[rows, cols]
+    return A, solved
+
+
+def _free_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
+                up: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_block_solve` on chunks of rows sorted by free-block size; also returns which
+    rows failed (singular: exactly, non-finite, or ``|α| > 10⁶ C``, the scalar rule)."""
+    b, n = Y.shape
+    A = np.empty((b, n))
+    bad = np.zeros(b, dtype=bool)
+    order = np.argsort(free.sum(axis=1), kind="stable")
+    for lo in range(0, b, _CHUNK):
+        r = order[lo:lo + _CHUNK]
+        A[r], solved = _block_solve(K, Kx, Y[r], free[r], up[r], C)
+        bad[r] = ~solved
+    bad |= ~np.isfinite(A).all(axis=1)
+    bad |= np.abs(np.where(np.isfinite(A), A, 0.0)).max(axis=1, initial=0.0) > 1e6 * C
+    return A, bad
 
 
 def _cd_sweeps(K: np.ndarray, Y: np.ndarray, A: np.ndarray, C: float, d: np.ndarray,
@@ -89,15 +125,23 @@ def _cd_sweeps(K: np.ndarray, Y: np.ndarray, A: np.ndarray, C: float, d: np.ndar
             KZ += dz[:, None] * K[i][None, :]
 
 
+def _partition(A: np.ndarray, G: np.ndarray, dinv: np.ndarray, C: float):
+    """``(up, free)`` predicted from ``p = α − g / diag(Q)`` (the scalar ``_pdas`` rule)."""
+    P = A - dinv * G
+    up = P >= C
+    return up, ~(up | (P <= 0.0))
+
+
 def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
                          alpha0: np.ndarray | None = None, *, tol: float = 1e-10,
-                         rounds: int = 12, pdas_steps: int = 3, sweeps: int = 2,
+                         rounds: int = 3, pdas_steps: int = 10, sweeps: int = 2,
                          ) -> tuple[np.ndarray, np.ndarray]:
     """Solve the SVM dual for every labelling (row) of ``Y`` on the trusted kernel ``K``.
 
-    Each round tries ``pdas_steps`` active-set steps from the current iterate (accepted only
-    if they reach a KKT point) and otherwise continues with ``sweeps`` sweeps of coordinate
-    descent, which identifies the optimal partition for the next round's active-set steps.
+    Each round runs up to ``pdas_steps`` active-set steps from the current iterates (a row
+    is accepted as soon as it passes the exact KKT test); rows left over get ``sweeps`` sweeps
+    of coordinate descent before the next round, and after ``rounds`` rounds the scalar
+    solver (module docstring).
 
     Parameters
     ----------
@@ -118,46 +162,68 @@ def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
         Whether each row passed the exact KKT test (``False`` only where the scalar solver
         also failed, e.g. indefinite kernels).
     """
+    alpha, converged, _ = _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps)
+    return alpha, converged
+
+
+def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
+    """:func:`solve_svm_dual_batch` plus the number of rows handed to the scalar solver."""
     K = np.asarray(K, dtype=float)
     Y = np.asarray(Y, dtype=float)
     b, n = Y.shape
-    rowsum = float(np.abs(K).sum(axis=1).max())
+    rowsum = float(np.abs(K).sum(axis=1).max(initial=0.0))
     out = np.zeros((b, n))
     done = np.zeros(b, dtype=bool)
     if C * rowsum < 1.0:  # saturated regime: α ≡ C for every labelling
         out[:] = C
-        return out, np.ones(b, dtype=bool)
+        return out, np.ones(b, dtype=bool), 0
     A = np.zeros((b, n)) if alpha0 is None else np.broadcast_to(
         np.clip(np.asarray(alpha0, dtype=float), 0.0, C), (b, n)).copy()
     d = np.diag(K).copy()
     dinv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 2.0 * C)
+    Kx = np.zeros((2 * n, 2 * n))  # diag(K, I): padded free blocks gather identity rows
+    Kx[:n, :n] = K
+    Kx[n:, n:] = np.eye(n)
     act = np.arange(b)
-    for _ in range(rounds):
-        # active-set steps from the current iterates; keep only those that reach KKT
-        Ya, Ba, idx = Y[act], A[act], act
+    for rnd in range(rounds):
+        idx, Ya, Ba = act, Y[act], A[act]
+        G = Ya * ((Ya * Ba) @ K) - 1.0
+        prev = None
         for step in range(pdas_steps + 1):
+            # the clipped iterate: accepted iff it passes the exact KKT test
+            Bc = Ba if step == 0 else _snap_clip(Ba, C)
+            Gc = G if step == 0 else Ya * ((Ya * Bc) @ K) - 1.0
+            ok = _residuals(Bc, Gc, C) <= _thresholds(Bc, rowsum, tol)
+            out[idx[ok]], done[idx[ok]] = Bc[ok], True
+            keep = ~ok
+            if step == pdas_steps or not keep.any():
+                break
+            up, free = _partition(Ba[keep], G[keep], dinv, C)
+            if prev is not None:  # partition repeated without passing: leave the steps
+                same = (up == prev[0][keep]).all(axis=1) & (free == prev[1][keep]).all(axis=1)
+                keep[np.flatnonzero(keep)[same]] = False
+                up, free = up[~same], free[~same]
+            idx, Ya = idx[keep], Ya[keep]
+            if not len(idx):
+                break
+            Ba, bad = _free_solve(K, Kx, Ya, free, up, C)
+            if bad.any():  # singular blocks leave the steps
+                idx, Ya, Ba, up, free = idx[~bad], Ya[~bad], Ba[~bad], up[~bad], free[~bad]
+                if not len(idx):
+                    break
             G = Ya * ((Ya * Ba) @ K) - 1.0
-            ok = _residuals(Ba, G, C) <= _thresholds(Ba, rowsum, tol)
-            out[idx[ok]], done[idx[ok]] = Ba[ok], True
-            idx, Ya, Ba, G = idx[~ok], Ya[~ok], Ba[~ok], G[~ok]
-            if not len(idx) or step == pdas_steps:
-                break
-            Zp = Ba - dinv * G
-            up = Zp >= C
-            new = _free_solve(K, Ya, ~(up | (Zp <= 0.0)), up, C)
-            if new is None:
-                break
-            Ba = _snap_clip(new, C)
+            prev = (up, free)
         act = act[~done[act]]
         if not len(act):
             break
-        Aa = A[act]
-        _cd_sweeps(K, Y[act], Aa, C, d, sweeps)
-        A[act] = Aa
+        if rnd < rounds - 1:
+            Aa = A[act]
+            _cd_sweeps(K, Y[act], Aa, C, d, sweeps)
+            A[act] = Aa
     rest = np.flatnonzero(~done)
     converged = done.copy()
     for i in rest:  # robust scalar fall-backs (singular / indefinite blocks, slow problems)
         sol = solve_svm_dual(K, Y[i], C, alpha0=A[i], tol=tol, check_input=False)
         out[i] = sol.alpha
         converged[i] = sol.converged
-    return out, converged
+    return out, converged, len(rest)
