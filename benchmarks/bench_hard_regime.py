@@ -5,8 +5,9 @@ Same instances, same process, two configurations:
 * ``search`` — the defaults (``search="auto"``: the cost model of
   :mod:`certmodel.labelcert._searchpath` runs the branch-and-bound of
   :mod:`certmodel.labelcert._search` where it is cheaper than the MILP time it replaces);
-* ``old`` — the previous dispatch (``search="never"``: enumeration up to
-  ``max_enumeration``, then the MILP).
+* ``old`` — the previous dispatch (``search="never"``, ``samplewise_screen=False``:
+  enumeration up to ``max_enumeration``, then the MILP; collective: one MILP over every test
+  point).
 
 Binary grid: CSBM, CBA (GCN NTK of the graph generators, labelled nodes ``n``), random RBF and
 random ReLU-NTK instances, ``n ∈ {60, 80, 120}``, ``C · max_i Σ_j |K_ij| ∈ {2, 10}``, budgets
@@ -109,8 +110,9 @@ def multiclass_instance(key: str, n_targets: int, data_dir: str):
 def _options(config: str, time_limit: float):
     from certmodel.labelcert import LabelCertOptions
 
-    return LabelCertOptions(time_limit=time_limit,
-                            search="auto" if config == "search" else "never")
+    if config == "search":
+        return LabelCertOptions(time_limit=time_limit)
+    return LabelCertOptions(time_limit=time_limit, search="never", samplewise_screen=False)
 
 
 def _certify(K, y, K_test, C, budgets, mode, config, time_limit, test_indices=None):

@@ -71,6 +71,9 @@ class Path(str, enum.Enum):
     proven harmless by a valid bound."""
     MILP = "milp"
     """The bilevel -> KKT -> MILP reformulation, solved by a backend."""
+    SAMPLEWISE = "samplewise"
+    """Collective: sample-wise certificates settle the count (a test point proven robust at the
+    budget cannot change; a replayed sample-wise witness changes as many as can change)."""
     BOUND = "bound"
     """A cheap valid bound (e.g. the worst logit under the budget) already decided."""
     DP = "dp"

@@ -7,6 +7,16 @@ MILP per budget over the whole test set (spec §5.3): ``max Σ_t c_t`` with
 proven upper bound — sound on time-out.  The incumbent relabelling is replayed by retraining
 and the test points it really changes are reported as ``attacked``.  In the saturated regime
 the same question is a label-linear collective problem (no KKT block).
+
+**Sample-wise screen.**  Before any collective MILP, the cheap sample-wise stages (attack,
+stability bound, enumeration, relabelling search — no MILP; :func:`certify_samplewise` with
+``milp=False``, the search capped at one ``time_limit``) run on every test point.  A point
+proven robust at budget ``B`` cannot change under any admissible relabelling of budget ``B``, so
+the count is at most ``|U|``, ``U`` the points not proven robust; every sample-wise witness
+within ``B`` is replayed by retraining and the changes it causes on the *whole* test set are
+counted.  If a witness changes all of ``U`` the record is exact (path ``samplewise``);
+otherwise the MILP counts only over ``U`` (a smaller objective, same proven bound) and its
+incumbent competes with the best witness.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from certmodel.labelcert._enumerate import (
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import threat_extra
+from certmodel.labelcert._samplewise import certify_samplewise
 from certmodel.labelcert._searchpath import collective_search
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
@@ -99,6 +110,8 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
     enumerated = _enumerate(prob, budgets, opts, alpha0, signs)
     enumerated.update(_searched(prob, [B for B in budgets if B not in enumerated], opts,
                                 alpha0, signs, clean.converged))
+    screen = _samplewise_screen(prob, [B for B in budgets if B > 0 and B not in enumerated],
+                                opts, signs)
     for B in budgets:
         t0 = time.perf_counter()
         clean_changed = np.flatnonzero(signs * f <= 0)
@@ -114,14 +127,28 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
                 attacked=tuple(prob.test_indices[clean_changed]), relabelling={},
                 wall_time=time.perf_counter() - t0))
             continue
-        model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test, signs,
+        scr = screen.get(B)
+        U = np.arange(prob.m) if scr is None else np.flatnonzero(~scr.robust)
+        best = (None, None) if scr is None else (scr.count, scr.changed)
+        extra = {} if scr is None else {"samplewise_robust": int(prob.m - len(U))}
+        if scr is not None and (len(U) == 0 or (scr.count is not None
+                                                and scr.count >= len(U))):
+            out.append(CollectiveRecord(
+                budget=B, n_test=prob.m, certified_count=prob.m - len(U), bound=float(len(U)),
+                incumbent=len(U) if len(U) else 0, method="labelcert", path=Path.SAMPLEWISE,
+                test_indices=tuple(prob.test_indices),
+                attacked=() if not len(U) else tuple(prob.test_indices[scr.changed]),
+                relabelling={} if not len(U) else prob.relabelling_from_flips(scr.flips),
+                wall_time=scr.seconds + time.perf_counter() - t0, extra=extra))
+            continue
+        model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test[U], signs[U],
                                linearization=opts.linearization, backend=opts.backend,
                                options=opts.solver_options(), threat=prob.threat,
                                complementarity=opts.complementarity)
         x0 = model.start(np.zeros(prob.n, bool), alpha0) if opts.warm_start else None
         res = model.solve_count(warm_start=x0)
-        bound = float(res.bound) if res.bound is not None else float(prob.m)
-        bound = min(bound, float(prob.m))
+        bound = float(res.bound) if res.bound is not None else float(len(U))
+        bound = min(bound, float(len(U)))  # points outside U are proven robust at B
         certified = prob.m - min(prob.m, math.floor(bound + 1e-6))
         relab, attacked, incumbent = None, (), None
         z = None
@@ -136,13 +163,65 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             relab = prob.relabelling_from_flips(flips)
             attacked = tuple(prob.test_indices[changed])
             incumbent = len(changed)
+        if best[0] is not None and (incumbent is None or best[0] > incumbent):
+            incumbent, relab = best[0], prob.relabelling_from_flips(scr.flips)
+            attacked = tuple(prob.test_indices[best[1]])
         out.append(CollectiveRecord(
             budget=B, n_test=prob.m, certified_count=int(max(0, certified)), bound=bound,
             incumbent=incumbent, method="labelcert", path=Path.MILP,
             test_indices=tuple(prob.test_indices), attacked=attacked, relabelling=relab,
             solver_status=res.termination.value, gap=res.gap,
-            wall_time=time.perf_counter() - t0, backend=opts.backend,
-            extra={"model_size": list(model.size)}))
+            wall_time=time.perf_counter() - t0 + (0.0 if scr is None else scr.seconds),
+            backend=opts.backend, extra={"model_size": list(model.size), **extra}))
+    return out
+
+
+@dataclasses.dataclass
+class _Screen:
+    """Sample-wise screen of one budget: ``robust[t]`` proven; the best replayed witness
+    (``flips``, the test rows it changes, their ``count``; ``None`` without a witness)."""
+
+    robust: np.ndarray
+    flips: np.ndarray | None
+    changed: np.ndarray | None
+    count: int | None
+    seconds: float
+
+
+def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, signs: np.ndarray,
+                       ) -> dict:
+    """``{B: _Screen}`` from the sample-wise stages without MILPs (module docstring)."""
+    if not budgets or prob.customize is not None or not opts.samplewise_screen:
+        return {}
+    t0 = time.perf_counter()
+    cap = opts.search_time if opts.search_time is not None else opts.time_limit
+    recs = certify_samplewise(prob, budgets, opts.replace(search_time=cap), milp=False)
+    pos = {int(v): t for t, v in enumerate(prob.test_indices)}
+    robust = {B: np.zeros(prob.m, bool) for B in budgets}
+    witnesses: dict = {}
+    for r in recs:
+        if r.verdict.value == "robust":
+            robust[r.budget][pos[int(r.test_index)]] = True
+        elif r.verdict.value == "not_robust" and r.relabelling is not None:
+            flips = np.zeros(prob.n, bool)
+            flips[list(r.relabelling)] = True
+            witnesses.setdefault(flips.tobytes(), flips)
+    replayed = []
+    for flips in witnesses.values():
+        try:
+            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+        except RetrainFailed:
+            continue
+        replayed.append((flips, np.flatnonzero(signs * (prob.K_test @ z) <= 0),
+                         float(prob.threat.cost[flips].sum())))
+    seconds = (time.perf_counter() - t0) / len(budgets)
+    out = {}
+    for B in budgets:
+        ok = [w for w in replayed if prob.threat.within(w[2], B)
+              and prob.threat.admissible(w[0], B)]
+        flips, changed = max(ok, key=lambda w: len(w[1]))[:2] if ok else (None, None)
+        out[B] = _Screen(robust[B], flips, changed, None if changed is None else len(changed),
+                         seconds)
     return out
 
 

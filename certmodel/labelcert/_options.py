@@ -92,6 +92,11 @@ class LabelCertOptions:
         bounds and big-M values with valid bounds on ``(K z)_i`` and on the test margins.
     monotone : bool
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
+    samplewise_screen : bool
+        Collective certificates: before the collective MILP, run the sample-wise stages
+        without MILPs (attack, bound, enumeration, search capped at ``time_limit``); points
+        proven robust leave the MILP's count, and a replayed witness that changes every other
+        point settles the record exactly (path ``samplewise``).
     rivals : {"split", "max"}
         Exact multiclass: one objective per rival on one model, or the max-with-binaries block.
     solve_options : SolveOptions or None
@@ -114,6 +119,7 @@ class LabelCertOptions:
     search_time: float | None = None
     bound_tightening: bool = True
     monotone: bool = True
+    samplewise_screen: bool = True
     rivals: str = "split"
     solve_options: SolveOptions | None = None
 
@@ -144,7 +150,7 @@ class LabelCertOptions:
         """The plain reference pipeline: MILP only, no shortcuts (for benchmarks)."""
         kw.setdefault("linearization", "reference")
         return cls(saturated=False, attack=False, enumeration="never", search="never",
-                   monotone=False,
+                   monotone=False, samplewise_screen=False,
                    decision=False, bound_tightening=False, **kw)
 
     def replace(self, **changes) -> LabelCertOptions:

@@ -150,9 +150,12 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
         ValueKind.NONE, None, res
 
 
-def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions,
-                       ) -> list[CertificateRecord]:
-    """Binary sample-wise certificates for every test row and budget (see module docstring)."""
+def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions, *,
+                       milp: bool = True) -> list[CertificateRecord]:
+    """Binary sample-wise certificates for every test row and budget (see module docstring).
+
+    ``milp=False`` stops before the MILP stage and returns only the records the cheaper
+    stages decided (the collective certificate's screen, :mod:`._collective`)."""
     if opts.saturated and prob.saturated:
         return saturated_records(prob, budgets, prob.C)
     y = prob.y_pm
@@ -260,6 +263,9 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
     binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
                           clean.converged)
 
+    if not milp:
+        return [dec[(t, B)].replace(wall_time=times[t] / len(budgets))
+                for t in range(prob.m) for B in budgets if (t, B) in dec]
     models = _BudgetModels(prob, opts, stability)
     own: dict[tuple[int, int], float] = {}  # seconds of the MILP solve of (t, B)
     for t in range(prob.m):
