@@ -195,7 +195,10 @@ def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, sig
         return {}
     t0 = time.perf_counter()
     cap = opts.search_time if opts.search_time is not None else opts.time_limit
-    recs = certify_samplewise(prob, budgets, opts.replace(search_time=cap), milp=False)
+    try:  # the screen only helps: if any of its stages fails, the MILP decides as before
+        recs = certify_samplewise(prob, budgets, opts.replace(search_time=cap), milp=False)
+    except (RetrainFailed, ArithmeticError, np.linalg.LinAlgError):
+        return {}
     pos = {int(v): t for t, v in enumerate(prob.test_indices)}
     robust = {B: np.zeros(prob.m, bool) for B in budgets}
     witnesses: dict = {}
