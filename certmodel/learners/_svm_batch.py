@@ -33,7 +33,7 @@ from certmodel.learners._svm_dual import _MAX_G_ERROR, _SNAP, solve_svm_dual
 
 __all__ = ["solve_svm_dual_batch"]
 
-_CHUNK = 256  # rows per batched free-block solve (rows sorted by block size)
+_CHUNK = 128  # distinct free sets per batched factorisation
 
 
 def _snap_clip(A: np.ndarray, C: float) -> np.ndarray:
@@ -58,51 +58,71 @@ def _residuals(A: np.ndarray, G: np.ndarray, C: float) -> np.ndarray:
     return np.maximum(viol.max(axis=1, initial=0.0), 0.0)
 
 
-def _block_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
-                 up: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(α, solved)`` for rows of similar block size: ``α = C`` on ``up``, 0 on the other
-    bounds, the free block solved exactly (not clipped); ``solved`` is False where a block is
-    exactly singular."""
-    b, n = Y.shape
-    A = np.where(up, C, 0.0)
-    solved = np.ones(b, dtype=bool)
-    f = free.sum(axis=1)
+def _block_solve(Kx: np.ndarray, Fs: np.ndarray, R: np.ndarray, grp: np.ndarray,
+                 rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Solve the free blocks ``K_FF x = R_F`` of one chunk of distinct free sets ``Fs``
+    (u, n), each block factorised once for all rows ``r`` with ``grp[r]`` (chunk-local set)
+    and right-hand sides ``R[r]``; ``rank[r]``: the row's column among its set's.
+
+    Returns ``(x, cols, solved)``: ``x[r, p]`` belongs to index ``cols[grp[r], p]`` (first
+    ``|F|`` entries), ``solved[r]`` is False where the block is exactly singular."""
+    u, n = Fs.shape
+    f = Fs.sum(axis=1)
     fmax = int(f.max(initial=0))
-    if fmax == 0:
-        return A, solved
-    order = np.argsort(~free, axis=1, kind="stable")[:, :fmax]
+    cmax = int(rank.max(initial=-1)) + 1
+    cols = np.argsort(~Fs, axis=1, kind="stable")[:, :fmax]
     mask = np.arange(fmax)[None, :] < f[:, None]
-    idx = np.where(mask, order, n + np.arange(fmax)[None, :])  # pads: identity rows of Kx
-    M = Kx[idx[:, :, None], idx[:, None, :]]
-    KU = (Y * A) @ K  # K z_U (z = y∘α is zero on the free and lower sets)
-    rhs = np.where(mask, np.take_along_axis(Y - KU, order, axis=1), 0.0)[:, :, None]
+    idx = np.where(mask, cols, n + np.arange(fmax)[None, :]).astype(np.int32)
+    # M[s] = Kx[idx[s]][:, idx[s]] (pads: identity rows of Kx), gathered by flat index
+    M = np.take(Kx, (idx * np.int32(2 * n))[:, :, None] + idx[:, None, :])
+    rhs = np.zeros((u, fmax, cmax))
+    rhs[grp, :, rank] = np.take_along_axis(R, cols[grp], axis=1) * mask[grp]
+    solved = np.ones(u, dtype=bool)
     try:
-        zF = np.linalg.solve(M, rhs)[:, :, 0]
-    except np.linalg.LinAlgError:  # some block exactly singular: solve row by row
-        zF = np.zeros((b, fmax))
-        for r in range(b):
+        X = np.linalg.solve(M, rhs)
+    except np.linalg.LinAlgError:  # some block exactly singular: solve set by set
+        X = np.zeros_like(rhs)
+        for s in range(u):
             try:
-                zF[r] = np.linalg.solve(M[r], rhs[r, :, 0])
+                X[s] = np.linalg.solve(M[s], rhs[s])
             except np.linalg.LinAlgError:
-                solved[r] = False
-    rows = np.repeat(np.arange(b), fmax)[mask.ravel()]
-    cols = order[mask]
-    A[rows, cols] = zF[mask] * Y[rows, cols]
-    return A, solved
+                solved[s] = False
+    return X[grp, :, rank], cols, solved[grp]
 
 
 def _free_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
                 up: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_block_solve` on chunks of rows sorted by free-block size; also returns which
-    rows failed (singular: exactly, non-finite, or ``|α| > 10⁶ C``, the scalar rule)."""
+    """``(α, bad)``: ``α = C`` on ``up``, 0 on the other bounds and the free block solved
+    exactly (not clipped), ``K_FF z_F = y_F − K_FU z_U``; rows with the same free set share
+    one factorisation (distinct sets in chunks sorted by row count and size).  ``bad``: the
+    block is singular (exactly, or non-finite, or ``|α| > 10⁶ C``: the scalar rule)."""
     b, n = Y.shape
-    A = np.empty((b, n))
+    A = np.where(up, C, 0.0)
     bad = np.zeros(b, dtype=bool)
-    order = np.argsort(free.sum(axis=1), kind="stable")
-    for lo in range(0, b, _CHUNK):
-        r = order[lo:lo + _CHUNK]
-        A[r], solved = _block_solve(K, Kx, Y[r], free[r], up[r], C)
-        bad[r] = ~solved
+    if not free.any():
+        return A, bad
+    R = Y - (Y * A) @ K  # y − K z_U (z = y∘α is zero on the free and lower sets)
+    _, first, grp, cnt = np.unique(np.packbits(free, axis=1), axis=0, return_index=True,
+                                   return_inverse=True, return_counts=True)
+    grp = grp.ravel()
+    by_set = np.argsort(grp, kind="stable")
+    rank = np.empty(b, dtype=np.intp)
+    rank[by_set] = np.arange(b) - (np.cumsum(cnt) - cnt)[grp[by_set]]
+    sets = np.lexsort((free[first].sum(axis=1), cnt))  # by row count, then block size
+    local = np.empty(len(cnt), dtype=np.intp)
+    for lo in range(0, len(sets), _CHUNK):
+        us = sets[lo:lo + _CHUNK]
+        local[:] = -1
+        local[us] = np.arange(len(us))
+        rows = np.flatnonzero(local[grp] >= 0)
+        g = local[grp[rows]]
+        x, cols, solved = _block_solve(Kx, free[first[us]], R[rows], g, rank[rows])
+        f = free[first[us]].sum(axis=1)[g]
+        m = np.arange(cols.shape[1])[None, :] < f[:, None]
+        rr = np.repeat(rows, cols.shape[1])[m.ravel()]
+        cc = cols[g][m]
+        A[rr, cc] = x[m] * Y[rr, cc]
+        bad[rows] = ~solved
     bad |= ~np.isfinite(A).all(axis=1)
     bad |= np.abs(np.where(np.isfinite(A), A, 0.0)).max(axis=1, initial=0.0) > 1e6 * C
     return A, bad
@@ -191,8 +211,13 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
         prev = None
         for step in range(pdas_steps + 1):
             # the clipped iterate: accepted iff it passes the exact KKT test
-            Bc = Ba if step == 0 else _snap_clip(Ba, C)
-            Gc = G if step == 0 else Ya * ((Ya * Bc) @ K) - 1.0
+            Bc, Gc = Ba, G
+            if step:
+                Bc = _snap_clip(Ba, C)
+                moved = (Bc != Ba).any(axis=1)  # elsewhere G is already Bc's gradient
+                if moved.any():
+                    Gc = G.copy()
+                    Gc[moved] = Ya[moved] * ((Ya[moved] * Bc[moved]) @ K) - 1.0
             ok = _residuals(Bc, Gc, C) <= _thresholds(Bc, rowsum, tol)
             out[idx[ok]], done[idx[ok]] = Bc[ok], True
             keep = ~ok
