@@ -10,14 +10,15 @@ free block is solved exactly; in ``z = y∘α`` that is
 
     ``K_FF z_F = y_F − K_FU z_U``       (the free rows of ``Q α = 1``, multiplied by ``y_F``).
 
-The free blocks of different sizes are padded with identity rows (a block-diagonal
-``diag(K, I)`` gathered by index) and solved by batched ``numpy.linalg.solve``, rows sorted by
-block size in chunks so that little is padded.  After every step each row is clipped into the
-box (snapping as the scalar solver) and a row is finished when its KKT residual passes the
-scalar solver's scale-invariant test, ``≤ min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j),
-1e-6)`` at the row's own ``α`` (never loosened by a large ``C``; see
-:mod:`certmodel.learners._svm_dual`).  Rows whose block is singular (non-finite or
-``|α| > 10⁶ C``), whose partition repeats without passing the test, or that exceed
+Rows with the same free set ``F`` share one factorisation of ``K_FF`` (one right-hand side
+each); the distinct blocks, of different sizes, are padded with identity rows (a
+block-diagonal ``diag(K, I)`` gathered by index) and solved by batched ``numpy.linalg.solve``
+in chunks.  After every step each row is clipped into the box (snapping as the scalar
+solver) and a row is finished when its KKT residual passes the scalar solver's
+scale-invariant test, ``≤ min(tol · max(1, max_i Σ_j |K_ij| · max_j α_j), 1e-6)`` at the
+row's own ``α`` (never loosened by a large ``C``; see :mod:`certmodel.learners._svm_dual`).
+Rows whose block is singular (exactly, non-finite or ``|α| > 10⁶ C``), whose partition
+repeats without passing the test, or that exceed
 ``pdas_steps`` leave the active-set steps; they get ``sweeps`` sweeps of coordinate descent
 (which never increases the dual objective) and another round, and after ``rounds`` rounds
 they are handed to the scalar solver (which has the robust fall-backs for singular and
