@@ -6,7 +6,9 @@ For labellings ``Y ∈ {±1}^{b×n}`` and one kernel ``K`` each problem is the b
 Ito & Kunisch 2003; the scalar solver's ``_pdas``) in lock step: the partition is predicted
 from ``p = α − g/diag(Q)`` (``g = Qα − 1``; ``p ≥ C``: upper bound, ``p ≤ 0``: lower bound,
 else free) at the *unclipped* iterate, ``α = C`` / ``α = 0`` is fixed on the bounds and the
-free block is solved exactly; in ``z = y∘α`` that is
+free block is solved exactly (the first step of a warm start takes the warm start's own
+partition: for a neighbouring labelling's solution, rows that share it share its free set);
+in ``z = y∘α`` that is
 
     ``K_FF z_F = y_F − K_FU z_U``       (the free rows of ``Q α = 1``, multiplied by ``y_F``).
 
@@ -224,7 +226,11 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
             keep = ~ok
             if step == pdas_steps or not keep.any():
                 break
-            up, free = _partition(Ba[keep], G[keep], dinv, C)
+            if rnd == step == 0 and alpha0 is not None:  # the warm start's own partition
+                up = Ba[keep] >= C
+                free = ~up & (Ba[keep] > 0.0)
+            else:
+                up, free = _partition(Ba[keep], G[keep], dinv, C)
             if prev is not None:  # partition repeated without passing: leave the steps
                 same = (up == prev[0][keep]).all(axis=1) & (free == prev[1][keep]).all(axis=1)
                 keep[np.flatnonzero(keep)[same]] = False
