@@ -93,6 +93,27 @@ def _block_solve(Kx: np.ndarray, Fs: np.ndarray, R: np.ndarray, grp: np.ndarray,
     return X[grp, :, rank], cols, solved[grp]
 
 
+def _group_rows(mask: np.ndarray):
+    """Rows of a boolean matrix grouped by equality: ``(first, grp, cnt, rank)`` — a row of
+    each group, each row's group, the group sizes and each row's rank within its group."""
+    b = len(mask)
+    P = np.packbits(mask, axis=1)
+    words = np.zeros((b, -(-P.shape[1] // 8) * 8), dtype=np.uint8)
+    words[:, :P.shape[1]] = P
+    W = words.view(np.uint64)  # the row as a few 64-bit words: a cheap exact sort key
+    order = np.lexsort(W.T[::-1])
+    Ws = W[order]
+    new = np.ones(b, dtype=bool)
+    new[1:] = (Ws[1:] != Ws[:-1]).any(axis=1)
+    starts = np.flatnonzero(new)
+    gs = np.cumsum(new) - 1
+    grp = np.empty(b, dtype=np.intp)
+    grp[order] = gs
+    rank = np.empty(b, dtype=np.intp)
+    rank[order] = np.arange(b) - starts[gs]
+    return order[starts], grp, np.diff(np.append(starts, b)), rank
+
+
 def _free_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
                 up: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
     """``(α, bad)``: ``α = C`` on ``up``, 0 on the other bounds and the free block solved
@@ -105,12 +126,7 @@ def _free_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
     if not free.any():
         return A, bad
     R = Y - (Y * A) @ K  # y − K z_U (z = y∘α is zero on the free and lower sets)
-    _, first, grp, cnt = np.unique(np.packbits(free, axis=1), axis=0, return_index=True,
-                                   return_inverse=True, return_counts=True)
-    grp = grp.ravel()
-    by_set = np.argsort(grp, kind="stable")
-    rank = np.empty(b, dtype=np.intp)
-    rank[by_set] = np.arange(b) - (np.cumsum(cnt) - cnt)[grp[by_set]]
+    first, grp, cnt, rank = _group_rows(free)
     sets = np.lexsort((free[first].sum(axis=1), cnt))  # by row count, then block size
     local = np.empty(len(cnt), dtype=np.intp)
     for lo in range(0, len(sets), _CHUNK):
