@@ -16,6 +16,7 @@ prediction is ``a = argmax_k f_k`` and the margin ``f_a − max_{k≠a} f_k``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -30,6 +31,7 @@ from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_ovr
 from certmodel.labelcert._records import make_record, put_enumerated, threat_extra
 from certmodel.labelcert._samplewise import saturated_records
 from certmodel.labelcert._searchpath import multiclass_search_records
+from certmodel.labelcert._stability import KernelGeometry
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
 from certmodel.milp.standard_form import Sense
 from certmodel.results import CertificateRecord, Path, ValueKind, Verdict
@@ -198,6 +200,94 @@ def _ovr_threat(prob: Problem, k: int):
     return dataclasses.replace(th, mask=th.mask & move)
 
 
+def class_bounds(prob: Problem, k: int, alpha: np.ndarray, signs: np.ndarray,
+                 offset: np.ndarray, rows: np.ndarray, budget, geo, time_limit: float):
+    """One one-vs-rest problem of the relaxation: proven ``signs_t f_k(t) ≥ bound_t`` over every
+    admissible flip set of class ``k``'s ±1 labels within ``budget``, for the test ``rows``.
+
+    Returns ``(ok, bound)`` (arrays over ``rows``): ``ok`` where no relabelling reaches the
+    threshold ``offset_t`` (then ``bound_t > offset_t`` is the minimum of exact visited values
+    and pruning bounds), or None when the search timed out or a retrain failed."""
+    from certmodel.labelcert._search import search_binary
+
+    th = _ovr_threat(prob, k)
+    pk = dataclasses.replace(prob, classes=np.array([0, 1]), codes=(prob.codes == k).astype(int),
+                             threat=dataclasses.replace(th, target_mask=np.ones(2, bool)))
+    try:
+        res = search_binary(pk, alpha, signs, rows, [budget], np.ones((len(rows), 1), bool),
+                            np.zeros(len(signs)), geo, time_limit=time_limit, offset=offset)
+    except RetrainFailed:
+        return None
+    if not res.complete.all():
+        return None
+    low = np.minimum(res.visited[:, 0], res.pruned[:, 0])
+    return low > 0, low + offset[rows]
+
+
+def _relaxation_searched(prob: Problem, budgets: list, opts: LabelCertOptions, alphas, F, tops,
+                         margins0, eps, pred, skip) -> dict:
+    """Robust records of the inexact relaxation, decided by binary relabelling searches.
+
+    The relaxation (spec, inexact multiclass) bounds each one-vs-rest logit separately: ``f_a``
+    of the clean top class ``a`` from below and every rival ``f_k`` from above, each over ``B``
+    flips of that problem's ±1 labels (threat model projected by :func:`_ovr_threat`); robust
+    iff ``min f_a − max_k max f_k > eps``.  With the split ``θ = f_a − (m₀ − eps)/2`` (``m₀``
+    the clean margin) each class problem is one :func:`~._search.search_binary` over all open
+    test rows, thresholds ``f_a ≥ θ + eps/2`` and ``f_k ≤ θ − eps/2`` as row offsets: a
+    finished search whose rows never reach their threshold gives proven bounds ``L ≤ f_a`` and
+    ``f_k ≤ U_k`` (``min`` of exact visited margins and pruning bounds), and the record is
+    robust when ``L − max U > eps``.  Budgets run in increasing order, each search capped at
+    ``search_time`` (default ``time_limit``, 60 s when None) split over the classes; a time-out
+    stops the larger budgets, a row that fails stays open (MILPs, never a guess).  Path
+    ``search``."""
+    if opts.search == "never" or not opts.bound_tightening or prob.n_classes < 3:
+        return {}
+    geo = KernelGeometry(prob.K)
+    if not geo.psd:
+        return {}
+    cap = opts.search_time or opts.time_limit or 60.0
+    theta = F[np.arange(prob.m), tops] - 0.5 * (margins0 - eps)
+    out: dict = {}
+    alive = np.array([margins0[t] > 2.0 * eps[t] for t in range(prob.m)])
+    for B in sorted(b for b in budgets if b > 0):
+        rows = np.array([t for t in range(prob.m) if alive[t] and (t, B) not in skip], int)
+        if not len(rows):
+            continue
+        t0 = time.perf_counter()
+        lower = np.full((prob.n_classes, prob.m), np.nan)
+        ok = np.ones(prob.m, bool)
+        finished = True
+        for k in range(prob.n_classes):
+            signs = np.where(tops == k, 1.0, -1.0)
+            offset = np.where(tops == k, theta + 0.5 * eps, -theta + 0.5 * eps)
+            got = class_bounds(prob, k, alphas[k], signs, offset, rows, B, geo,
+                               cap / prob.n_classes)
+            if got is None:
+                finished = False
+                break
+            ok[rows] &= got[0]
+            lower[k, rows] = got[1]
+        if not finished:
+            break
+        seconds = (time.perf_counter() - t0) / len(rows)
+        for t in rows:
+            if not ok[t]:
+                alive[t] = False  # the relaxation fails at this split: larger budgets too
+                continue
+            a = tops[t]
+            U = max(-lower[k, t] for k in range(prob.n_classes) if k != a)
+            value = lower[a, t] - U
+            if value > eps[t]:
+                out[(t, B)] = make_record(
+                    test_index=prob.test_indices[t], budget=B, verdict=Verdict.ROBUST,
+                    prediction=pred[t], clean_margin=margins0[t], value=value,
+                    value_kind=ValueKind.LOWER_BOUND, path=Path.SEARCH, wall_time=seconds,
+                    relaxation="inexact", **threat_extra(prob))
+            else:
+                alive[t] = False
+    return out
+
+
 def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                                ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:  # the exact closed form beats any relaxation
@@ -213,6 +303,8 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
     pred = prob.classes[tops]
     out = []
     searched = _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred)
+    searched.update(_relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps,
+                                         pred, searched))
     models: dict[tuple[int, int], BinaryMILP] = {}
     for t in range(prob.m):
         for B in budgets:

@@ -270,11 +270,13 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
 def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
                   budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                   geo: KernelGeometry | None, time_limit: float | None = None,
-                  ) -> SearchResult:
+                  offset: np.ndarray | None = None) -> SearchResult:
     """Exact worst margins (or proofs that they exceed ``eps``) for test ``rows``.
 
     ``open_mask[r, j]``: budget ``budgets[j]`` of row ``rows[r]`` is still to be decided.
     ``geo`` (a PSD :class:`KernelGeometry`) enables pruning; ``None`` enumerates.
+    ``offset`` (indexed like ``signs``): the margin of row ``t`` is ``signs_t f_t − offset_t``
+    (a threshold other than 0: "witness" then means a relabelling reaching it).
     """
     t_start = time.perf_counter()
     rows = np.asarray(rows, dtype=int)
@@ -283,6 +285,8 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     flippable, cost, _ = _flip_cost(prob)
     min_cost = float(cost[flippable].min()) if flippable.any() else np.inf
     Kt = prob.K_test[rows] * signs[rows, None]
+    off = np.zeros((len(rows), 1)) if offset is None else \
+        np.asarray(offset, float)[rows][:, None]
     eps_r = np.asarray(eps, float)[rows]
     tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
     use_bound = geo is not None and geo.psd
@@ -290,7 +294,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         kappa, rest = geo.readout(prob.K_test[rows], C)
         ksq = geo.diag_sqrt
     y0 = prob.y_pm
-    tr.visit((Kt @ (y0 * alpha0))[:, None], np.zeros(1), lambda a: ())  # the clean labelling
+    tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
     # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,))
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
               np.zeros(1))]
@@ -314,7 +318,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         par, idx = np.nonzero(ok)
         if use_bound and len(par):  # bound the children's subtrees before retraining them
             ZP = Y * A
-            MP, aP = Kt @ ZP.T, Y * (ZP @ K)
+            MP, aP = Kt @ ZP.T - off, Y * (ZP @ K)
             skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
                                 cost, flippable, min_cost)
             if skip.any():
@@ -336,7 +340,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             Sc = np.hstack([S[p], i[:, None]])
             cc = c[p] + cost[i]
             Z = Yc * Ac
-            M = Kt @ Z.T
+            M = Kt @ Z.T - off
             nodes += len(p)
             tr.visit(M, cc, lambda a, Sc=Sc: tuple(int(v) for v in Sc[a]))
             Rmax = tr.rmax()
@@ -499,8 +503,9 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
         if use_bound and len(par):  # bound the children's subtrees before retraining them
             YP = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
             ZP = YP * A
-            FP = np.einsum("rn,pkn->rpk", Kt, ZP)
-            aP = YP * np.einsum("pkn,nm->pkm", ZP, K)
+            # BLAS products (np.einsum without optimize loops in C): (r, p, K) and (p, K, n)
+            FP = (ZP.reshape(-1, n) @ Kt.T).reshape(len(ZP), nK, -1).transpose(2, 0, 1)
+            aP = YP * (ZP.reshape(-1, n) @ K).reshape(ZP.shape)
             skip, lbP = _screen_multiclass(
                 aP, FP, _ovr_margins(FP, tops_r), tops_r, c, par, cj[opt], cc_new[opt], codes,
                 targets, Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost)
@@ -532,7 +537,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             Ac[who, prob_k] = Ab
             Yall = np.where(Lc[:, None, :] == cls[None, :, None], 1.0, -1.0)  # (p, K, n)
             Z = Yall * Ac
-            F = np.einsum("rn,pkn->rpk", Kt, Z)
+            F = (Z.reshape(-1, n) @ Kt.T).reshape(m_, nK, -1).transpose(2, 0, 1)  # (r, p, K)
             M = _ovr_margins(F, tops_r)
             Sc = np.concatenate([S[p], np.stack([j, new], axis=1)[:, None, :]], axis=1)
             cc = c[p] + cost[j]
@@ -550,7 +555,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
                 lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
-                G = np.einsum("pkn,nm->pkm", Z[cand], K)  # (q, K, n) = K z^k
+                G = (Z[cand].reshape(-1, n) @ K).reshape(-1, nK, n)  # (q, K, n) = K z^k
                 for R in np.unique(Rmax[active]):
                     rf_all = _max_flips_vec(R - cc[cand], min_cost, n)
                     delta = np.zeros((int(cand.sum()), nK))
