@@ -120,6 +120,12 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, labels_of)
     # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
     multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
+    # the inexact relaxation is a lower bound of the exact worst margin: where its binary
+    # searches prove it positive, the exact record is robust too (path search)
+    for key, rec in _relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps,
+                                         pred, dec).items():
+        dec[key] = rec
+        times[key[0]] += rec.wall_time
     models: dict[int, MulticlassMILP] = {}
     for t in range(prob.m):
         todo = sorted((B for B in budgets if (t, B) not in dec), reverse=True)

@@ -154,3 +154,28 @@ def test_relaxation_search_off_when_search_never():
     assert _relaxation_searched(prob, [1], opts, alphas, F, tops, margins0,
                                 np.zeros(prob.m), prob.classes[tops], {}) == {}
     assert dataclasses.is_dataclass(opts)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), threat_kind=st.sampled_from(["none", "mask", "targets"]))
+def test_exact_multiclass_uses_the_relaxation_soundly(seed, threat_kind):
+    """Exact mode: a record proven by the relaxation is robust by exact brute force (the
+    exact search is switched off so that the relaxation decides what it can)."""
+    import certmodel.labelcert._multiclass as mc
+
+    K, labels, K_test, threat = _instance(seed, 6, threat_kind)
+    original = mc.multiclass_search_records
+    mc.multiclass_search_records = lambda *a, **k: None
+    try:
+        recs = labelcert.certify(K, labels, K_test, 0.5, [1, 2], mode="multiclass",
+                                 threat=threat, options=LabelCertOptions(max_enumeration=0))
+    finally:
+        mc.multiclass_search_records = original
+    resolved = Problem.create(K, labels, K_test, 0.5, threat=threat).threat
+    for r in recs:
+        if r.extra.get("relaxation") == "inexact":
+            assert r.verdict is Verdict.ROBUST and r.path is Path.SEARCH
+            worst, _ = brute_multiclass_threat(K, labels, 3, 0.5,
+                                               K_test[r.test_index:r.test_index + 1],
+                                               r.budget, resolved)
+            assert worst[0] > 0 and r.value <= worst[0] + 1e-9
