@@ -56,6 +56,7 @@ __all__ = ["SearchResult", "stability_radius_batch", "search_binary", "search_mu
            "search_collective"]
 
 _CHUNK = 2048  # children per batched retrain
+_SCREEN = 4 * _CHUNK  # multiclass children bounded per block (bounded memory, time checks)
 _ITERATIONS = 30
 _COST_TOL = 1e-9
 
@@ -423,16 +424,20 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
             touched = (np.arange(nK)[None, :] == oc[:, None]) | \
                 (np.arange(nK)[None, :] == nc[:, None])
             delta[~room] = np.where(touched[~room], single[~room], 0.0)
+        rr = np.flatnonzero(Rmax == R)
         for r_ in np.unique(rf[room]):
             sel = room & (rf == r_)
             if r_ <= 0:
                 continue
+            # (B2) exceeds eps once every class's radius is below this common target
+            target = _radius_target(MP[np.ix_(rr, pc[sel])], 2.0 * rest[rr], eps_r[rr],
+                                    2.0 * kappa[rr])
             for k in range(nK):
                 allow = (jj[None, :] == jc[sel, None]) & \
                     ((oc[sel] == k) | (nc[sel] == k))[:, None]
                 allow |= later[sel] & ((codes == k) | targets[k])[None, :]
-                delta[sel, k] = stability_radius_batch(aP[pc[sel], k], ksq, C, int(r_), allow)
-        rr = np.flatnonzero(Rmax == R)
+                delta[sel, k] = stability_radius_batch(aP[pc[sel], k], ksq, C, int(r_), allow,
+                                                       target)
         rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
         Fq = FP[rr][:, pc]
         lo, hi = Fq - rad, Fq + rad
@@ -499,25 +504,42 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
         last = S[:, -1, 0] if S.shape[1] else np.full(len(S), -1)
         ok = (cj[None, :] > last[:, None]) & \
             (c[:, None] + cost[cj][None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
-        par, opt = np.nonzero(ok)
-        if use_bound and len(par):  # bound the children's subtrees before retraining them
+        par_all, opt_all = np.nonzero(ok)
+        if use_bound and len(par_all):
             YP = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
             ZP = YP * A
             # BLAS products (np.einsum without optimize loops in C): (r, p, K) and (p, K, n)
             FP = (ZP.reshape(-1, n) @ Kt.T).reshape(len(ZP), nK, -1).transpose(2, 0, 1)
             aP = YP * (ZP.reshape(-1, n) @ K).reshape(ZP.shape)
-            skip, lbP = _screen_multiclass(
-                aP, FP, _ovr_margins(FP, tops_r), tops_r, c, par, cj[opt], cc_new[opt], codes,
-                targets, Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost)
-            if skip.any():
-                pruned += int(skip.sum())
-                tr.prune(lbP[:, skip], c[par[skip]])
-                par, opt = par[~skip], opt[~skip]
-        for lo in range(0, len(par), _CHUNK):
+            MP = _ovr_margins(FP, tops_r)
+        # children in blocks of _SCREEN: each block is bounded from its parents (skipped
+        # subtrees are never retrained), then retrained in chunks of _CHUNK; the time limit
+        # is checked before every block and chunk
+        blocks = [(par_all[s_:s_ + _SCREEN], opt_all[s_:s_ + _SCREEN])
+                  for s_ in range(0, len(par_all), _SCREEN)]
+        chunks = []
+        while blocks or chunks:
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
                 timed_out = True
                 break
-            p, o = par[lo:lo + _CHUNK], opt[lo:lo + _CHUNK]
+            if not chunks:
+                par, opt = blocks.pop(0)
+                if use_bound:  # bound the children's subtrees before retraining them
+                    Rmax = tr.rmax()
+                    active = np.isfinite(Rmax)
+                    if not active.any():
+                        break
+                    skip, lbP = _screen_multiclass(
+                        aP, FP, MP, tops_r, c, par, cj[opt], cc_new[opt], codes, targets,
+                        Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost)
+                    if skip.any():
+                        pruned += int(skip.sum())
+                        tr.prune(lbP[:, skip], c[par[skip]])
+                        par, opt = par[~skip], opt[~skip]
+                chunks = [(par[s_:s_ + _CHUNK], opt[s_:s_ + _CHUNK])
+                          for s_ in range(0, len(par), _CHUNK)]
+                continue
+            p, o = chunks.pop(0)
             j, new = cj[o], cc_new[o]
             old = codes[j]
             m_ = len(p)
@@ -557,8 +579,12 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                 lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
                 G = (Z[cand].reshape(-1, n) @ K).reshape(-1, nK, n)  # (q, K, n) = K z^k
                 for R in np.unique(Rmax[active]):
+                    rr = np.flatnonzero(Rmax == R)
                     rf_all = _max_flips_vec(R - cc[cand], min_cost, n)
                     delta = np.zeros((int(cand.sum()), nK))
+                    # (B2) exceeds eps once every class's radius is below this common target
+                    target = _radius_target(M[rr][:, cand], 2.0 * rest[rr], eps_r[rr],
+                                            2.0 * kappa[rr])
                     for k in range(nK):
                         # problem k changes only at points leaving k or moving to target k
                         allow_k = allowed[cand] & ((codes == k) | targets[k])[None, :]
@@ -566,9 +592,8 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                         for rf in np.unique(rf_all):
                             s_ = rf_all == rf
                             if rf > 0 and s_.any():
-                                delta[s_, k] = stability_radius_batch(a_k[s_], ksq, C, int(rf),
-                                                                      allow_k[s_])
-                    rr = np.flatnonzero(Rmax == R)
+                                delta[s_, k] = stability_radius_batch(
+                                    a_k[s_], ksq, C, int(rf), allow_k[s_], target[s_])
                     rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
                     Fc = F[rr][:, cand]
                     lo_f, hi_f = Fc - rad, Fc + rad
