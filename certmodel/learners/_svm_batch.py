@@ -231,13 +231,18 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
         for step in range(pdas_steps + 1):
             # the clipped iterate: accepted iff it passes the exact KKT test
             Bc, Gc = Ba, G
+            cand = np.ones(len(Ba), dtype=bool)
             if step:
                 Bc = _snap_clip(Ba, C)
-                moved = (Bc != Ba).any(axis=1)  # elsewhere G is already Bc's gradient
+                # a solution outside the box is no candidate (the next partition moves it);
+                # where snapping moved an in-box row, g is re-evaluated at the snapped α;
+                # elsewhere G is already Bc's gradient
+                cand = (Ba >= 0.0).all(axis=1) & (Ba <= C).all(axis=1)
+                moved = cand & (Bc != Ba).any(axis=1)
                 if moved.any():
                     Gc = G.copy()
                     Gc[moved] = Ya[moved] * ((Ya[moved] * Bc[moved]) @ K) - 1.0
-            ok = _residuals(Bc, Gc, C) <= _thresholds(Bc, rowsum, tol)
+            ok = cand & (_residuals(Bc, Gc, C) <= _thresholds(Bc, rowsum, tol))
             out[idx[ok]], done[idx[ok]] = Bc[ok], True
             keep = ~ok
             if step == pdas_steps or not keep.any():
