@@ -242,10 +242,12 @@ def _relaxation_searched(prob: Problem, budgets: list, opts: LabelCertOptions, a
     test rows, thresholds ``f_a ≥ θ + eps/2`` and ``f_k ≤ θ − eps/2`` as row offsets: a
     finished search whose rows never reach their threshold gives proven bounds ``L ≤ f_a`` and
     ``f_k ≤ U_k`` (``min`` of exact visited margins and pruning bounds), and the record is
-    robust when ``L − max U > eps``.  Budgets run in increasing order, each search capped at
-    ``search_time`` (default ``time_limit``, 60 s when None) split over the classes; a time-out
-    stops the larger budgets, a row that fails stays open (MILPs, never a guess).  Path
-    ``search``."""
+    robust when ``L − max U > eps``.  When only one side misses its threshold, the split moves
+    to the other side's proven bound (rivals: ``f_k < L − eps``; top: ``f_a > max U + eps``)
+    and the missing side is searched once more.  Budgets run in increasing order, each search
+    capped at ``search_time`` (default ``time_limit``, 60 s when None) split over the classes;
+    a time-out stops the larger budgets, a row that fails stays open (MILPs, never a guess).
+    Path ``search``."""
     if opts.search == "never" or not opts.bound_tightening or prob.n_classes < 3:
         return {}
     geo = KernelGeometry(prob.K)
@@ -261,20 +263,45 @@ def _relaxation_searched(prob: Problem, budgets: list, opts: LabelCertOptions, a
             continue
         t0 = time.perf_counter()
         lower = np.full((prob.n_classes, prob.m), np.nan)
-        ok = np.ones(prob.m, bool)
+        okk = np.ones((prob.n_classes, prob.m), bool)
         finished = True
-        for k in range(prob.n_classes):
+
+        def run(k, rows_k, offset, B=B, okk=okk, lower=lower):
             signs = np.where(tops == k, 1.0, -1.0)
-            offset = np.where(tops == k, theta + 0.5 * eps, -theta + 0.5 * eps)
-            got = class_bounds(prob, k, alphas[k], signs, offset, rows, B, geo,
+            got = class_bounds(prob, k, alphas[k], signs, offset, rows_k, B, geo,
                                cap / prob.n_classes)
-            if got is None:
+            if got is not None:
+                okk[k, rows_k], lower[k, rows_k] = got
+            return got is not None
+
+        for k in range(prob.n_classes):
+            if not run(k, rows, np.where(tops == k, theta + 0.5 * eps, -theta + 0.5 * eps)):
                 finished = False
                 break
-            ok[rows] &= got[0]
-            lower[k, rows] = got[1]
         if not finished:
             break
+        # one repair per row: if only one side missed its threshold, move the split to the
+        # other side's proven bound and search the missing side again
+        ar = np.arange(prob.m)
+        top_ok = okk[tops, ar]
+        rival_ok = np.array([okk[np.arange(prob.n_classes) != tops[t], t].all()
+                             for t in range(prob.m)])
+        for k in range(prob.n_classes):
+            fix_rival = rows[top_ok[rows] & ~okk[k, rows] & (tops[rows] != k)]
+            if len(fix_rival):  # need f_k < L − eps
+                if not run(k, fix_rival, -(lower[tops, ar] - eps)):
+                    finished = False
+                    break
+            fix_top = rows[~top_ok[rows] & rival_ok[rows] & (tops[rows] == k)]
+            if len(fix_top):  # need f_a > max_k U_k + eps
+                U = np.array([max(-lower[j, t] for j in range(prob.n_classes) if j != tops[t])
+                              if rival_ok[t] else np.inf for t in range(prob.m)])
+                if not run(k, fix_top, np.where(np.isfinite(U), U + eps, 0.0)):
+                    finished = False
+                    break
+        if not finished:
+            break
+        ok = okk.all(axis=0)
         seconds = (time.perf_counter() - t0) / len(rows)
         for t in rows:
             if not ok[t]:
