@@ -341,6 +341,17 @@ def main(argv=None) -> int:
                         f"{statistics.median(float(r['cpu']) for r in rs):.2f} CPU-s "
                         f"/ {statistics.median(float(r['wall']) for r in rs):.2f}"
                         " wall-s per record")
+    for key in args.multiclass:
+        for config in CONFIGS:
+            ms = [r for r in rows if r["instance"] == key and r["config"] == config]
+            if ms:
+                per_target: dict = {}
+                for r in ms:
+                    per_target[r["test"]] = per_target.get(r["test"], 0.0) + float(r["cpu"])
+                head.append(f"{key} {config}: {sum(r['verdict'] != 'unknown' for r in ms)}/"
+                            f"{len(ms)} decided, median "
+                            f"{statistics.median(per_target.values()):.2f} CPU-s per target "
+                            f"(max {max(per_target.values()):.2f})")
     for config in CONFIGS:
         cs = [r for r in coll if r["config"] == config]
         if cs:
