@@ -552,7 +552,10 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             who = np.concatenate([ar, ar])
             Yb = np.where(Lc[who] == prob_k[:, None], 1.0, -1.0)
             Ab0 = Ac[who, prob_k].copy()
-            Ab0[np.arange(2 * m_), np.concatenate([j, j])] = 0.0
+            # warm start: the parent's α with the relabelled point at the upper bound (it
+            # usually violates the margin under its new label; Citeseer: 2.62 instead of
+            # 2.97 active-set solves per retrain with α_j = 0, 3.30 with the parent's α_j)
+            Ab0[np.arange(2 * m_), np.concatenate([j, j])] = C
             Ab, conv = solve_svm_dual_batch(K, Yb, C, Ab0)
             if not conv.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during search")
