@@ -334,7 +334,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             Yc = Y[p].copy()
             Yc[np.arange(len(p)), i] *= -1.0
             A0 = A[p].copy()
-            A0[np.arange(len(p)), i] = 0.0  # warm start: the flipped point leaves the support
+            A0[np.arange(len(p)), i] = C  # warm start: the flipped point becomes a margin error
             Ac, conv = solve_svm_dual_batch(K, Yc, C, A0)
             if not conv.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during search")
@@ -667,7 +667,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
             Yc = Y[p].copy()
             Yc[np.arange(len(p)), i] *= -1.0
             A0 = A[p].copy()
-            A0[np.arange(len(p)), i] = 0.0
+            A0[np.arange(len(p)), i] = C
             Ac, conv = solve_svm_dual_batch(K, Yc, C, A0)
             if not conv.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during search")
