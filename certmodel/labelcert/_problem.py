@@ -170,6 +170,13 @@ def check_threat_budgets(budgets, prob: Problem, name: str = "budget") -> list:
     budgets, finite reals ``≥ 0`` (integers are kept as ``int``).
     """
     if prob.threat.unit_cost:
+        if prob.threat.model.cost is not None:
+            # per-point costs that are all 1 on the flippable points: a cost budget written
+            # as a float (1.0) is the same integer budget
+            seq = budgets if isinstance(budgets, list | tuple | np.ndarray) else [budgets]
+            if all(isinstance(b, numbers.Real) and not isinstance(b, bool) and np.isfinite(b)
+                   and float(b).is_integer() for b in seq):
+                budgets = [int(b) for b in seq]
         return check_budgets(budgets, prob.n, name)
     if isinstance(budgets, numbers.Real) and not isinstance(budgets, bool):
         budgets = [budgets]
