@@ -78,12 +78,22 @@ def _serve(conn, target, options) -> None:
             return
         try:
             out = getattr(backend, method)(*args, **kw)
-            conn.send(("ok", out))
         except BaseException as e:  # noqa: BLE001 - the parent re-raises it
-            try:
-                conn.send(("err", e))
-            except Exception:  # noqa: BLE001 - an unpicklable exception
-                conn.send(("err", RuntimeError(f"{type(e).__name__}: {e}")))
+            out, e_out = None, e
+        else:
+            e_out = None
+        try:
+            if e_out is None:
+                conn.send(("ok", out))
+            else:
+                try:
+                    conn.send(("err", e_out))
+                except (BrokenPipeError, EOFError, ConnectionError):
+                    raise
+                except Exception:  # noqa: BLE001 - an unpicklable exception
+                    conn.send(("err", RuntimeError(f"{type(e_out).__name__}: {e_out}")))
+        except (BrokenPipeError, EOFError, ConnectionError):
+            return  # the parent gave up on this solve (hard deadline) and closed the pipe
 
 
 class IsolatedBackend(Backend):
