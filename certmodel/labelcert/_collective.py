@@ -129,17 +129,9 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             continue
         scr = screen.get(B)
         U = np.arange(prob.m) if scr is None else np.flatnonzero(~scr.robust)
-        best = (None, None) if scr is None else (scr.count, scr.changed)
         extra = {} if scr is None else {"samplewise_robust": int(prob.m - len(U))}
-        if scr is not None and (len(U) == 0 or (scr.count is not None
-                                                and scr.count >= len(U))):
-            out.append(CollectiveRecord(
-                budget=B, n_test=prob.m, certified_count=prob.m - len(U), bound=float(len(U)),
-                incumbent=len(U) if len(U) else 0, method="labelcert", path=Path.SAMPLEWISE,
-                test_indices=tuple(prob.test_indices),
-                attacked=() if not len(U) else tuple(prob.test_indices[scr.changed]),
-                relabelling={} if not len(U) else prob.relabelling_from_flips(scr.flips),
-                wall_time=scr.seconds + time.perf_counter() - t0, extra=extra))
+        if scr is not None and scr.settles():
+            out.append(_screened_record(prob, B, scr, extra, time.perf_counter() - t0))
             continue
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test[U], signs[U],
                                linearization=opts.linearization, backend=opts.backend,
@@ -163,9 +155,10 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             relab = prob.relabelling_from_flips(flips)
             attacked = tuple(prob.test_indices[changed])
             incumbent = len(changed)
-        if best[0] is not None and (incumbent is None or best[0] > incumbent):
-            incumbent, relab = best[0], prob.relabelling_from_flips(scr.flips)
-            attacked = tuple(prob.test_indices[best[1]])
+        if scr is not None and scr.count is not None and (incumbent is None
+                                                          or scr.count > incumbent):
+            incumbent, relab = scr.count, prob.relabelling_from_flips(scr.flips)
+            attacked = tuple(prob.test_indices[scr.changed])
         out.append(CollectiveRecord(
             budget=B, n_test=prob.m, certified_count=int(max(0, certified)), bound=bound,
             incumbent=incumbent, method="labelcert", path=Path.MILP,
@@ -186,6 +179,23 @@ class _Screen:
     changed: np.ndarray | None
     count: int | None
     seconds: float
+
+    def settles(self) -> bool:
+        """Every point not proven robust is changed by the witness (or there is none)."""
+        unproven = int((~self.robust).sum())
+        return unproven == 0 or (self.count is not None and self.count >= unproven)
+
+
+def _screened_record(prob: Problem, B, scr: _Screen, extra: dict, seconds: float,
+                     ) -> CollectiveRecord:
+    """The exact record of a budget the screen settles: count = number of unproven points."""
+    k = int((~scr.robust).sum())
+    return CollectiveRecord(
+        budget=B, n_test=prob.m, certified_count=prob.m - k, bound=float(k), incumbent=k,
+        method="labelcert", path=Path.SAMPLEWISE, test_indices=tuple(prob.test_indices),
+        attacked=tuple(prob.test_indices[scr.changed]) if k else (),
+        relabelling=prob.relabelling_from_flips(scr.flips) if k else {},
+        wall_time=scr.seconds + seconds, extra=extra)
 
 
 def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, signs: np.ndarray,
