@@ -196,26 +196,35 @@ def run_collective(args) -> list[dict]:
     return out
 
 
+def _side_by_side(rows: list[dict], columns: list[str], cells) -> list[str]:
+    """Markdown table, one line per (family, n, C·rowsum, budget), the configurations side by
+    side: ``columns`` per configuration, ``cells(rows of one configuration)`` fills them."""
+    groups: dict[tuple, dict[str, list]] = {}
+    for r in rows:
+        key = (r["family"], int(r["n"]), float(r["rowsum"]), int(r["budget"]))
+        groups.setdefault(key, {}).setdefault(r["config"], []).append(r)
+    head = ["instance", "n", "C·rowsum", "budget"]
+    for config in CONFIGS:
+        head += [f"{config}: {columns[0]}"] + columns[1:]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups):
+        out = []
+        for config in CONFIGS:
+            rs = groups[key].get(config)
+            out += cells(rs) if rs else ["–"] * len(columns)
+        fam, n, rs_, B = key
+        lines.append(f"| {fam} | {n} | {rs_:.3g} | {B} | " + " | ".join(out) + " |")
+    return lines
+
+
 def summarize_collective(rows: list[dict]) -> list[str]:
     """Markdown table of :func:`run_collective` rows, the two configurations side by side."""
-    by = {}
-    for r in rows:
-        by.setdefault((r["family"], int(r["n"]), float(r["rowsum"]), int(r["budget"])),
-                      {})[r["config"]] = r
-    lines = ["| instance | n | C·rowsum | budget | search: changed ≤ (found) | exact | path | "
-             "CPU-s | old: changed ≤ (found) | exact | path | CPU-s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(by):
-        cells = []
-        for config in CONFIGS:
-            r = by[key].get(config)
-            cells += (["–"] * 4 if r is None else
-                      [f"{float(r['bound']):g} ({r['incumbent']})",
-                       "yes" if str(r["exact"]) == "True" else "no", r["path"],
-                       f"{float(r['cpu']):.2f}"])
-        fam, n, rs_, B = key
-        lines.append(f"| {fam} | {n} | {rs_:.3g} | {B} | " + " | ".join(cells) + " |")
-    return lines
+    def cells(rs):
+        r = rs[0]
+        return [f"{float(r['bound']):g} ({r['incumbent']})",
+                "yes" if str(r["exact"]) == "True" else "no", r["path"], f"{float(r['cpu']):.2f}"]
+
+    return _side_by_side(rows, ["changed ≤ (found)", "exact", "path", "CPU-s"], cells)
 
 
 def run_multiclass(args, writer) -> list[dict]:
@@ -246,28 +255,14 @@ def run_multiclass(args, writer) -> list[dict]:
 
 def summarize(rows: list[dict]) -> list[str]:
     """Markdown table: per (family, n, rowsum, budget) × config, decided, median/max CPU-s."""
-    groups: dict[tuple, dict[str, list]] = {}
-    for r in rows:
-        key = (r["family"], int(r["n"]), float(r["rowsum"]), int(r["budget"]))
-        groups.setdefault(key, {}).setdefault(r["config"], []).append(r)
-    lines = ["| instance | n | C·rowsum | budget | search: decided | CPU-s med / max | "
-             "wall-s med / max | old: decided | CPU-s med / max | wall-s med / max |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(groups):
-        cells = []
-        for config in CONFIGS:
-            rs = groups[key].get(config)
-            if not rs:
-                cells += ["–", "–", "–"]
-                continue
-            dec = sum(r["verdict"] != "unknown" for r in rs)
-            cpu = [float(r["cpu"]) for r in rs]
-            wall = [float(r["wall"]) for r in rs if r.get("wall") not in (None, "")]
-            cells += [f"{dec}/{len(rs)}", f"{statistics.median(cpu):.2f} / {max(cpu):.2f}",
-                      f"{statistics.median(wall):.2f} / {max(wall):.2f}" if wall else "–"]
-        fam, n, rs_, B = key
-        lines.append(f"| {fam} | {n} | {rs_:.3g} | {B} | " + " | ".join(cells) + " |")
-    return lines
+    def cells(rs):
+        dec = sum(r["verdict"] != "unknown" for r in rs)
+        cpu = [float(r["cpu"]) for r in rs]
+        wall = [float(r["wall"]) for r in rs if r.get("wall") not in (None, "")]
+        return [f"{dec}/{len(rs)}", f"{statistics.median(cpu):.2f} / {max(cpu):.2f}",
+                f"{statistics.median(wall):.2f} / {max(wall):.2f}" if wall else "–"]
+
+    return _side_by_side(rows, ["decided", "CPU-s med / max", "wall-s med / max"], cells)
 
 
 def _csv(s: str) -> list:
