@@ -30,6 +30,7 @@ from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_ovr
 from certmodel.labelcert._records import make_record, put_enumerated, threat_extra
 from certmodel.labelcert._samplewise import saturated_records
+from certmodel.labelcert._search import search_binary
 from certmodel.labelcert._searchpath import multiclass_search_records
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
@@ -214,8 +215,6 @@ def class_bounds(prob: Problem, k: int, alpha: np.ndarray, signs: np.ndarray,
     Returns ``(ok, bound)`` (arrays over ``rows``): ``ok`` where no relabelling reaches the
     threshold ``offset_t`` (then ``bound_t > offset_t`` is the minimum of exact visited values
     and pruning bounds), or None when the search timed out or a retrain failed."""
-    from certmodel.labelcert._search import search_binary
-
     th = _ovr_threat(prob, k)
     pk = dataclasses.replace(prob, classes=np.array([0, 1]), codes=(prob.codes == k).astype(int),
                              threat=dataclasses.replace(th, target_mask=np.ones(2, bool)))
