@@ -198,8 +198,6 @@ def _ovr_threat(prob: Problem, k: int):
     """The threat model projected on the one-vs-rest problem of class ``k`` (a relaxation):
     point ``i`` may enter class ``k`` iff ``k`` is a target, leave it iff some other class
     is; costs unchanged."""
-    import dataclasses
-
     th = prob.threat
     others = th.target_mask.copy()
     others[k] = False
