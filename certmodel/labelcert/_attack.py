@@ -23,7 +23,8 @@ from certmodel.deadline import stage_deadline
 from certmodel.labelcert._problem import Problem
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["AttackPath", "greedy_attacks"]
+__all__ = ["AttackPath", "MulticlassAttackPath", "greedy_attacks",
+           "greedy_attacks_multiclass"]
 
 
 @dataclasses.dataclass
@@ -114,6 +115,141 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
             p = paths[int(rows[r])]
             p.flips.append(F[r].copy())
             p.alphas.append(A[r].copy())
+            p.margins.append(float(margin[r]))
+            p.costs.append(float(spent[r]))
+    return paths
+
+
+@dataclasses.dataclass
+class MulticlassAttackPath:
+    """The multiclass greedy trajectory: after step ``k`` the training labels (class codes)
+    are ``labels[k]`` and the retrained one-vs-rest margin is ``margins[k]``."""
+
+    labels: list[np.ndarray]
+    margins: list[float]
+    costs: list[float]
+
+    def first_success(self) -> int | None:
+        """Smallest step whose retrained margin is ≤ 0 (None if never)."""
+        for k, mg in enumerate(self.margins):
+            if mg <= 0:
+                return k
+        return None
+
+
+def _margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
+    """``F`` (..., K) logits, ``tops`` broadcastable: ``f_top − max_{k≠top} f_k``."""
+    top = np.take_along_axis(F, tops[..., None], axis=-1)[..., 0]
+    G = F.copy()
+    np.put_along_axis(G, tops[..., None], -np.inf, axis=-1)
+    return top - G.max(axis=-1)
+
+
+def greedy_attacks_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows,
+                              max_budgets, candidates: int = 8,
+                              ) -> dict[int, MulticlassAttackPath]:
+    """Greedy relabelling attack on one-vs-rest SVMs, every test row in ``rows`` at once.
+
+    Relabelling point ``i`` from class ``o`` to ``c`` flips ``y^o_i: +1 → −1`` and
+    ``y^c_i: −1 → +1`` and leaves the other ``K − 2`` problems unchanged.  Candidates
+    ``(i, c)`` are ranked by the margin ``f_a − max_{k≠a} f_k`` (``a`` the clean prediction)
+    after the first-order logit changes ``Δf_o(t) = −2 K_ti (α^o_i + C/2)`` and
+    ``Δf_c(t) = +2 K_ti (α^c_i + C/2)`` (as in :func:`greedy_attacks`); the best
+    ``candidates`` per row are retrained exactly (the two touched problems, warm-started at the
+    parent's α with ``α_i = C``) and the lowest *retrained* margin is taken.  Each point is
+    relabelled at most once; only flippable points and target classes of ``prob.threat`` are
+    used, and with costs a step is taken only while the total stays within the row's cost
+    limit.  Returns ``{row: MulticlassAttackPath}``; a step's margin is exact, so a margin
+    ``≤ 0`` is a witness (callers still replay it).
+    """
+    rows = np.asarray(rows, dtype=int)
+    n, C, nK = prob.n, prob.C, prob.n_classes
+    threat = prob.threat
+    codes = prob.codes
+    cls = np.arange(nK)
+    Kt = prob.K_test[rows]
+    tp = np.asarray(tops)[rows]
+    cost_limit = np.asarray(max_budgets, dtype=float)
+    limit = np.array([threat.max_flips(b) for b in cost_limit], dtype=int)
+    spent = np.zeros(len(rows))
+    L = np.broadcast_to(codes, (len(rows), n)).copy()
+    moved = np.zeros((len(rows), n), dtype=bool)
+    A = np.broadcast_to(alphas, (len(rows), nK, n)).copy()
+    Yall = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
+    F = np.einsum("rkn,rn->rk", Yall * A, Kt)
+    margin = _margins(F, tp)
+    paths = {int(t): MulticlassAttackPath([L[r].copy()], [float(margin[r])], [0.0])
+             for r, t in enumerate(rows)}
+    # (point, new class) options admitted by the threat model
+    allowed = threat.mask[:, None] & threat.target_mask[None, :] & \
+        (cls[None, :] != codes[:, None])  # (n, K)
+    deadline = stage_deadline()
+    ar_n = np.arange(n)
+    for step in range(int(limit.max(initial=0))):
+        if deadline.expired():
+            break
+        act = np.flatnonzero((margin > 0) & (step < limit))
+        if not len(act):
+            break
+        # first-order logits after relabelling (i, c): (a, n, K(new class), K(logit))
+        o = L[act]  # current (= clean) class of every point
+        w = 2.0 * Kt[act]  # (a, n)
+        Ao = np.take_along_axis(A[act], o[:, None, :], axis=1)[:, 0]  # α^o_i
+        Fa = np.broadcast_to(F[act][:, None, None, :], (len(act), n, nK, nK)).copy()
+        dec_o = -w * (Ao + 0.5 * C)  # (a, n)
+        Ac = A[act].transpose(0, 2, 1)  # (a, n, K): α^c_i
+        inc_c = w[:, :, None] * (Ac + 0.5 * C)  # (a, n, K)
+        ia, ii = np.meshgrid(np.arange(len(act)), ar_n, indexing="ij")
+        for c in range(nK):
+            Fa[ia, ii, c, o] += dec_o
+            Fa[:, :, c, c] += inc_c[:, :, c]
+        approx = _margins(Fa, np.broadcast_to(tp[act][:, None, None], (len(act), n, nK)))
+        ok = allowed[None] & ~moved[act][:, :, None]
+        if not threat.unit_cost:
+            over = spent[act, None] + threat.cost[None, :] > \
+                cost_limit[act, None] + 1e-9 * np.maximum(1.0, cost_limit[act, None])
+            ok &= ~over[:, :, None]
+            gain = margin[act, None, None] - approx
+            approx = np.where(gain > 0, margin[act, None, None] - gain / threat.cost[None, :,
+                                                                                     None],
+                              approx)
+        approx = np.where(ok, approx, np.inf).reshape(len(act), -1)
+        cand = np.argsort(approx, axis=1, kind="stable")[:, :candidates]
+        valid = np.isfinite(np.take_along_axis(approx, cand, axis=1))
+        owner = np.repeat(act, cand.shape[1])[valid.ravel()]
+        flat = cand[valid]
+        if not len(owner):
+            break
+        pi, pc = flat // nK, flat % nK
+        po = L[owner, pi]
+        m_ = len(owner)
+        ar = np.arange(m_)
+        Lc = L[owner].copy()
+        Lc[ar, pi] = pc
+        Ac_all = A[owner].copy()
+        prob_k = np.concatenate([po, pc])
+        who = np.concatenate([ar, ar])
+        Yb = np.where(Lc[who] == prob_k[:, None], 1.0, -1.0)
+        Ab0 = Ac_all[who, prob_k].copy()
+        Ab0[np.arange(2 * m_), np.concatenate([pi, pi])] = C
+        Ab, conv = solve_svm_dual_batch(prob.K, Yb, C, Ab0)
+        Ac_all[who, prob_k] = Ab
+        good = conv[:m_] & conv[m_:]
+        Fc = np.einsum("pkn,pn->pk", np.where(Lc[:, None, :] == cls[None, :, None], 1.0, -1.0)
+                       * Ac_all, Kt[owner])
+        m2 = _margins(Fc, tp[owner])
+        m2[~good] = np.inf  # never build a witness on an unconverged retrain
+        for r in act:
+            mine = np.flatnonzero(owner == r)
+            if not len(mine) or not np.isfinite(m2[mine]).any():
+                limit[r] = step
+                continue
+            k = mine[np.argmin(m2[mine])]
+            L[r], A[r], F[r], margin[r] = Lc[k], Ac_all[k], Fc[k], m2[k]
+            moved[r, pi[k]] = True
+            spent[r] += threat.cost[pi[k]]
+            p = paths[int(rows[r])]
+            p.labels.append(L[r].copy())
             p.margins.append(float(margin[r]))
             p.costs.append(float(spent[r]))
     return paths

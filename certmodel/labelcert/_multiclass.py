@@ -3,6 +3,9 @@
 One-vs-rest SVMs ``f_k = Σ_j K_tj y^k_j α^k_j`` with ``y^k_i = +1`` iff ``y_i = k``; the
 prediction is ``a = argmax_k f_k`` and the margin ``f_a − max_{k≠a} f_k``.
 
+Both modes attack first (:func:`~._attack.greedy_attacks_multiclass`, replayed witnesses, path
+``attack``), then search, then MILPs for what is left.
+
 * **exact** — ``min_labels (f_a − max_{k≠a} f_k) = min_{k≠a} min_labels (f_a − f_k)``: one
   coupled model (K KKT blocks + one-hot adversary), one objective per rival, decision mode;
   the first rival whose bound is not above ``eps`` and whose incumbent replays to a flip gives
@@ -22,6 +25,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
+from certmodel.labelcert._attack import greedy_attacks_multiclass
 from certmodel.labelcert._enumerate import (
     enumerate_multiclass,
     threat_enumeration_budget,
@@ -76,6 +80,35 @@ def _recorder(prob: Problem, opts: LabelCertOptions, dec: dict, pred, margins0):
     return put
 
 
+def _attacked(prob: Problem, budgets: list, opts: LabelCertOptions, alphas, tops, dec: dict,
+              put, times) -> None:
+    """Attack first (:func:`~._attack.greedy_attacks_multiclass`): a replayed greedy success
+    with ``k`` relabellings is a witness for every open budget that admits its cost (path
+    ``attack``)."""
+    if not opts.attack:
+        return
+    todo = {t: [B for B in budgets if B > 0 and (t, B) not in dec] for t in range(prob.m)}
+    todo = {t: v for t, v in todo.items() if v}
+    if not todo:
+        return
+    t0 = time.perf_counter()
+    rows = np.array(sorted(todo), dtype=int)
+    paths = greedy_attacks_multiclass(prob, alphas, tops, rows, [max(todo[t]) for t in rows])
+    for t in rows:
+        k = paths[t].first_success()
+        if k is None:
+            continue
+        labels = paths[t].labels[k]
+        replay = _replay(prob, labels, prob.K_test[t], tops[t])
+        if replay > 0:  # only a replayed success is a witness
+            continue
+        for B in todo[t]:
+            if prob.threat.within(paths[t].costs[k], B):
+                put(t, B, Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, Path.ATTACK,
+                    labels=labels)
+    times[rows] += (time.perf_counter() - t0) / len(rows)
+
+
 def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                        ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:
@@ -96,6 +129,7 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             elif B == 0:
                 v = Verdict.ROBUST if margins0[t] > eps[t] else Verdict.UNKNOWN
                 put(t, B, v, margins0[t], ValueKind.WORST_MARGIN, Path.TRIVIAL)
+    _attacked(prob, budgets, opts, alphas, tops, dec, put, times)
     open_budgets = {B for t in range(prob.m) for B in budgets if (t, B) not in dec}
     threat = prob.threat
     B_enum = threat_enumeration_budget(opts.enumeration, opts.max_enumeration, threat,
@@ -189,6 +223,7 @@ def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
         for B in budgets:
             if margins0[t] <= 0 or B == 0:
                 dec[(t, B)] = None
+    _attacked(prob, budgets, opts, alphas, tops, dec, put, times)
     multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
     return {k: v.replace(wall_time=times[k[0]] / len(budgets))
             for k, v in dec.items() if v is not None}

@@ -291,7 +291,7 @@ def test_pipeline_search_multiclass_and_inexact(seed, n):
     K, _, K_test = random_instance(seed, n, m=3)
     labels = rng.integers(0, 3, n)
     labels[:3] = [0, 1, 2]
-    opts = LabelCertOptions(max_enumeration=0, search="always")
+    opts = LabelCertOptions(max_enumeration=0, search="always", attack=False)  # search only
     exact = certify(K, labels, K_test, 0.5, [1, 2], mode="multiclass", options=opts)
     inexact = certify(K, labels, K_test, 0.5, [1, 2], mode="multiclass-inexact", options=opts)
     prob = Problem.create(K, labels, K_test, 0.5)
