@@ -23,7 +23,7 @@ from certmodel.deadline import stage_deadline
 from certmodel.labelcert._problem import Problem
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["AttackPath", "MulticlassAttackPath", "greedy_attacks",
+__all__ = ["AttackPath", "MulticlassAttackPath", "beam_attack", "greedy_attacks",
            "greedy_attacks_multiclass"]
 
 
@@ -253,3 +253,61 @@ def greedy_attacks_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarra
             p.margins.append(float(margin[r]))
             p.costs.append(float(spent[r]))
     return paths
+
+
+def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: float,
+                width: int = 32, candidates: int = 16) -> tuple[np.ndarray, float] | None:
+    """Beam-search relabelling attack on test row ``t`` (binary), exact retraining throughout.
+
+    The greedy attack keeps one trajectory; this one keeps the ``width`` flip sets with the
+    lowest *retrained* margins ``sign · f_t`` after each step.  Every kept set is expanded by
+    its ``candidates`` best single flips under the first-order score of
+    :func:`greedy_attacks` (per unit cost with costs; only flippable points whose cost keeps
+    the total within ``budget``); children are deduplicated, retrained in one batched solve
+    (warm start: the parent's α with ``α_i = C``), and unconverged retrains are dropped.
+    Returns ``(flips, margin)`` of the first step at which some set reaches margin ``≤ 0``
+    (fewest flips; the lowest margin among them), or None.
+    """
+    n, C = prob.n, prob.C
+    threat = prob.threat
+    k_t = prob.K_test[t]
+    y = prob.y_pm
+    limit = threat.max_flips(budget)
+    tol = 1e-9 * max(1.0, float(budget))
+    F = np.zeros((1, n), dtype=bool)
+    A = np.asarray(alpha0, float)[None].copy()
+    spent = np.zeros(1)
+    Y = y[None].copy()
+    for _ in range(limit):
+        score = 2.0 * sign * Y * k_t[None, :] * (A + 0.5 * C)
+        score[F] = -np.inf
+        score[:, ~threat.mask] = -np.inf
+        if not threat.unit_cost:
+            score = np.where(score > 0, score / threat.cost[None, :], score)
+            score[spent[:, None] + threat.cost[None, :] > budget + tol] = -np.inf
+        cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
+        valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
+        parent = np.repeat(np.arange(len(F)), cand.shape[1])[valid.ravel()]
+        flip = cand[valid]
+        if not len(parent):
+            return None
+        Fc = F[parent].copy()
+        Fc[np.arange(len(parent)), flip] = True
+        Fc, first = np.unique(Fc, axis=0, return_index=True)
+        parent, flip = parent[first], flip[first]
+        Yc = np.where(Fc, -y[None, :], y[None, :])
+        A0 = A[parent].copy()
+        A0[np.arange(len(parent)), flip] = C
+        Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A0)
+        margin = sign * (Yc * Ac) @ k_t
+        margin[~ok] = np.inf  # never build a witness on an unconverged retrain
+        if not np.isfinite(margin).any():
+            return None
+        best = int(np.argmin(margin))
+        if margin[best] <= 0:
+            return Fc[best], float(margin[best])
+        keep = np.argsort(margin, kind="stable")[:width]
+        keep = keep[np.isfinite(margin[keep])]
+        F, Y, A = Fc[keep], Yc[keep], Ac[keep]
+        spent = F.astype(float) @ threat.cost
+    return None

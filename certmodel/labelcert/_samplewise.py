@@ -13,6 +13,8 @@ the order tried (each reported in the record's ``path``):
    relabelling within the budget can move the logit (PSD kernels);
 5. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
    most ``max_enumeration`` of them (one pass serves all remaining test points);
+   Then a beam attack (:func:`~._attack.beam_attack`, the ``width`` lowest retrained
+   margins kept per step) on the records still open, also path ``attack``;
 6. ``search`` — branch and bound over relabellings (:mod:`._search`, exact retraining at
    the nodes, subtrees skipped by the stability bound) on the budgets where the cost model
    of :mod:`._searchpath` prefers it to the MILP;
@@ -32,7 +34,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.labelcert._attack import greedy_attacks
+from certmodel.labelcert._attack import beam_attack, greedy_attacks
 from certmodel.labelcert._enumerate import (
     enumerate_binary,
     enumerate_binary_costs,
@@ -258,6 +260,24 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 return {"flips": flips}
 
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, flips_of)
+
+    # a beam attack on what is still open, before the search and the MILPs spend their time
+    if opts.attack:
+        for t in range(prob.m):
+            todo = [B for B in budgets if B > 0 and (t, B) not in dec]
+            if not todo:
+                continue
+            t0 = time.perf_counter()
+            found = beam_attack(prob, alpha0, t, signs[t], max(todo))
+            times[t] += time.perf_counter() - t0
+            if found is None:
+                continue
+            flips, margin = found
+            w = float(threat.cost[flips].sum())
+            for B in todo:
+                if threat.within(w, B):
+                    put(t, B, Verdict.NOT_ROBUST, margin, ValueKind.WITNESS_MARGIN,
+                        Path.ATTACK, flips=flips)
 
     # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
     binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
