@@ -23,8 +23,8 @@ from certmodel.deadline import stage_deadline
 from certmodel.labelcert._problem import Problem
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["AttackPath", "MulticlassAttackPath", "beam_attack", "greedy_attacks",
-           "greedy_attacks_multiclass"]
+__all__ = ["AttackPath", "MulticlassAttackPath", "beam_attack", "beam_attack_multiclass",
+           "greedy_attacks", "greedy_attacks_multiclass"]
 
 
 @dataclasses.dataclass
@@ -145,6 +145,75 @@ def _margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
     return top - G.max(axis=-1)
 
 
+def _multiclass_children(prob: Problem, L, A, F, Kt, tp, moved, spent, cost_limit, margin,
+                         candidates: int):
+    """Expand states (rows of ``L`` labels, ``A`` (K, n) alphas, ``F`` logits, one test row
+    ``Kt``/top ``tp`` each) by their ``candidates`` best relabellings ``(i, c)`` under the
+    first-order logit changes, retrained exactly.  Returns ``(owner, point, Lc, Ac, Fc,
+    margins)`` of the children (``margins`` +inf where a retrain did not converge)."""
+    n, C, nK = prob.n, prob.C, prob.n_classes
+    threat = prob.threat
+    codes = prob.codes
+    cls = np.arange(nK)
+    s_ = len(L)
+    # first-order logits after relabelling (i, c): (s, n, K(new class), K(logit))
+    w = 2.0 * Kt
+    Ao = np.take_along_axis(A, L[:, None, :], axis=1)[:, 0]  # α^o_i, o = current class
+    Fa = np.broadcast_to(F[:, None, None, :], (s_, n, nK, nK)).copy()
+    dec_o = -w * (Ao + 0.5 * C)
+    inc_c = w[:, :, None] * (A.transpose(0, 2, 1) + 0.5 * C)  # (s, n, K): α^c_i
+    ia, ii = np.meshgrid(np.arange(s_), np.arange(n), indexing="ij")
+    for c in range(nK):
+        Fa[ia, ii, c, L] += dec_o
+        Fa[:, :, c, c] += inc_c[:, :, c]
+    approx = _margins(Fa, np.broadcast_to(tp[:, None, None], (s_, n, nK)))
+    ok = (threat.mask[:, None] & threat.target_mask[None, :] &
+          (cls[None, :] != codes[:, None]))[None] & ~moved[:, :, None]
+    if not threat.unit_cost:
+        over = spent[:, None] + threat.cost[None, :] > \
+            cost_limit[:, None] + 1e-9 * np.maximum(1.0, cost_limit[:, None])
+        ok &= ~over[:, :, None]
+        gain = margin[:, None, None] - approx
+        approx = np.where(gain > 0, margin[:, None, None] - gain / threat.cost[None, :, None],
+                          approx)
+    approx = np.where(ok, approx, np.inf).reshape(s_, -1)
+    cand = np.argsort(approx, axis=1, kind="stable")[:, :candidates]
+    valid = np.isfinite(np.take_along_axis(approx, cand, axis=1))
+    owner = np.repeat(np.arange(s_), cand.shape[1])[valid.ravel()]
+    flat = cand[valid]
+    pi, pc = flat // nK, flat % nK
+    po = L[owner, pi]
+    m_ = len(owner)
+    ar = np.arange(m_)
+    Lc = L[owner].copy()
+    Lc[ar, pi] = pc
+    Ac = A[owner].copy()
+    if not m_:
+        return owner, pi, Lc, Ac, np.zeros((0, nK)), np.zeros(0)
+    prob_k = np.concatenate([po, pc])
+    who = np.concatenate([ar, ar])
+    Yb = np.where(Lc[who] == prob_k[:, None], 1.0, -1.0)
+    Ab0 = Ac[who, prob_k].copy()
+    Ab0[np.arange(2 * m_), np.concatenate([pi, pi])] = C
+    Ab, conv = solve_svm_dual_batch(prob.K, Yb, C, Ab0)
+    Ac[who, prob_k] = Ab
+    Fc = np.einsum("pkn,pn->pk", np.where(Lc[:, None, :] == cls[None, :, None], 1.0, -1.0)
+                   * Ac, Kt[owner])
+    m2 = _margins(Fc, tp[owner])
+    m2[~(conv[:m_] & conv[m_:])] = np.inf  # never build a witness on an unconverged retrain
+    return owner, pi, Lc, Ac, Fc, m2
+
+
+def _clean_state(prob: Problem, alphas, Kt, tp):
+    """Labels, alphas, logits and margins of the clean model, one state per row of ``Kt``."""
+    cls = np.arange(prob.n_classes)
+    L = np.broadcast_to(prob.codes, (len(Kt), prob.n)).copy()
+    A = np.broadcast_to(alphas, (len(Kt), prob.n_classes, prob.n)).copy()
+    F = np.einsum("rkn,rn->rk", np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0) * A,
+                  Kt)
+    return L, A, F, _margins(F, tp)
+
+
 def greedy_attacks_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows,
                               max_budgets, candidates: int = 8,
                               ) -> dict[int, MulticlassAttackPath]:
@@ -163,89 +232,35 @@ def greedy_attacks_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarra
     ``≤ 0`` is a witness (callers still replay it).
     """
     rows = np.asarray(rows, dtype=int)
-    n, C, nK = prob.n, prob.C, prob.n_classes
     threat = prob.threat
-    codes = prob.codes
-    cls = np.arange(nK)
     Kt = prob.K_test[rows]
     tp = np.asarray(tops)[rows]
     cost_limit = np.asarray(max_budgets, dtype=float)
     limit = np.array([threat.max_flips(b) for b in cost_limit], dtype=int)
     spent = np.zeros(len(rows))
-    L = np.broadcast_to(codes, (len(rows), n)).copy()
-    moved = np.zeros((len(rows), n), dtype=bool)
-    A = np.broadcast_to(alphas, (len(rows), nK, n)).copy()
-    Yall = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
-    F = np.einsum("rkn,rn->rk", Yall * A, Kt)
-    margin = _margins(F, tp)
+    moved = np.zeros((len(rows), prob.n), dtype=bool)
+    L, A, F, margin = _clean_state(prob, alphas, Kt, tp)
     paths = {int(t): MulticlassAttackPath([L[r].copy()], [float(margin[r])], [0.0])
              for r, t in enumerate(rows)}
-    # (point, new class) options admitted by the threat model
-    allowed = threat.mask[:, None] & threat.target_mask[None, :] & \
-        (cls[None, :] != codes[:, None])  # (n, K)
     deadline = stage_deadline()
-    ar_n = np.arange(n)
     for step in range(int(limit.max(initial=0))):
         if deadline.expired():
             break
         act = np.flatnonzero((margin > 0) & (step < limit))
         if not len(act):
             break
-        # first-order logits after relabelling (i, c): (a, n, K(new class), K(logit))
-        o = L[act]  # current (= clean) class of every point
-        w = 2.0 * Kt[act]  # (a, n)
-        Ao = np.take_along_axis(A[act], o[:, None, :], axis=1)[:, 0]  # α^o_i
-        Fa = np.broadcast_to(F[act][:, None, None, :], (len(act), n, nK, nK)).copy()
-        dec_o = -w * (Ao + 0.5 * C)  # (a, n)
-        Ac = A[act].transpose(0, 2, 1)  # (a, n, K): α^c_i
-        inc_c = w[:, :, None] * (Ac + 0.5 * C)  # (a, n, K)
-        ia, ii = np.meshgrid(np.arange(len(act)), ar_n, indexing="ij")
-        for c in range(nK):
-            Fa[ia, ii, c, o] += dec_o
-            Fa[:, :, c, c] += inc_c[:, :, c]
-        approx = _margins(Fa, np.broadcast_to(tp[act][:, None, None], (len(act), n, nK)))
-        ok = allowed[None] & ~moved[act][:, :, None]
-        if not threat.unit_cost:
-            over = spent[act, None] + threat.cost[None, :] > \
-                cost_limit[act, None] + 1e-9 * np.maximum(1.0, cost_limit[act, None])
-            ok &= ~over[:, :, None]
-            gain = margin[act, None, None] - approx
-            approx = np.where(gain > 0, margin[act, None, None] - gain / threat.cost[None, :,
-                                                                                     None],
-                              approx)
-        approx = np.where(ok, approx, np.inf).reshape(len(act), -1)
-        cand = np.argsort(approx, axis=1, kind="stable")[:, :candidates]
-        valid = np.isfinite(np.take_along_axis(approx, cand, axis=1))
-        owner = np.repeat(act, cand.shape[1])[valid.ravel()]
-        flat = cand[valid]
+        owner, pi, Lc, Ac, Fc, m2 = _multiclass_children(
+            prob, L[act], A[act], F[act], Kt[act], tp[act], moved[act], spent[act],
+            cost_limit[act], margin[act], candidates)
         if not len(owner):
             break
-        pi, pc = flat // nK, flat % nK
-        po = L[owner, pi]
-        m_ = len(owner)
-        ar = np.arange(m_)
-        Lc = L[owner].copy()
-        Lc[ar, pi] = pc
-        Ac_all = A[owner].copy()
-        prob_k = np.concatenate([po, pc])
-        who = np.concatenate([ar, ar])
-        Yb = np.where(Lc[who] == prob_k[:, None], 1.0, -1.0)
-        Ab0 = Ac_all[who, prob_k].copy()
-        Ab0[np.arange(2 * m_), np.concatenate([pi, pi])] = C
-        Ab, conv = solve_svm_dual_batch(prob.K, Yb, C, Ab0)
-        Ac_all[who, prob_k] = Ab
-        good = conv[:m_] & conv[m_:]
-        Fc = np.einsum("pkn,pn->pk", np.where(Lc[:, None, :] == cls[None, :, None], 1.0, -1.0)
-                       * Ac_all, Kt[owner])
-        m2 = _margins(Fc, tp[owner])
-        m2[~good] = np.inf  # never build a witness on an unconverged retrain
-        for r in act:
-            mine = np.flatnonzero(owner == r)
+        for u, r in enumerate(act):
+            mine = np.flatnonzero(owner == u)
             if not len(mine) or not np.isfinite(m2[mine]).any():
                 limit[r] = step
                 continue
             k = mine[np.argmin(m2[mine])]
-            L[r], A[r], F[r], margin[r] = Lc[k], Ac_all[k], Fc[k], m2[k]
+            L[r], A[r], F[r], margin[r] = Lc[k], Ac[k], Fc[k], m2[k]
             moved[r, pi[k]] = True
             spent[r] += threat.cost[pi[k]]
             p = paths[int(rows[r])]
@@ -253,6 +268,40 @@ def greedy_attacks_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarra
             p.margins.append(float(margin[r]))
             p.costs.append(float(spent[r]))
     return paths
+
+
+def beam_attack_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, t: int,
+                           budget: float, width: int = 32, candidates: int = 16,
+                           ) -> tuple[np.ndarray, float] | None:
+    """Beam-search version of :func:`greedy_attacks_multiclass` for test row ``t``: after each
+    step the ``width`` relabellings with the lowest retrained margins are kept, each expanded
+    by its ``candidates`` best first-order moves (deduplicated, retrained exactly).  Returns
+    ``(labels, margin)`` at the first step where some relabelling reaches margin ``≤ 0``
+    (fewest moves; the lowest margin among them), or None."""
+    threat = prob.threat
+    Kt1 = prob.K_test[t:t + 1]
+    tp1 = np.asarray(tops)[t:t + 1]
+    L, A, F, margin = _clean_state(prob, alphas, Kt1, tp1)
+    moved = np.zeros((1, prob.n), dtype=bool)
+    spent = np.zeros(1)
+    for _ in range(threat.max_flips(budget)):
+        s_ = len(L)
+        owner, _pi, Lc, Ac, Fc, m2 = _multiclass_children(
+            prob, L, A, F, np.repeat(Kt1, s_, axis=0), np.repeat(tp1, s_), moved, spent,
+            np.full(s_, float(budget)), margin, candidates)
+        if not len(owner) or not np.isfinite(m2).any():
+            return None
+        _, first = np.unique(Lc, axis=0, return_index=True)
+        Lc, Ac, Fc, m2 = Lc[first], Ac[first], Fc[first], m2[first]
+        best = int(np.argmin(m2))
+        if m2[best] <= 0:
+            return Lc[best], float(m2[best])
+        keep = np.argsort(m2, kind="stable")[:width]
+        keep = keep[np.isfinite(m2[keep])]
+        L, A, F, margin = Lc[keep], Ac[keep], Fc[keep], m2[keep]
+        moved = L != prob.codes[None, :]
+        spent = moved.astype(float) @ threat.cost
+    return None
 
 
 def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: float,

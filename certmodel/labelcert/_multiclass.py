@@ -4,7 +4,8 @@ One-vs-rest SVMs ``f_k = Σ_j K_tj y^k_j α^k_j`` with ``y^k_i = +1`` iff ``y_i 
 prediction is ``a = argmax_k f_k`` and the margin ``f_a − max_{k≠a} f_k``.
 
 Both modes attack first (:func:`~._attack.greedy_attacks_multiclass`, replayed witnesses, path
-``attack``), then search, then MILPs for what is left.
+``attack``), then search, then a beam attack (:func:`~._attack.beam_attack_multiclass`) on
+what is still open, then MILPs for what is left.
 
 * **exact** — ``min_labels (f_a − max_{k≠a} f_k) = min_{k≠a} min_labels (f_a − f_k)``: one
   coupled model (K KKT blocks + one-hot adversary), one objective per rival, decision mode;
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.labelcert._attack import greedy_attacks_multiclass
+from certmodel.labelcert._attack import beam_attack_multiclass, greedy_attacks_multiclass
 from certmodel.labelcert._enumerate import (
     enumerate_multiclass,
     threat_enumeration_budget,
@@ -109,6 +110,30 @@ def _attacked(prob: Problem, budgets: list, opts: LabelCertOptions, alphas, tops
     times[rows] += (time.perf_counter() - t0) / len(rows)
 
 
+def _beam_attacked(prob: Problem, budgets: list, opts: LabelCertOptions, alphas, tops,
+                   dec: dict, put, times) -> None:
+    """Before the MILPs: a beam attack (:func:`~._attack.beam_attack_multiclass`) on every
+    target with open budgets, up to the largest; a replayed witness settles every open budget
+    that admits its cost (path ``attack``)."""
+    if not opts.attack:
+        return
+    for t in range(prob.m):
+        todo = [B for B in budgets if B > 0 and (t, B) not in dec]
+        if not todo:
+            continue
+        t0 = time.perf_counter()
+        found = beam_attack_multiclass(prob, alphas, tops, t, max(todo))
+        if found is not None:
+            labels = found[0]
+            replay = _replay(prob, labels, prob.K_test[t], tops[t])
+            w = float(prob.threat.cost[labels != prob.codes].sum())
+            for B in todo:
+                if replay <= 0 and prob.threat.within(w, B):
+                    put(t, B, Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN,
+                        Path.ATTACK, labels=labels)
+        times[t] += time.perf_counter() - t0
+
+
 def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions,
                        ) -> list[CertificateRecord]:
     if opts.saturated and prob.saturated:
@@ -161,6 +186,7 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
                                          pred, dec).items():
         dec[key] = rec
         times[key[0]] += rec.wall_time
+    _beam_attacked(prob, budgets, opts, alphas, tops, dec, put, times)
     models: dict[int, MulticlassMILP] = {}
     for t in range(prob.m):
         todo = sorted((B for B in budgets if (t, B) not in dec), reverse=True)
@@ -370,6 +396,14 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
     searched = _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred)
     searched.update(_relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps,
                                          pred, searched))
+    beam_times = np.zeros(prob.m)
+    before = set(searched)
+    _beam_attacked(prob, [B for B in budgets if B > 0], opts, alphas, tops,
+                   {k: v for k, v in searched.items()} | {(t, B): None for t in range(prob.m)
+                                                         for B in budgets if margins0[t] <= 0},
+                   _recorder(prob, opts, searched, pred, margins0), beam_times)
+    for key in set(searched) - before:
+        searched[key] = searched[key].replace(wall_time=beam_times[key[0]])
     models: dict[tuple[int, int], BinaryMILP] = {}
     for t in range(prob.m):
         for B in budgets:

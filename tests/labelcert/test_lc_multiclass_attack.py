@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certmodel.labelcert import LabelCertOptions, certify
-from certmodel.labelcert._attack import greedy_attacks_multiclass
+from certmodel.labelcert._attack import beam_attack_multiclass, greedy_attacks_multiclass
 from certmodel.labelcert._multiclass import _attacked, _clean, _recorder
 from certmodel.labelcert._problem import Problem
 from certmodel.results import Path, Verdict
@@ -126,3 +126,35 @@ def test_attack_decides_records_before_the_milps():
                 assert worst[0] <= 1e-9
                 hits += 1
     assert hits > 0
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 6), budget=st.sampled_from([1, 2]),
+       threat_kind=st.sampled_from(["none", "mask", "cost", "targets"]),
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), noise=st.sampled_from([0.3, 0.8]))
+def test_exhaustive_beam_equals_brute_force(seed, n, budget, threat_kind, scale, noise):
+    """With ``width`` and ``candidates`` covering every move and at most two moves the beam
+    is exhaustive: a witness iff brute force has one, and the witness replays."""
+    K, labels, K_test, threat = _instance(seed, n, 3, threat_kind, scale, noise)
+    C = 0.5 / scale
+    prob = Problem.create(K, labels, K_test, C, threat=threat)
+    if prob.threat.max_flips(budget) > 2:
+        budget = 1.0
+    alphas, _, tops, margins0 = _clean(prob)
+    for t in range(prob.m):
+        if margins0[t] <= 0:
+            continue
+        worst, _ = brute_multiclass_threat(K, labels, 3, C, K_test[t:t + 1], budget,
+                                           prob.threat)
+        tol = 1e-7 * C * np.abs(K_test[t]).sum()
+        if abs(worst[0]) <= tol:
+            continue  # a tie: either answer is within the solver's accuracy
+        found = beam_attack_multiclass(prob, alphas, tops, t, budget, width=3 * n,
+                                       candidates=3 * n)
+        assert (found is not None) == (worst[0] <= 0), (t, worst[0], found)
+        if found is not None:
+            lab, margin = found
+            assert prob.threat.admissible(lab != prob.codes, budget, lab)
+            F = ovr_logits(K, lab, 3, C, K_test[t:t + 1])[0]
+            replay = top_margin(F[None], np.array([tops[t]]))[0]
+            assert replay == pytest.approx(margin, abs=tol) and replay <= tol
