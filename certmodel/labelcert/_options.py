@@ -69,7 +69,9 @@ class LabelCertOptions:
     saturated : bool
         Use the closed form when ``C < 1 / max_i Σ_j |K_ij|`` (every α = C).
     attack : bool
-        Run a greedy relabelling attack with exact retraining before any MILP.
+        Run relabelling attacks with exact retraining (binary and multiclass): a greedy
+        attack first, a beam attack (width 32) on the records still open before the search
+        (binary) or the MILPs (multiclass).  Only replayed successes count (path ``attack``).
     enumeration : {"auto", "always", "never"}
         Enumerate every relabelling (exact retraining) when cheaper than the MILP.
     max_enumeration : int

@@ -86,3 +86,43 @@ def test_screen_and_restricted_milp_both_used_on_one_instance():
     assert recs[0].extra["samplewise_robust"] >= 0
     for rec in recs:
         _check(rec, K, y, K_test, 1.0, brute_collective(K, y, 1.0, K_test, rec.budget))
+
+
+def test_screen_unites_witnesses_of_independent_points():
+    """Non-vacuous for the union step: two test points that live on disjoint blocks of the
+    kernel, each changed by one flip of its own block.  No single sample-wise witness changes
+    both; the union of two (budget 2) does, and the screen settles the record exactly."""
+    from certmodel.labelcert._collective import _combined, _samplewise_screen
+    from certmodel.labelcert._problem import Problem
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4, 2))
+    X[:, 0] += np.array([1.0, 1.0, -1.0, -1.0])
+    blocks = [X @ X.T + 0.3 * np.eye(4)] * 2  # the same block twice: symmetric points
+    yb = [np.array([1.0, 1.0, -1.0, -1.0])] * 2
+    tb = [np.array([0.2, 0.0]) @ X.T] * 2
+    K = np.block([[blocks[0], np.zeros((4, 4))], [np.zeros((4, 4)), blocks[1]]])
+    K_test = np.block([[tb[0], np.zeros(4)], [np.zeros(4), tb[1]]])
+    y = np.concatenate(yb)
+    prob = Problem.create(K, y, K_test, 1.0)
+    f0 = retrain_logits(K, y, 1.0, K_test)
+    signs = np.where(f0 >= 0, 1.0, -1.0)
+    single = []
+    for i in range(8):  # every one-flip witness changes at most one point
+        yy = y.copy()
+        yy[i] *= -1
+        ch = np.flatnonzero(signs * retrain_logits(K, yy, 1.0, K_test) <= 0)
+        assert len(ch) <= 1
+        if len(ch):
+            flips = np.zeros(8, bool)
+            flips[i] = True
+            single.append((flips, ch, 1.0))
+    assert {int(w[1][0]) for w in single} == {0, 1}
+    flips, changed, cost = _combined(prob, signs, single, 2)
+    assert len(changed) == 2 and flips.sum() == 2 and cost == 2.0
+    assert _brute_threat(K, y, 1.0, K_test, 2, prob.threat) == 2
+    scr = _samplewise_screen(prob, [2], NO_ENUM, signs)[2]
+    assert scr.count == 2 and scr.settles()
+    recs = certify(K, y, K_test, 1.0, [2], mode="collective", options=NO_ENUM)
+    assert recs[0].path is Path.SAMPLEWISE and recs[0].bound == 2 == recs[0].incumbent
+    _check(recs[0], K, y, K_test, 1.0, 2)
