@@ -5,7 +5,8 @@ Same instances, same process, two configurations:
 * ``search`` — the defaults (``search="auto"``: the cost model of
   :mod:`certmodel.labelcert._searchpath` runs the branch-and-bound of
   :mod:`certmodel.labelcert._search` where it is cheaper than the MILP time it replaces);
-* ``old`` — the previous dispatch (``search="never"``, ``samplewise_screen=False``:
+* ``old`` — the previous dispatch (``search="never"``, ``samplewise_screen=False``,
+  ``beam_width=0``: greedy attack only;
   enumeration up to ``max_enumeration``, then the MILP; collective: one MILP over every test
   point).
 
@@ -119,7 +120,8 @@ def _options(config: str, time_limit: float):
 
     if config == "search":
         return LabelCertOptions(time_limit=time_limit)
-    return LabelCertOptions(time_limit=time_limit, search="never", samplewise_screen=False)
+    return LabelCertOptions(time_limit=time_limit, search="never", samplewise_screen=False,
+                            beam_width=0)
 
 
 def _certify(K, y, K_test, C, budgets, mode, config, time_limit, test_indices=None):

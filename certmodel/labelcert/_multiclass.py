@@ -115,14 +115,15 @@ def _beam_attacked(prob: Problem, budgets: list, opts: LabelCertOptions, alphas,
     """Before the MILPs: a beam attack (:func:`~._attack.beam_attack_multiclass`) on every
     target with open budgets, up to the largest; a replayed witness settles every open budget
     that admits its cost (path ``attack``)."""
-    if not opts.attack:
+    if not opts.attack or opts.beam_width == 0:
         return
     for t in range(prob.m):
         todo = [B for B in budgets if B > 0 and (t, B) not in dec]
         if not todo:
             continue
         t0 = time.perf_counter()
-        found = beam_attack_multiclass(prob, alphas, tops, t, max(todo))
+        found = beam_attack_multiclass(prob, alphas, tops, t, max(todo),
+                                       width=opts.beam_width)
         if found is not None:
             labels = found[0]
             replay = _replay(prob, labels, prob.K_test[t], tops[t])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from certmodel._validation import check_choice
 from certmodel.backends.base import SolveOptions, check_backend_name
 from certmodel.exceptions import InvalidParameterError
@@ -70,8 +72,11 @@ class LabelCertOptions:
         Use the closed form when ``C < 1 / max_i Σ_j |K_ij|`` (every α = C).
     attack : bool
         Run relabelling attacks with exact retraining (binary and multiclass): a greedy
-        attack first, a beam attack (width 32) on the records still open before the search
-        (binary) or the MILPs (multiclass).  Only replayed successes count (path ``attack``).
+        attack first, a beam attack on the records still open before the search (binary) or
+        the MILPs (multiclass).  Only replayed successes count (path ``attack``).
+    beam_width : int
+        Relabellings the beam attack keeps per step (0: no beam attack; the greedy attack
+        is a beam of width 1).
     enumeration : {"auto", "always", "never"}
         Enumerate every relabelling (exact retraining) when cheaper than the MILP.
     max_enumeration : int
@@ -115,6 +120,7 @@ class LabelCertOptions:
     warm_start: bool = True
     saturated: bool = True
     attack: bool = True
+    beam_width: int = 32
     enumeration: str = "auto"
     max_enumeration: int = 500_000
     search: str = "auto"
@@ -140,6 +146,10 @@ class LabelCertOptions:
             raise InvalidParameterError(f"eps == {self.eps}, must be >= 0")
         if self.time_limit is not None and not self.time_limit > 0:
             raise InvalidParameterError(f"time_limit == {self.time_limit}, must be > 0 or None")
+        if not isinstance(self.beam_width, (int, np.integer)) or isinstance(
+                self.beam_width, bool) or self.beam_width < 0:
+            raise InvalidParameterError(
+                f"beam_width == {self.beam_width!r}, must be an integer >= 0")
         if self.max_enumeration < 0:
             raise InvalidParameterError(f"max_enumeration == {self.max_enumeration}, must be >= 0")
 

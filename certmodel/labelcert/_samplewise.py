@@ -13,7 +13,7 @@ the order tried (each reported in the record's ``path``):
    relabelling within the budget can move the logit (PSD kernels);
 5. ``enumeration`` — every relabelling with ≤ B flips retrained exactly, when there are at
    most ``max_enumeration`` of them (one pass serves all remaining test points);
-   Then a beam attack (:func:`~._attack.beam_attack`, the ``width`` lowest retrained
+   Then a beam attack (:func:`~._attack.beam_attack`, the ``beam_width`` lowest retrained
    margins kept per step) on the records still open, also path ``attack``;
 6. ``search`` — branch and bound over relabellings (:mod:`._search`, exact retraining at
    the nodes, subtrees skipped by the stability bound) on the budgets where the cost model
@@ -262,13 +262,13 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, flips_of)
 
     # a beam attack on what is still open, before the search and the MILPs spend their time
-    if opts.attack:
+    if opts.attack and opts.beam_width > 0:
         for t in range(prob.m):
             todo = [B for B in budgets if B > 0 and (t, B) not in dec]
             if not todo:
                 continue
             t0 = time.perf_counter()
-            found = beam_attack(prob, alpha0, t, signs[t], max(todo))
+            found = beam_attack(prob, alpha0, t, signs[t], max(todo), width=opts.beam_width)
             times[t] += time.perf_counter() - t0
             if found is None:
                 continue

@@ -113,3 +113,35 @@ def test_beam_finds_what_the_greedy_attack_misses():
                 assert greedy is None or beam is not None
                 gained += greedy is None and beam is not None
     assert gained > 0
+
+
+def test_beam_width_option(monkeypatch):
+    """``beam_width`` is validated at the boundary, passed to the beam, and 0 switches the
+    beam off (binary and multiclass)."""
+    import pytest
+
+    import certmodel.labelcert._multiclass as mc
+    import certmodel.labelcert._samplewise as sw
+    from certmodel.exceptions import InvalidParameterError
+
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InvalidParameterError, match="beam_width"):
+            LabelCertOptions(beam_width=bad)
+    widths = []
+
+    def spy(*a, width=32, **k):
+        widths.append(width)
+        return None
+
+    monkeypatch.setattr(sw, "beam_attack", spy)
+    monkeypatch.setattr(mc, "beam_attack_multiclass", spy)
+    K, y, K_test = random_instance(5, 7)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0])
+    opts = dict(max_enumeration=0, search="never", bound_tightening=False, time_limit=5,
+                saturated=False)
+    for width in (0, 5):
+        widths.clear()
+        certify(K, y, K_test, 0.01, [1], options=LabelCertOptions(beam_width=width, **opts))
+        certify(K, labels, K_test, 0.01, [1], mode="multiclass",
+                options=LabelCertOptions(beam_width=width, **opts))
+        assert set(widths) <= {width} and (width == 0) == (not widths)
