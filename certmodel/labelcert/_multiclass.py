@@ -397,12 +397,14 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
     searched = _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred)
     searched.update(_relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps,
                                          pred, searched))
+    # the beam attack on the records the relaxation left open (not on trivial ones)
     beam_times = np.zeros(prob.m)
     before = set(searched)
+    settled = set(searched) | {(t, B) for t in range(prob.m) for B in budgets
+                               if margins0[t] <= 0}
     _beam_attacked(prob, [B for B in budgets if B > 0], opts, alphas, tops,
-                   {k: v for k, v in searched.items()} | {(t, B): None for t in range(prob.m)
-                                                         for B in budgets if margins0[t] <= 0},
-                   _recorder(prob, opts, searched, pred, margins0), beam_times)
+                   dict.fromkeys(settled), _recorder(prob, opts, searched, pred, margins0),
+                   beam_times)
     for key in set(searched) - before:
         searched[key] = searched[key].replace(wall_time=beam_times[key[0]])
     models: dict[tuple[int, int], BinaryMILP] = {}
