@@ -88,3 +88,29 @@ def brute_multiclass(K, labels, n_classes, C, K_test, budget):
                 lab[list(S)] = new
                 worst = np.minimum(worst, margin(ovr_logits(K, lab, n_classes, C, K_test)))
     return worst, top
+
+
+def clustered_multiclass(seed: int, n: int, n_classes: int = 3, m: int = 3, sep: float = 2.0,
+                         noise: float = 0.6, test_noise: float = 0.3, ridge: float = 0.3,
+                         threat_kind: str = "none", scale: float = 1.0):
+    """Multiclass instance: ``n`` training points around the class means ``sep · e_k`` (every
+    class present), ``m`` test points near random means, linear kernel plus ``ridge`` (all
+    scaled by ``scale``), and a threat model: ``"none"``, ``"mask"`` (70 % flippable),
+    ``"cost"`` (costs 0.5/1/1.5) or ``"targets"`` (classes 0 and the last)."""
+    from certmodel.threat import ThreatModel
+
+    rng = np.random.default_rng(seed)
+    means = sep * np.eye(n_classes)
+    labels = rng.integers(0, n_classes, n)
+    labels[:n_classes] = np.arange(n_classes)
+    X = means[labels] + noise * rng.normal(size=(n, n_classes))
+    T = means[rng.integers(0, n_classes, m)] + test_noise * rng.normal(size=(m, n_classes))
+    K, K_test = scale * (X @ X.T + ridge * np.eye(n)), scale * (T @ X.T)
+    threat = None
+    if threat_kind == "mask":
+        threat = ThreatModel(flippable=rng.random(n) < 0.7)
+    elif threat_kind == "cost":
+        threat = ThreatModel(cost=rng.choice([0.5, 1.0, 1.5], n))
+    elif threat_kind == "targets":
+        threat = ThreatModel(targets=[0, n_classes - 1])
+    return K, labels, K_test, threat

@@ -26,8 +26,7 @@ from certmodel.labelcert._multiclass import (
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.results import Path, Verdict
-from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import random_instance, retrain_logits
+from tests.labelcert.oracles import clustered_multiclass, random_instance, retrain_logits
 from tests.threat.oracles import admissible_sets, brute_multiclass_threat
 
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,21 +86,7 @@ def test_class_bounds_equal_or_bound_brute_force(seed, n, C, threat_kind, B, shi
 def _instance(seed, n, threat_kind):
     """Three separated classes (so that the relaxation can prove something), test points near
     the class means."""
-    rng = np.random.default_rng(seed)
-    means = 2.0 * np.eye(3)
-    labels = rng.integers(0, 3, n)
-    labels[:3] = np.arange(3)
-    X = means[labels] + 0.6 * rng.normal(size=(n, 3))
-    T = means[rng.integers(0, 3, 3)] + 0.3 * rng.normal(size=(3, 3))
-    K, K_test = X @ X.T + 0.3 * np.eye(n), T @ X.T
-    threat = None
-    if threat_kind == "mask":
-        threat = ThreatModel(flippable=rng.random(n) < 0.7)
-    elif threat_kind == "cost":
-        threat = ThreatModel(cost=rng.choice([0.5, 1.0, 1.5], n))
-    elif threat_kind == "targets":
-        threat = ThreatModel(targets=[0, 2])
-    return K, labels, K_test, threat
+    return clustered_multiclass(seed, n, threat_kind=threat_kind)
 
 
 @SETTINGS

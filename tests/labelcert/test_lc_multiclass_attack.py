@@ -18,8 +18,7 @@ from certmodel.labelcert._attack import beam_attack_multiclass, greedy_attacks_m
 from certmodel.labelcert._multiclass import _attacked, _clean, _recorder
 from certmodel.labelcert._problem import Problem
 from certmodel.results import Path, Verdict
-from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import ovr_logits, top_margin
+from tests.labelcert.oracles import clustered_multiclass, ovr_logits, top_margin
 from tests.threat.oracles import brute_multiclass_threat
 
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -29,21 +28,9 @@ def _instance(seed: int, n: int, n_classes: int, threat_kind: str, scale: float,
               noise: float = 0.8):
     """Overlapping classes (so that a few relabellings change predictions; fewer with less
     ``noise``), kernel scaled by ``scale``."""
-    rng = np.random.default_rng(seed)
-    means = 1.2 * np.eye(n_classes)
-    labels = rng.integers(0, n_classes, n)
-    labels[:n_classes] = np.arange(n_classes)
-    X = means[labels] + noise * rng.normal(size=(n, n_classes))
-    T = means[rng.integers(0, n_classes, 4)] + noise * rng.normal(size=(4, n_classes))
-    K, K_test = scale * (X @ X.T + 0.2 * np.eye(n)), scale * (T @ X.T)
-    threat = None
-    if threat_kind == "mask":
-        threat = ThreatModel(flippable=rng.random(n) < 0.7)
-    elif threat_kind == "cost":
-        threat = ThreatModel(cost=rng.choice([0.5, 1.0, 1.5], n))
-    elif threat_kind == "targets":
-        threat = ThreatModel(targets=[0, n_classes - 1])
-    return K, labels, K_test, threat
+    return clustered_multiclass(seed, n, n_classes, m=4, sep=1.2, noise=noise,
+                                test_noise=noise, ridge=0.2, threat_kind=threat_kind,
+                                scale=scale)
 
 
 @SETTINGS
