@@ -277,14 +277,18 @@ def beam_attack_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, 
     step the ``width`` relabellings with the lowest retrained margins are kept, each expanded
     by its ``candidates`` best first-order moves (deduplicated, retrained exactly).  Returns
     ``(labels, margin)`` at the first step where some relabelling reaches margin ``≤ 0``
-    (fewest moves; the lowest margin among them), or None."""
+    (fewest moves; the lowest margin among them), or None (also past the stage time
+    limit)."""
     threat = prob.threat
     Kt1 = prob.K_test[t:t + 1]
     tp1 = np.asarray(tops)[t:t + 1]
     L, A, F, margin = _clean_state(prob, alphas, Kt1, tp1)
     moved = np.zeros((1, prob.n), dtype=bool)
     spent = np.zeros(1)
+    deadline = stage_deadline()
     for _ in range(threat.max_flips(budget)):
+        if deadline.expired():
+            return None
         s_ = len(L)
         owner, _pi, Lc, Ac, Fc, m2 = _multiclass_children(
             prob, L, A, F, np.repeat(Kt1, s_, axis=0), np.repeat(tp1, s_), moved, spent,
@@ -315,7 +319,8 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
     the total within ``budget``); children are deduplicated, retrained in one batched solve
     (warm start: the parent's α with ``α_i = C``), and unconverged retrains are dropped.
     Returns ``(flips, margin)`` of the first step at which some set reaches margin ``≤ 0``
-    (fewest flips; the lowest margin among them), or None.
+    (fewest flips; the lowest margin among them), or None (also when the stage time limit,
+    :func:`~certmodel.deadline.stage_deadline`, passes first).
     """
     n, C = prob.n, prob.C
     threat = prob.threat
@@ -327,7 +332,10 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
     A = np.asarray(alpha0, float)[None].copy()
     spent = np.zeros(1)
     Y = y[None].copy()
+    deadline = stage_deadline()  # the time limit bounds the beam too (no witness: None)
     for _ in range(limit):
+        if deadline.expired():
+            return None
         score = 2.0 * sign * Y * k_t[None, :] * (A + 0.5 * C)
         score[F] = -np.inf
         score[:, ~threat.mask] = -np.inf

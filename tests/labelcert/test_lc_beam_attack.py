@@ -145,3 +145,25 @@ def test_beam_width_option(monkeypatch):
         certify(K, labels, K_test, 0.01, [1], mode="multiclass",
                 options=LabelCertOptions(beam_width=width, **opts))
         assert set(widths) <= {width} and (width == 0) == (not widths)
+
+
+def test_beam_stops_at_the_stage_time_limit():
+    """The stage time limit bounds the beams: past it they return no witness (never a guess)."""
+    from certmodel.deadline import stage_time_limit
+    from certmodel.labelcert._attack import beam_attack_multiclass
+    from certmodel.labelcert._multiclass import _clean
+
+    K, y, K_test = random_instance(2, 8)
+    prob = Problem.create(K, y, K_test, 5.0)
+    alpha0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
+    f0 = prob.K_test @ (prob.y_pm * alpha0)
+    s = np.where(f0 >= 0, 1.0, -1.0)
+    found = [beam_attack(prob, alpha0, t, s[t], 8) for t in range(prob.m)]
+    assert any(f is not None for f in found)  # witnesses exist without a limit
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    mprob = Problem.create(K, labels, K_test, 5.0)
+    alphas, _, tops, _ = _clean(mprob)
+    with stage_time_limit(1e-9):
+        assert all(beam_attack(prob, alpha0, t, s[t], 8) is None for t in range(prob.m))
+        assert all(beam_attack_multiclass(mprob, alphas, tops, t, 8) is None
+                   for t in range(prob.m))
