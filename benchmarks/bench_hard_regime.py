@@ -6,9 +6,9 @@ Same instances, same process, two configurations:
   :mod:`certmodel.labelcert._searchpath` runs the branch-and-bound of
   :mod:`certmodel.labelcert._search` where it is cheaper than the MILP time it replaces);
 * ``old`` — the previous dispatch (``search="never"``, ``samplewise_screen=False``,
-  ``beam_width=0``: greedy attack only;
-  enumeration up to ``max_enumeration``, then the MILP; collective: one MILP over every test
-  point).
+  ``beam_width=0``: greedy attack only — for multiclass (``--multiclass-old``) that greedy
+  attack is itself new, the dispatch before it had none; enumeration up to
+  ``max_enumeration``, then the MILP; collective: one MILP over every test point).
 
 Binary grid: CSBM, CBA (GCN NTK of the graph generators, labelled nodes ``n``), random RBF and
 random ReLU-NTK instances, ``n ∈ {60, 80, 120}``, ``C · max_i Σ_j |K_ij| ∈ {2, 10}``, budgets
