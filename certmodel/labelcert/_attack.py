@@ -55,6 +55,22 @@ class AttackPath:
         return int(ok[int(np.argmin([self.margins[k] for k in ok]))])
 
 
+def _flip_scores(prob: Problem, sign, Y, Kt, A, flipped, spent, cost_limit) -> np.ndarray:
+    """First-order effect of flipping each label on the signed margin, per row:
+    ``2 s ỹ_i K_ti (α_i + C/2)`` (per unit cost with costs); ``−inf`` for points already
+    flipped, not flippable, or whose cost would exceed the row's ``cost_limit``."""
+    threat = prob.threat
+    score = 2.0 * sign * Y * Kt * (A + 0.5 * prob.C)
+    score[flipped] = -np.inf
+    score[:, ~threat.mask] = -np.inf
+    if not threat.unit_cost:
+        score = np.where(score > 0, score / threat.cost[None, :], score)
+        over = spent[:, None] + threat.cost[None, :] > \
+            cost_limit[:, None] + 1e-9 * np.maximum(1.0, cost_limit[:, None])
+        score[over] = -np.inf
+    return score
+
+
 def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, max_budgets,
                    candidates: int = 6) -> dict[int, AttackPath]:
     """Greedy attack on every test row in ``rows`` (up to ``max_budgets[r]`` flips, stopping
@@ -84,14 +100,8 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
         act = np.flatnonzero((margin > 0) & (step < limit))
         if not len(act):
             break
-        score = 2.0 * s[act, None] * Y[act] * Kt[act] * (A[act] + 0.5 * C)
-        score[F[act]] = -np.inf
-        score[:, ~threat.mask] = -np.inf
-        if not threat.unit_cost:
-            score = np.where(score > 0, score / threat.cost[None, :], score)
-            over = spent[act, None] + threat.cost[None, :] > \
-                cost_limit[act, None] + 1e-9 * np.maximum(1.0, cost_limit[act, None])
-            score[over] = -np.inf
+        score = _flip_scores(prob, s[act, None], Y[act], Kt[act], A[act], F[act], spent[act],
+                             cost_limit[act])
         cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
         valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
         owner = np.repeat(act, cand.shape[1])[valid.ravel()]
@@ -327,7 +337,6 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
     k_t = prob.K_test[t]
     y = prob.y_pm
     limit = threat.max_flips(budget)
-    tol = 1e-9 * max(1.0, float(budget))
     F = np.zeros((1, n), dtype=bool)
     A = np.asarray(alpha0, float)[None].copy()
     spent = np.zeros(1)
@@ -336,12 +345,8 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
     for _ in range(limit):
         if deadline.expired():
             return None
-        score = 2.0 * sign * Y * k_t[None, :] * (A + 0.5 * C)
-        score[F] = -np.inf
-        score[:, ~threat.mask] = -np.inf
-        if not threat.unit_cost:
-            score = np.where(score > 0, score / threat.cost[None, :], score)
-            score[spent[:, None] + threat.cost[None, :] > budget + tol] = -np.inf
+        score = _flip_scores(prob, sign, Y, k_t[None, :], A, F, spent,
+                             np.full(len(F), float(budget)))
         cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
         valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
         parent = np.repeat(np.arange(len(F)), cand.shape[1])[valid.ravel()]
