@@ -11,6 +11,11 @@ all their candidates in one batched solve.
 Threat model (``prob.threat``): only flippable points are candidates; with per-point costs
 candidates are ranked by effect per unit cost and a step is taken only while the total cost
 stays within the row's cost limit, so every trajectory prefix is admissible.
+
+Also here: the *beam* version (:func:`beam_attack`: the ``width`` lowest retrained margins are
+kept after each step instead of one), and both for one-vs-rest multiclass SVMs
+(:func:`greedy_attacks_multiclass`, :func:`beam_attack_multiclass`: a move relabels one point
+and retrains the two binary problems it touches; target classes of the threat model only).
 """
 
 from __future__ import annotations
