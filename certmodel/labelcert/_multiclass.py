@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
+from certmodel.deadline import stage_deadline
 from certmodel.labelcert._attack import beam_attack_multiclass, greedy_attacks_multiclass
 from certmodel.labelcert._enumerate import (
     enumerate_multiclass,
@@ -114,13 +115,16 @@ def _beam_attacked(prob: Problem, budgets: list, opts: LabelCertOptions, alphas,
                    dec: dict, put, times) -> None:
     """Before the MILPs: a beam attack (:func:`~._attack.beam_attack_multiclass`) on every
     target with open budgets, up to the largest; a replayed witness settles every open budget
-    that admits its cost (path ``attack``)."""
+    that admits its cost (path ``attack``).  The stage time limit bounds the whole stage."""
     if not opts.attack or opts.beam_width == 0:
         return
+    beams = stage_deadline()  # one time limit for the whole stage
     for t in range(prob.m):
         todo = [B for B in budgets if B > 0 and (t, B) not in dec]
         if not todo:
             continue
+        if beams.expired():
+            break
         t0 = time.perf_counter()
         found = beam_attack_multiclass(prob, alphas, tops, t, max(todo),
                                        width=opts.beam_width)

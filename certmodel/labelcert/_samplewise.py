@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
+from certmodel.deadline import stage_deadline
 from certmodel.labelcert._attack import beam_attack, greedy_attacks
 from certmodel.labelcert._enumerate import (
     enumerate_binary,
@@ -263,10 +264,13 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
 
     # a beam attack on what is still open, before the search and the MILPs spend their time
     if opts.attack and opts.beam_width > 0:
+        beams = stage_deadline()  # one time limit for the whole stage, as for the greedy one
         for t in range(prob.m):
             todo = [B for B in budgets if B > 0 and (t, B) not in dec]
             if not todo:
                 continue
+            if beams.expired():
+                break
             t0 = time.perf_counter()
             found = beam_attack(prob, alpha0, t, signs[t], max(todo), width=opts.beam_width)
             times[t] += time.perf_counter() - t0

@@ -151,7 +151,7 @@ def test_beam_stops_at_the_stage_time_limit():
     """The stage time limit bounds the beams: past it they return no witness (never a guess)."""
     from certmodel.deadline import stage_time_limit
     from certmodel.labelcert._attack import beam_attack_multiclass
-    from certmodel.labelcert._multiclass import _clean
+    from certmodel.labelcert._multiclass import _beam_attacked, _clean
 
     K, y, K_test = random_instance(2, 8)
     prob = Problem.create(K, y, K_test, 5.0)
@@ -163,7 +163,15 @@ def test_beam_stops_at_the_stage_time_limit():
     labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
     mprob = Problem.create(K, labels, K_test, 5.0)
     alphas, _, tops, _ = _clean(mprob)
+    found: dict = {}  # without a limit the pipeline's beam stage finds witnesses here
+    _beam_attacked(mprob, [8], LabelCertOptions(), alphas, tops, found,
+                   lambda *a, **k: found.setdefault(a[:2], a), np.zeros(mprob.m))
+    assert found
     with stage_time_limit(1e-9):
         assert all(beam_attack(prob, alpha0, t, s[t], 8) is None for t in range(prob.m))
         assert all(beam_attack_multiclass(mprob, alphas, tops, t, 8) is None
                    for t in range(prob.m))
+        dec: dict = {}  # the pipeline's beam stage: nothing past its time limit
+        _beam_attacked(mprob, [8], LabelCertOptions(), alphas, tops, dec,
+                       lambda *a, **k: dec.setdefault(a[:2], a), np.zeros(mprob.m))
+        assert dec == {}
