@@ -21,15 +21,17 @@ and retrains the two binary problems it touches; target classes of the threat mo
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
 from certmodel.deadline import stage_deadline
 from certmodel.labelcert._problem import Problem
 from certmodel.learners._svm_batch import solve_svm_dual_batch
+from certmodel.results import Path, ValueKind, Verdict
 
 __all__ = ["AttackPath", "MulticlassAttackPath", "beam_attack", "beam_attack_multiclass",
-           "greedy_attacks", "greedy_attacks_multiclass"]
+           "beam_stage", "greedy_attacks", "greedy_attacks_multiclass"]
 
 
 @dataclasses.dataclass
@@ -378,3 +380,32 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
         F, Y, A = Fc[keep], Yc[keep], Ac[keep]
         spent = F.astype(float) @ threat.cost
     return None
+
+
+def beam_stage(prob: Problem, budgets, beam_width: int, dec: dict, put, times,
+               attack_one) -> None:
+    """The pipelines' beam stage: for every test row with open budgets (``(t, B)`` not in
+    ``dec``), ``attack_one(t, largest open budget)`` returns ``(margin, cost, witness)`` of a
+    replayed relabelling (``witness``: the keyword arguments ``put`` records it with) or None;
+    the witness settles every open budget that admits its cost (path ``attack``).  One stage
+    time limit (:func:`~certmodel.deadline.stage_deadline`) bounds the whole stage; the
+    seconds spent on row ``t`` are added to ``times[t]``."""
+    if beam_width <= 0:
+        return
+    deadline = stage_deadline()
+    for t in range(prob.m):
+        todo = [B for B in budgets if B > 0 and (t, B) not in dec]
+        if not todo:
+            continue
+        if deadline.expired():
+            break
+        t0 = time.perf_counter()
+        found = attack_one(t, max(todo))
+        times[t] += time.perf_counter() - t0
+        if found is None:
+            continue
+        margin, cost, witness = found
+        for B in todo:
+            if prob.threat.within(cost, B):
+                put(t, B, Verdict.NOT_ROBUST, margin, ValueKind.WITNESS_MARGIN, Path.ATTACK,
+                    **witness)

@@ -26,8 +26,11 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.deadline import stage_deadline
-from certmodel.labelcert._attack import beam_attack_multiclass, greedy_attacks_multiclass
+from certmodel.labelcert._attack import (
+    beam_attack_multiclass,
+    beam_stage,
+    greedy_attacks_multiclass,
+)
 from certmodel.labelcert._enumerate import (
     enumerate_multiclass,
     threat_enumeration_budget,
@@ -116,27 +119,19 @@ def _beam_attacked(prob: Problem, budgets: list, opts: LabelCertOptions, alphas,
     """Before the MILPs: a beam attack (:func:`~._attack.beam_attack_multiclass`) on every
     target with open budgets, up to the largest; a replayed witness settles every open budget
     that admits its cost (path ``attack``).  The stage time limit bounds the whole stage."""
-    if not opts.attack or opts.beam_width == 0:
-        return
-    beams = stage_deadline()  # one time limit for the whole stage
-    for t in range(prob.m):
-        todo = [B for B in budgets if B > 0 and (t, B) not in dec]
-        if not todo:
-            continue
-        if beams.expired():
-            break
-        t0 = time.perf_counter()
-        found = beam_attack_multiclass(prob, alphas, tops, t, max(todo),
-                                       width=opts.beam_width)
-        if found is not None:
-            labels = found[0]
-            replay = _replay(prob, labels, prob.K_test[t], tops[t])
-            w = float(prob.threat.cost[labels != prob.codes].sum())
-            for B in todo:
-                if replay <= 0 and prob.threat.within(w, B):
-                    put(t, B, Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN,
-                        Path.ATTACK, labels=labels)
-        times[t] += time.perf_counter() - t0
+
+    def beam_one(t, budget):
+        found = beam_attack_multiclass(prob, alphas, tops, t, budget, width=opts.beam_width)
+        if found is None:
+            return None
+        labels = found[0]
+        replay = _replay(prob, labels, prob.K_test[t], tops[t])
+        if replay > 0:  # only a replayed success is a witness
+            return None
+        return replay, float(prob.threat.cost[labels != prob.codes].sum()), {"labels": labels}
+
+    if opts.attack:
+        beam_stage(prob, budgets, opts.beam_width, dec, put, times, beam_one)
 
 
 def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions,

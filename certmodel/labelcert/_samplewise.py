@@ -34,8 +34,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
-from certmodel.deadline import stage_deadline
-from certmodel.labelcert._attack import beam_attack, greedy_attacks
+from certmodel.labelcert._attack import beam_attack, beam_stage, greedy_attacks
 from certmodel.labelcert._enumerate import (
     enumerate_binary,
     enumerate_binary_costs,
@@ -263,25 +262,15 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, flips_of)
 
     # a beam attack on what is still open, before the search and the MILPs spend their time
-    if opts.attack and opts.beam_width > 0:
-        beams = stage_deadline()  # one time limit for the whole stage, as for the greedy one
-        for t in range(prob.m):
-            todo = [B for B in budgets if B > 0 and (t, B) not in dec]
-            if not todo:
-                continue
-            if beams.expired():
-                break
-            t0 = time.perf_counter()
-            found = beam_attack(prob, alpha0, t, signs[t], max(todo), width=opts.beam_width)
-            times[t] += time.perf_counter() - t0
-            if found is None:
-                continue
-            flips, margin = found
-            w = float(threat.cost[flips].sum())
-            for B in todo:
-                if threat.within(w, B):
-                    put(t, B, Verdict.NOT_ROBUST, margin, ValueKind.WITNESS_MARGIN,
-                        Path.ATTACK, flips=flips)
+    def beam_one(t, budget):
+        found = beam_attack(prob, alpha0, t, signs[t], budget, width=opts.beam_width)
+        if found is None:
+            return None
+        flips, margin = found
+        return margin, float(threat.cost[flips].sum()), {"flips": flips}
+
+    if opts.attack:
+        beam_stage(prob, budgets, opts.beam_width, dec, put, times, beam_one)
 
     # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
     binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
