@@ -24,9 +24,13 @@ binary problems ``a`` and ``c``; problem ``k`` sees at most ``r`` flips in a sub
 
     f_a(w'_a) − f_k(w'_k) ≥ [f_a − κ_t Δ^a_r − ρ'_t] − [f_k + κ_t Δ^k_r + ρ'_t]       (B2)
 
-for the clean top class ``a`` and every rival ``k`` (``ρ'_t = 2C√n ρ(v_t)``).  A subtree is
-skipped for test point ``t`` only when ``lb_t > eps_t`` (its relabellings cannot reach a
-margin ``≤ eps_t``); the smallest such bound is kept, so a ``robust`` verdict reports
+for the clean top class ``a`` and every rival ``k`` (``ρ'_t = 2C√n ρ(v_t)``).  Binary and
+collective searches also use the response-ball bound (B3) of
+:mod:`certmodel.labelcert._response` — the node's margin plus the ``r`` most negative
+per-point terms ``τ_i`` (``i ∈ A(S)``; a child's own flip is forced), no iteration — and
+take the larger of (B3) and (B1) (B1's radius only where B3 does not already prune).  A
+subtree is skipped for test point ``t`` only when ``lb_t > eps_t`` (its relabellings cannot
+reach a margin ``≤ eps_t``); the smallest such bound is kept, so a ``robust`` verdict reports
 ``min(exact visited margins, pruning bounds) > eps_t`` — a proven lower bound.  A
 ``not_robust`` verdict carries the visited node whose retrained margin is ``≤ 0``.  The bound
 needs a PSD kernel (checked by :class:`~certmodel.labelcert._stability.KernelGeometry`;
@@ -49,6 +53,12 @@ import time
 import numpy as np
 
 from certmodel.labelcert._problem import Problem, RetrainFailed
+from certmodel.labelcert._response import (
+    drop_bounds,
+    flip_terms,
+    row_blocks,
+    suffix_smallest_sums,
+)
 from certmodel.labelcert._stability import KernelGeometry, hinge_gap
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
@@ -224,12 +234,14 @@ def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
-            flippable, min_cost):
+            flippable, min_cost, Kt, ZP, YP):
     """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
-    retraining them: (B1) with the parent as the base node, its margins ``MP`` and functional
-    margins ``aP``, and the flips below the parent that the child's subtree makes,
-    ``A ⊆ {i} ∪ {j > i flippable}`` (only ``{i}`` when no further flip fits), at most
-    ``⌊(R − cost(parent)) / min cost⌋`` of them.  Returns ``(skip, lb)``."""
+    retraining them, with the parent as the base node (margins ``MP``, functional margins
+    ``aP``, ``z`` and labels ``ZP``/``YP``): the child's subtree flips ``i`` and at most
+    ``⌊(R − cost(parent)) / min cost⌋ − 1`` more points ``j > i``.  (B3) forces ``i`` (its
+    term plus the most negative later ones); (B1), for the children (B3) leaves open, bounds
+    the radius over ``A ⊆ {i} ∪ {j > i flippable}`` (only ``{i}`` when no further flip
+    fits).  Returns ``(skip, lb)``."""
     q = len(par)
     n = aP.shape[1]
     lb = np.full((len(MP), q), -np.inf)
@@ -238,34 +250,74 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
         return np.zeros(q, bool), lb
     jj = np.arange(n)
     pc, ic = par[cand], idx[cand]
+    up, inv = np.unique(pc, return_inverse=True)
     single = None
     for R in np.unique(Rmax[active]):
+        rr = np.flatnonzero(Rmax == R)
         rf = _max_flips_vec(R - c_par[pc], min_cost, n)
         room = (R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL
         room &= ((jj[None, :] > ic[:, None]) & flippable[None, :]).any(axis=1)
+        Mr = MP[np.ix_(rr, pc)]
+        b3 = Mr - rest[rr, None]
+        for blk in row_blocks(len(rr), len(up) * n):
+            Tb = flip_terms(Kt[rr[blk]], ZP[up], YP[up], C, kappa[rr[blk]], ksq)
+            b3[blk] += Tb[:, inv, ic] + suffix_smallest_sums(
+                Tb, flippable, inv, ic + 1, np.where(room, np.maximum(rf - 1, 0), 0))
+        open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
         delta = np.zeros(len(pc))
         # leaves of the subtree: A = {i} (one point, closed 1-D iteration)
-        if (~room).any():
+        leaf = open_ & ~room
+        if leaf.any():
             if single is None:
                 single = single_flip_radius(aP[pc, ic], ksq[ic], C)
-            delta[~room] = single[~room]
-        for r_ in np.unique(rf[room]):
-            sel = room & (rf == r_)
+            delta[leaf] = single[leaf]
+        for r_ in np.unique(rf[room & open_]):
+            sel = room & open_ & (rf == r_)
             if r_ > 0:
                 allowed = (jj[None, :] == ic[sel, None]) | \
                     ((jj[None, :] > ic[sel, None]) & flippable[None, :])
-                rr = np.flatnonzero(Rmax == R)
-                target = _radius_target(MP[np.ix_(rr, pc[sel])], rest[rr], eps_r[rr],
-                                        kappa[rr])
+                target = _radius_target(Mr[:, sel], rest[rr], eps_r[rr], kappa[rr])
                 delta[sel] = stability_radius_batch(aP[pc[sel]], ksq, C, int(r_), allowed,
                                                     target)
-        rr = np.flatnonzero(Rmax == R)
+        b1 = np.where(open_[None, :], Mr - (kappa[rr, None] * delta[None, :]
+                                           + rest[rr, None]), -np.inf)
         sub = np.full((len(rr), q), -np.inf)
-        sub[:, cand] = MP[np.ix_(rr, pc)] - (kappa[rr, None] * delta[None, :] + rest[rr, None])
+        sub[:, cand] = np.maximum(b3, b1)
         lb[rr] = sub
     lb[~active] = np.inf
     skip = cand & ~_need(lb, eps_r, active)
     return skip, lb
+
+
+def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, Kt, eps_r, kappa, rest, ksq,
+                    C, K, min_cost):
+    """Lower bounds (rows, p) on every margin below the nodes ``cand`` (−inf elsewhere,
+    +inf on inactive rows): the larger of (B3) of :mod:`certmodel.labelcert._response` and
+    (B1); (B1)'s iterated radius is computed only for the nodes (B3) leaves open."""
+    n = Z.shape[1]
+    lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
+    ci = np.flatnonzero(cand)
+    a_c = None
+    for R in np.unique(Rmax[active]):
+        rr = np.flatnonzero(Rmax == R)
+        r_flips = _max_flips_vec(R - cc[ci], min_cost, n)
+        Mr = M[np.ix_(rr, ci)]
+        b3 = Mr + drop_bounds(Kt[rr], Z[ci], Y[ci], C, kappa[rr], ksq, allowed[ci],
+                              r_flips) - rest[rr, None]
+        open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+        delta = np.zeros(len(ci))
+        for rf in np.unique(r_flips[open_]):
+            sel = (r_flips == rf) & open_
+            if rf > 0 and sel.any():
+                if a_c is None:
+                    a_c = Y[ci] * (Z[ci] @ K)
+                target = _radius_target(Mr[:, sel], rest[rr], eps_r[rr], kappa[rr])
+                delta[sel] = stability_radius_batch(a_c[sel], ksq, C, int(rf),
+                                                    allowed[ci[sel]], target)
+        b1 = np.where(open_[None, :], Mr - (kappa[rr, None] * delta[None, :]
+                                           + rest[rr, None]), -np.inf)
+        lb[np.ix_(rr, ci)] = np.maximum(b3, b1)
+    return lb
 
 
 def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
@@ -321,7 +373,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             ZP = Y * A
             MP, aP = Kt @ ZP.T - off, Y * (ZP @ K)
             skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
-                                cost, flippable, min_cost)
+                                cost, flippable, min_cost, Kt, ZP, Y)
             if skip.any():
                 pruned += int(skip.sum())
                 tr.prune(lbP[:, skip], c[par[skip]])
@@ -358,22 +410,8 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             # (lb ≤ margin): the bound is computed for those nodes only
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
-                lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
-                for R in np.unique(Rmax[active]):
-                    r_flips = _max_flips_vec(R - cc, min_cost, n)
-                    delta = np.zeros(len(p))
-                    for rf in np.unique(r_flips[cand]):
-                        sel = (r_flips == rf) & cand
-                        if rf > 0 and sel.any():
-                            a = Yc[sel] * (Z[sel] @ K)
-                            rr = Rmax == R
-                            target = _radius_target(M[rr][:, sel], rest[rr], eps_r[rr],
-                                                    kappa[rr])
-                            delta[sel] = stability_radius_batch(a, ksq, C, int(rf),
-                                                                allowed[sel], target)
-                    rr = Rmax == R
-                    lb[np.ix_(rr, cand)] = (M[rr] - (kappa[rr, None] * delta[None, :]
-                                                     + rest[rr, None]))[:, cand]
+                lb = _subtree_bounds(M, Z, Yc, cc, allowed, cand, Rmax, active, Kt, eps_r,
+                                     kappa, rest, ksq, C, K, min_cost)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
                 if gone.any():
@@ -449,6 +487,76 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
     lb[~active] = np.inf
     skip = cand & ~_need(lb, eps_r, active)
     return skip, lb
+
+
+def _class_bounds(Kt, Z, Y, C, kappa, ksq, allow, r, rows):
+    """(B3) per binary problem ``k``: ``(down, up)`` (rows, q, K) with every descendant's
+    logit ``f_k ∈ [f_k + down_k, f_k + up_k]`` (± ``rest``), from ``Z``, ``Y`` (q, K, n)."""
+    nK = Z.shape[1]
+    down = np.empty((len(rows), Z.shape[0], nK))
+    up = np.empty_like(down)
+    for k in range(nK):
+        down[:, :, k] = drop_bounds(Kt[rows], Z[:, k], Y[:, k], C, kappa[rows], ksq, allow[k],
+                                    r)
+        up[:, :, k] = -drop_bounds(-Kt[rows], Z[:, k], Y[:, k], C, kappa[rows], ksq,
+                                   allow[k], r)
+    return down, up
+
+
+def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, Kt, tops_r,
+                               eps_r, kappa, rest, ksq, C, K, min_cost, codes, targets):
+    """Multiclass :func:`_subtree_bounds`: each logit ``f_k`` of a descendant lies in the
+    intersection of its (B3) interval and its (B2) interval ``f_k ± (κ Δ^k_r + ρ')``; the
+    margin bound is ``lo_top − max_{k ≠ top} hi_k`` (B2's radii only where B3 leaves the
+    node open).  Problem ``k`` sees flips only at points leaving ``k`` or moving to a target
+    ``k``."""
+    n, nK = Z.shape[2], Z.shape[1]
+    lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
+    ci = np.flatnonzero(cand)
+    Zc, Yc = Z[ci], Yall[ci]
+    allow = [allowed[ci] & ((codes == k) | targets[k])[None, :] for k in range(nK)]
+    G = None
+    for R in np.unique(Rmax[active]):
+        rr = np.flatnonzero(Rmax == R)
+        rf_all = _max_flips_vec(R - cc[ci], min_cost, n)
+        Fc = F[rr][:, ci]  # (rows, q, K)
+        down, up = _class_bounds(Kt, Zc, Yc, C, kappa, ksq, allow, rf_all, rr)
+        lo_f = Fc + down - rest[rr, None, None]
+        hi_f = Fc + up + rest[rr, None, None]
+        mar = _ovr_bound(lo_f, hi_f, tops_r[rr])
+        open_ = _need(mar, eps_r[rr], np.ones(len(rr), bool))
+        if open_.any():
+            if G is None:
+                G = (Zc.reshape(-1, n) @ K).reshape(-1, nK, n)  # (q, K, n) = K z^k
+            oi = np.flatnonzero(open_)
+            delta = np.zeros((len(oi), nK))
+            # (B2) exceeds eps once every class's radius is below this common target
+            target = _radius_target(M[rr][:, ci[oi]], 2.0 * rest[rr], eps_r[rr],
+                                    2.0 * kappa[rr])
+            for k in range(nK):
+                a_k = Yc[oi, k] * G[oi, k]
+                for rf in np.unique(rf_all[oi]):
+                    s_ = rf_all[oi] == rf
+                    if rf > 0 and s_.any():
+                        delta[s_, k] = stability_radius_batch(
+                            a_k[s_], ksq, C, int(rf), allow[k][oi[s_]], target[s_])
+            rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
+            lo_f[:, oi] = np.maximum(lo_f[:, oi], Fc[:, oi] - rad)
+            hi_f[:, oi] = np.minimum(hi_f[:, oi], Fc[:, oi] + rad)
+            mar[:, oi] = _ovr_bound(lo_f[:, oi], hi_f[:, oi], tops_r[rr])
+        sub = lb[rr]
+        sub[:, ci] = mar
+        lb[rr] = sub
+    return lb
+
+
+def _ovr_bound(lo_f, hi_f, tops):
+    """``lo_f[t, q, top_t] − max_{k ≠ top_t} hi_f[t, q, k]`` (rows, q)."""
+    ar = np.arange(len(tops))
+    top = lo_f[ar, :, tops]
+    H = hi_f.copy()
+    H[ar, :, tops] = -np.inf
+    return top - H.max(axis=2)
 
 
 def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
@@ -579,35 +687,9 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             keep = expandable.copy()
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
-                lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
-                G = (Z[cand].reshape(-1, n) @ K).reshape(-1, nK, n)  # (q, K, n) = K z^k
-                for R in np.unique(Rmax[active]):
-                    rr = np.flatnonzero(Rmax == R)
-                    rf_all = _max_flips_vec(R - cc[cand], min_cost, n)
-                    delta = np.zeros((int(cand.sum()), nK))
-                    # (B2) exceeds eps once every class's radius is below this common target
-                    target = _radius_target(M[rr][:, cand], 2.0 * rest[rr], eps_r[rr],
-                                            2.0 * kappa[rr])
-                    for k in range(nK):
-                        # problem k changes only at points leaving k or moving to target k
-                        allow_k = allowed[cand] & ((codes == k) | targets[k])[None, :]
-                        a_k = Yall[cand, k] * G[:, k]
-                        for rf in np.unique(rf_all):
-                            s_ = rf_all == rf
-                            if rf > 0 and s_.any():
-                                delta[s_, k] = stability_radius_batch(
-                                    a_k[s_], ksq, C, int(rf), allow_k[s_], target[s_])
-                    rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
-                    Fc = F[rr][:, cand]
-                    lo_f, hi_f = Fc - rad, Fc + rad
-                    mar = np.full(lo_f.shape[:2], np.inf)
-                    for q, t in enumerate(rr):
-                        a_ = tops_r[t]
-                        hi = np.delete(hi_f[q], a_, axis=1).max(axis=1)
-                        mar[q] = lo_f[q][:, a_] - hi
-                    sub = lb[rr]
-                    sub[:, cand] = mar
-                    lb[rr] = sub
+                lb = _subtree_bounds_multiclass(
+                    M, F, Z, Yall, cc, allowed, cand, Rmax, active, Kt, tops_r, eps_r, kappa,
+                    rest, ksq, C, K, min_cost, codes, targets)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
                 if gone.any():
@@ -625,9 +707,10 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     """Largest number of changed predictions (margin ``≤ 0``) per budget, exactly.
 
     Branch and bound on the count: below a node of cost ``c`` at most
-    ``ub = #{t : lb_t(S, r) ≤ 0}`` predictions can change (B1 with ``r`` the flips that fit
-    into the largest budget); the subtree is skipped iff ``ub`` does not exceed the best count
-    found so far at every budget it could reach, so the final counts are exact.  Returns
+    ``ub = #{t : lb_t(S, r) ≤ 0}`` predictions can change (the larger of B3 and B1, ``r`` the
+    flips that fit into the largest budget); the subtree is skipped iff ``ub`` does not
+    exceed the best count found so far at every budget it could reach, so the final counts
+    are exact.  Returns
     ``(count, witness, complete, nodes)`` with ``count[j]``/``witness[j]`` per sorted budget.
     """
     t_start = time.perf_counter()
@@ -695,15 +778,23 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
             keep = expandable.copy()
             if use_bound and cand.any():
                 rf_all = _max_flips_vec(Rtop - cc, min_cost, n)
-                delta = np.zeros(len(p))
-                for rf in np.unique(rf_all[cand]):
-                    sel = cand & (rf_all == rf)
+                ci = np.flatnonzero(cand)
+                # (B3) first; (B1)'s radius only where (B3) cannot settle the count
+                lb = M[:, ci] + drop_bounds(Kt, Z[ci], Yc[ci], C, kappa, ksq, allowed[ci],
+                                            rf_all[ci]) - rest[:, None]
+                open_ = np.sum(lb <= 0, axis=0) > best[ci]
+                delta = np.zeros(len(ci))
+                for rf in np.unique(rf_all[ci][open_]):
+                    sel = open_ & (rf_all[ci] == rf)
                     if rf > 0 and sel.any():
-                        a = Yc[sel] * (Z[sel] @ K)
-                        delta[sel] = stability_radius_batch(a, ksq, C, int(rf), allowed[sel])
-                lb = M - (kappa[:, None] * delta[None, :] + rest[:, None])
+                        a = Yc[ci[sel]] * (Z[ci[sel]] @ K)
+                        delta[sel] = stability_radius_batch(a, ksq, C, int(rf),
+                                                            allowed[ci[sel]])
+                b1 = M[:, ci] - (kappa[:, None] * delta[None, :] + rest[:, None])
+                lb = np.where(open_[None, :], np.maximum(lb, b1), lb)
                 ub = np.sum(lb <= 0, axis=0)
-                keep = expandable & ~(cand & (ub <= best))
+                keep = expandable.copy()
+                keep[ci[ub <= best[ci]]] = False
             if keep.any():
                 stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep]))
     return count, witness, not timed_out, nodes

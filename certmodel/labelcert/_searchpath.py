@@ -8,11 +8,18 @@ retrain, measured on a probe batch of the root's children.  The search is run on
 budgets with ``N(B) · cost ≤ allowance`` (``search="auto"``; every open budget with
 ``"always"``), where the allowance is the MILP time of the open records those budgets
 cover; the search is capped at the allowance (or ``search_time``), so it never spends more
-than the MILPs it replaces would be allowed.  When the plain count rejects the largest open
-budget, a probe search at a small budget ``b`` (costing ≤ 5 % of the allowance) measures the
-seconds per relabelling *including* the subtrees the bound skipped, and the plan is redone
-with ``N(B)`` × that.  A time-out leaves the records open for the
-MILP; results of a finished search are exact (see :mod:`certmodel.labelcert._search`).
+than the MILPs it replaces would be allowed.  When the plain count rejects a budget:
+
+* binary — Knuth's estimate of the *pruned* tree (:mod:`certmodel.labelcert._treesize`:
+  random dives that apply the search's own bounds, ≤ 5 % of the allowance per budget) ×
+  the retrain cost replaces ``N(B)`` × it; the chosen budgets are then searched smallest
+  first under the one cap, so a time-out at a large budget keeps the smaller ones' proofs;
+* multiclass — a probe search at a small budget ``b`` (≤ 5 % of the allowance) measures the
+  seconds per relabelling *including* the subtrees the bound skipped, and the plan is redone
+  with ``N(B)`` × that.
+
+A time-out leaves the records open for the MILP; results of a finished search are exact
+(see :mod:`certmodel.labelcert._search`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from certmodel.labelcert._enumerate import n_relabellings
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import search_binary, search_collective, search_multiclass
 from certmodel.labelcert._stability import KernelGeometry
+from certmodel.labelcert._treesize import estimate_binary_search
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 from certmodel.results import Path, ValueKind, Verdict
 
@@ -34,6 +42,7 @@ __all__ = ["retrain_cost", "plan_search", "binary_search_records",
 MILP_SECONDS_IF_UNLIMITED = 60.0
 PROBE_SHARE = 0.05  # a probe search may use this share of the MILP time it could save
 _PROBE = 128
+KNUTH_DIVES = 64  # dives of the tree estimate (each bounded by the probe share of time)
 
 
 def retrain_cost(prob, alpha: np.ndarray, y_pm: np.ndarray) -> float:
@@ -57,10 +66,12 @@ def _count(prob, B, n_classes: int) -> int:
 
 
 def plan_search(prob, opts, open_records: dict, unit: float, n_classes: int = 2,
-                retrains_per_node: int = 1):
+                retrains_per_node: int = 1, seconds_of=None):
     """``(budgets, cap)``: the budgets to search and the time cap (``([], 0)``: none).
 
-    ``open_records[B]`` is the number of open records at budget ``B``.
+    ``open_records[B]`` is the number of open records at budget ``B``.  ``seconds_of(B)``,
+    optional: an estimate of the search's seconds at ``B`` that accounts for pruning (Knuth's
+    tree estimate); asked only where the plain count rejects ``B``.
     """
     if opts.search == "never" or (opts.search == "auto" and opts.enumeration == "never"):
         return [], 0.0
@@ -69,6 +80,8 @@ def plan_search(prob, opts, open_records: dict, unit: float, n_classes: int = 2,
     for B in sorted(b for b, k in open_records.items() if k > 0 and b > 0):
         allow = per * sum(k for b, k in open_records.items() if 0 < b <= B)
         est = _count(prob, B, n_classes) * unit * retrains_per_node
+        if opts.search == "auto" and est > allow and seconds_of is not None:
+            est = min(est, seconds_of(B))
         if opts.search == "always" or est <= allow:
             chosen, allowance = [b for b in open_records if 0 < b <= B], allow
     if not chosen:
@@ -150,36 +163,36 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
                           converged: bool) -> None:
     """Decide open binary sample-wise records by the search where the cost model says so.
 
-    Cost per relabelling: the measured retrain cost, or — when that plain estimate rejects
-    a budget — the measured seconds per relabelling of a probe search at a small budget
-    (which includes the share of the tree the bound skipped).
+    Cost of budget ``B``: the counted relabellings × the measured retrain cost, or — when
+    that rejects ``B`` and the bound can prune — Knuth's estimate of the pruned tree
+    (:mod:`certmodel.labelcert._treesize`, dives bounded by ``PROBE_SHARE`` of the MILP time
+    at stake) × the retrain cost.  The chosen budgets are searched smallest first under one
+    time cap.
     """
     open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
     if not any(open_rec.values()) or opts.search == "never":
         return
     t0 = time.perf_counter()
     unit = retrain_cost(prob, alpha0, prob.y_pm)
-    chosen, cap = plan_search(prob, opts, open_rec, unit)
     geo = _geometry(prob, opts, converged)
     rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in budgets)],
                     dtype=int)
+    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    dive_time = PROBE_SHARE * per * sum(open_rec.values()) / len(open_rec)
 
-    def probe(b, limit):
-        search_binary(prob, alpha0, signs, rows, [b], np.ones((len(rows), 1), bool), eps, geo,
-                      time_limit=limit)
+    def tree_seconds(B):
+        at_B = np.array([t for t in range(prob.m) if (t, B) not in dec], dtype=int)
+        nodes, _ = estimate_binary_search(prob, alpha0, signs, at_B, B, eps, geo,
+                                          dives=KNUTH_DIVES, time_limit=dive_time)
+        return nodes * unit
 
     try:
-        chosen, cap = _replan(prob, opts, open_rec, unit, chosen, cap, geo, probe, 2)
+        chosen, cap = plan_search(prob, opts, open_rec, unit,
+                                  seconds_of=tree_seconds if geo is not None else None)
     except RetrainFailed:
         return
+    times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)  # the planning
     if not chosen:
-        return
-    rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in chosen)],
-                    dtype=int)
-    mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
-    try:
-        res = search_binary(prob, alpha0, signs, rows, chosen, mask, eps, geo, time_limit=cap)
-    except RetrainFailed:
         return
 
     def flips_of(S):
@@ -187,9 +200,23 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
         flips[list(S)] = True
         return {"flips": flips}
 
-    _put_results(res, rows, chosen, dec, put, eps, flips_of, budgets,
-                 lambda S: float(prob.threat.cost[list(S)].sum()))
-    times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
+    # budget by budget, smallest first, under one deadline: a time-out at a large budget
+    # keeps what the smaller ones proved; a witness settles the larger budgets (monotone)
+    deadline = time.perf_counter() + cap
+    for B in sorted(chosen):
+        rows = np.array([t for t in range(prob.m) if (t, B) not in dec], dtype=int)
+        left = deadline - time.perf_counter()
+        if not len(rows) or left <= 0:
+            continue
+        t1 = time.perf_counter()
+        try:
+            res = search_binary(prob, alpha0, signs, rows, [B], np.ones((len(rows), 1), bool),
+                                eps, geo, time_limit=left)
+        except RetrainFailed:
+            return
+        _put_results(res, rows, [B], dec, put, eps, flips_of, budgets,
+                     lambda S: float(prob.threat.cost[list(S)].sum()))
+        times[rows] += (time.perf_counter() - t1) / max(len(rows), 1)
 
 
 def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times,

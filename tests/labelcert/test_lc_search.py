@@ -351,8 +351,9 @@ def test_search_witness_settles_larger_budgets(monkeypatch):
 
     real = sp.plan_search
 
-    def only_budget_one(prob, opts, open_records, unit, n_classes=2, retrains_per_node=1):
-        chosen, cap = real(prob, opts, open_records, unit, n_classes, retrains_per_node)
+    def only_budget_one(prob, opts, open_records, unit, n_classes=2, retrains_per_node=1,
+                        **kw):
+        chosen, cap = real(prob, opts, open_records, unit, n_classes, retrains_per_node, **kw)
         return [b for b in chosen if b <= 1], cap
 
     monkeypatch.setattr(sp, "plan_search", only_budget_one)

@@ -1,0 +1,134 @@
+"""Response-ball bound: the retrained SVM stays in the ball whose diameter is the flips' own change.
+
+Dual of the bias-free SVM in ``z = y∘α``: ``z`` minimises ``½ zᵀKz − yᵀz`` over the box
+``y_j z_j ∈ [0, C]``.  Relabel a set ``A`` (``y'_i = −y_i``, ``i ∈ A``) and retrain: ``z'``.
+Write ``Δz_A = z'_A − z_A`` (the flipped points' own change, ``z'_i ∈ −y_i·[0, C]``) and
+``R`` for the other points.  With ``z'_A`` fixed, ``z'_R`` minimises ``½ z_Rᵀ K_RR z_R +
+z_Rᵀ K_RA z'_A − y_Rᵀ z_R`` over the *same* box as the clean ``z_R`` (which minimises it with
+``z_A``); two minimisers of one convex quadratic over one convex set, linear terms apart by
+``K_RA Δz_A``, satisfy (monotonicity of the normal cone)
+
+    ‖δ_R‖² ≤ −⟨δ_A, δ_R⟩,   δ_A = Σ_{i∈A} Δz_i φ(x_i),  δ_R = Σ_{j∈R} (z'_j − z_j) φ(x_j),
+
+i.e. ``‖δ_R + δ_A/2‖ ≤ ‖δ_A‖/2``: the change ``δ = δ_A + δ_R`` of the SVM lies in the ball
+with diameter ``[0, δ_A]``.  For a test read-out ``v = K_test[t]`` (signed by the clean
+prediction) the (S2) geometry gives ``|v·e| ≤ κ(v)‖e‖ + 2C√n ρ(v)`` for ``e`` in the span of the
+training features, so
+
+    s_t Δf_t ≥ ½ v·Δz_A − ½ κ ‖δ_A‖ − rest ≥ Σ_{i∈A} τ_i − rest,
+    τ_i = min_{x ∈ {−y_i C − z_i, −z_i}} ½ (v_i x − κ k_i |x|) ≤ 0,                         (B3)
+
+using ``‖δ_A‖ ≤ Σ_{i∈A} k_i |Δz_i|`` (``k_i = √K_ii``) and that ``½(v_i x − κ k_i|x|)`` is
+concave in ``x`` (its minimum over the interval of ``Δz_i`` is at an end).  Over every flip
+set of at most ``r`` points of an allowed set the worst case is the sum of the ``r`` most
+negative ``τ_i``: a bound with no iteration, no solver and no PSD-ness beyond the one (S2)
+needs.  The upper read-out (multiclass rivals) is the mirror image,
+``v·Δz ≤ Σ_{i∈A} max_x ½ (v_i x + κ k_i |x|) + rest``.
+
+Against (S1)+(S2), which bound ``‖δ‖`` first and read it out by Cauchy–Schwarz, (B3) keeps the
+flipped points' *direct* effect ``v_i Δz_i`` exact and halves the Cauchy–Schwarz part; on the
+C·rowsum-10 CSBM instances (n = 80) it is 1.4–1.8× tighter at every remaining budget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["flip_terms", "smallest_sums", "suffix_smallest_sums", "drop_bounds", "row_blocks"]
+
+_BLOCK = 1 << 22  # elements per (rows × nodes × n) block
+
+
+def flip_terms(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.ndarray,
+               k: np.ndarray, upper: bool = False) -> np.ndarray:
+    """Per test row ``t``, node ``p`` and point ``i``: ``τ_{t,p,i}`` of (B3).
+
+    ``V`` (rows, n) read-out rows (signed so that the margin is ``V·z``), ``Z``/``Y`` (p, n)
+    the nodes' exact ``z`` and labels, ``kappa`` (rows,) the (S2) read-out norms, ``k`` (n,)
+    ``√K_ii``.  ``upper``: the mirror bound ``max_x ½(v_i x + κ k_i |x|) ≥ 0`` on an increase.
+    Returns (rows, p, n); every entry is ``≤ 0`` (``≥ 0`` with ``upper``) up to rounding.
+    """
+    X1 = -Z  # flipped point released to α' = 0
+    X2 = -Y * C - Z  # flipped point at the new bound α' = C
+    out = np.empty((len(V), len(Z), Z.shape[1]))
+    step = max(1, _BLOCK // max(1, Z.size))
+    for s in range(0, len(V), step):
+        v = V[s:s + step, None, :]
+        ck = (kappa[s:s + step, None, None] * k[None, None, :])
+        if upper:
+            out[s:s + step] = 0.5 * np.maximum(v * X1 + ck * np.abs(X1),
+                                               v * X2 + ck * np.abs(X2))
+        else:
+            out[s:s + step] = 0.5 * np.minimum(v * X1 - ck * np.abs(X1),
+                                               v * X2 - ck * np.abs(X2))
+    return out
+
+
+def smallest_sums(T: np.ndarray, allowed: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``Σ`` of the ``r_p`` smallest non-positive entries of ``T[t, p, allowed[p]]``.
+
+    ``T`` (rows, p, n), ``allowed`` (p, n) bool, ``r`` (p,) flips per node (0 gives 0).
+    Flip sets may be smaller than ``r``, so positive entries never count: the result is
+    the minimum of ``Σ_{i∈A} T_i`` over ``A ⊆ allowed``, ``|A| ≤ r``.  Returns (rows, p).
+    """
+    rows, p, n = T.shape
+    r = np.minimum(np.asarray(r, int), n)
+    out = np.zeros((rows, p))
+    if p == 0 or rows == 0 or r.max(initial=0) <= 0:
+        return out
+    rm = int(r.max())
+    W = np.where(allowed[None], np.minimum(T, 0.0), 0.0)
+    if rm < n:
+        W = np.partition(W, rm - 1, axis=2)[:, :, :rm]
+    W = np.sort(W, axis=2)
+    cs = np.cumsum(W, axis=2)
+    has = r > 0
+    out[:, has] = cs[:, np.flatnonzero(has), r[has] - 1]
+    return out
+
+
+def suffix_smallest_sums(T: np.ndarray, allowed: np.ndarray, parent: np.ndarray,
+                         start: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``Σ`` of the ``r_q`` smallest non-positive ``T[t, parent_q, j]`` over allowed ``j ≥
+    start_q``: :func:`smallest_sums` for the suffix sets of a search tree's children, with
+    one right-to-left sweep per parent (the ``max r`` smallest values so far, kept sorted)
+    instead of one sort per child.  ``T`` (rows, P, n), ``allowed`` (n,) bool, ``parent``,
+    ``start``, ``r`` (q,).  Returns (rows, q)."""
+    rows, P, n = T.shape
+    q = len(parent)
+    out = np.zeros((rows, q))
+    r = np.minimum(np.asarray(r, int), n)
+    rm = int(r.max(initial=0))
+    if q == 0 or rows == 0 or rm <= 0:
+        return out
+    start = np.asarray(start, int)
+    by_start = {int(s): np.flatnonzero(start == s) for s in np.unique(start)}
+    best = np.zeros((rows, P, rm))
+    for s in range(n - 1, -1, -1):
+        if allowed[s]:
+            v = np.minimum(T[:, :, s:s + 1], 0.0)
+            best = np.sort(np.concatenate([best, v], axis=2), axis=2)[:, :, :rm]
+        qs = by_start.get(s)
+        if qs is None:
+            continue
+        qs = qs[r[qs] > 0]
+        if len(qs):
+            cs = np.cumsum(best[:, parent[qs], :], axis=2)
+            out[:, qs] = cs[:, np.arange(len(qs)), r[qs] - 1]
+    return out
+
+
+def row_blocks(rows: int, per_row: int):
+    """Slices of at most ``_BLOCK / per_row`` rows (bounded memory for (rows × p × n))."""
+    step = max(1, _BLOCK // max(1, per_row))
+    return [slice(s, s + step) for s in range(0, rows, step)]
+
+
+def drop_bounds(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.ndarray,
+                k: np.ndarray, allowed: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """(B3) over flip sets of at most ``r_p`` allowed points below each node ``p``: the
+    smallest ``Σ_{i∈A} τ_i`` (rows, p), computed in row blocks (bounded memory)."""
+    out = np.zeros((len(V), len(Z)))
+    for b in row_blocks(len(V), Z.size):
+        out[b] = smallest_sums(flip_terms(V[b], Z, Y, C, kappa[b], k), allowed, r)
+    return out

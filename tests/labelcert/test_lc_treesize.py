@@ -1,0 +1,63 @@
+"""Knuth's tree estimate (the search cost model) is unbiased for the search's retrained
+nodes: on instances whose open rows are robust (no witness closes rows, so the pruning is
+static) the mean over many dives equals the nodes ``search_binary`` retrains."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._search import search_binary
+from certmodel.labelcert._stability import KernelGeometry
+from certmodel.labelcert._treesize import estimate_binary_search
+from certmodel.learners import solve_svm_dual
+from tests.labelcert.oracles import random_instance
+
+
+def _clustered(seed, n, m=8):
+    """Two Gaussian clusters (labels = cluster, a few noisy): many robust test points."""
+    rng = np.random.default_rng(seed)
+    lab = rng.integers(0, 2, n + m)
+    X = rng.normal(size=(n + m, 3)) + 1.2 * (2 * lab[:, None] - 1)
+    y = np.where(lab[:n] == 1, 1, -1)
+    y[rng.random(n) < 0.1] *= -1
+    Kf = X @ X.T + 0.3 * np.eye(n + m)
+    return Kf[:n, :n], y, Kf[n:, :n]
+
+
+def _robust_rows_instance(seed, n, C, B):
+    K, y, K_test = _clustered(seed, n) if seed >= 0 else random_instance(-seed, n, m=8)
+    prob = Problem.create(K, y, K_test, C)
+    a0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
+    s = np.where(prob.K_test @ (prob.y_pm * a0) >= 0, 1.0, -1.0)
+    eps = 1e-6 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    geo = KernelGeometry(prob.K)
+    res = search_binary(prob, a0, s, np.arange(8), [B], np.ones((8, 1), bool), eps, geo)
+    rows = np.flatnonzero(np.minimum(res.visited, res.pruned)[:, 0] > eps)
+    return prob, a0, s, eps, geo, rows
+
+
+def test_estimate_matches_the_searched_tree():
+    checked = 0
+    for seed in range(40):
+        prob, a0, s, eps, geo, rows = _robust_rows_instance(seed, 14, 0.05, 3)
+        if not len(rows):
+            continue
+        res = search_binary(prob, a0, s, rows, [3], np.ones((len(rows), 1), bool), eps, geo)
+        assert res.complete.all()
+        if res.nodes < 40:
+            continue
+        est, secs = estimate_binary_search(prob, a0, s, rows, 3, eps, geo, dives=400, seed=1)
+        assert abs(est - res.nodes) <= 0.2 * res.nodes, (seed, est, res.nodes)
+        assert secs > 0
+        checked += 1
+        if checked == 3:
+            return
+    raise AssertionError(f"only {checked} instances with a non-trivial robust tree")
+
+
+def test_estimate_without_bound_or_rows():
+    prob, a0, s, eps, geo, rows = _robust_rows_instance(1, 8, 2.0, 2)
+    assert estimate_binary_search(prob, a0, s, rows, 2, eps, None) == (np.inf, np.inf)
+    assert estimate_binary_search(prob, a0, s, np.zeros(0, int), 2, eps, geo) == \
+        (np.inf, np.inf)
