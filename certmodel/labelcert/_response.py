@@ -34,22 +34,31 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["flip_terms", "smallest_sums", "suffix_smallest_sums", "drop_bounds", "row_blocks"]
+__all__ = ["flip_terms", "smallest_sums", "suffix_smallest_sums", "drop_bounds", "row_blocks",
+           "Readout", "moving_points", "flip_pins"]
 
 _BLOCK = 1 << 22  # elements per (rows × nodes × n) block
 
 
 def flip_terms(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.ndarray,
-               k: np.ndarray, upper: bool = False) -> np.ndarray:
+               k: np.ndarray, upper: bool = False, pin: np.ndarray | None = None,
+               ) -> np.ndarray:
     """Per test row ``t``, node ``p`` and point ``i``: ``τ_{t,p,i}`` of (B3).
 
     ``V`` (rows, n) read-out rows (signed so that the margin is ``V·z``), ``Z``/``Y`` (p, n)
     the nodes' exact ``z`` and labels, ``kappa`` (rows,) the (S2) read-out norms, ``k`` (n,)
     ``√K_ii``.  ``upper``: the mirror bound ``max_x ½(v_i x + κ k_i |x|) ≥ 0`` on an increase.
-    Returns (rows, p, n); every entry is ``≤ 0`` (``≥ 0`` with ``upper``) up to rounding.
+    ``pin`` (n,), optional: 1 where a flipped point's ``α'`` is known to be 0, 2 where it is
+    known to be ``C`` (its margin under the new label stays above / below 1 in every
+    relabelling considered): only that end of the interval of ``Δz_i`` is used.
+    Returns (rows, p, n); every entry is ``≤ 0`` (``≥ 0`` with ``upper``) up to rounding
+    (without ``pin``).
     """
     X1 = -Z  # flipped point released to α' = 0
     X2 = -Y * C - Z  # flipped point at the new bound α' = C
+    if pin is not None:
+        X1 = np.where(pin[None, :] == 2, X2, X1)
+        X2 = np.where(pin[None, :] == 1, X1, X2)
     out = np.empty((len(V), len(Z), Z.shape[1]))
     step = max(1, _BLOCK // max(1, Z.size))
     for s in range(0, len(V), step):
@@ -125,10 +134,87 @@ def row_blocks(rows: int, per_row: int):
 
 
 def drop_bounds(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.ndarray,
-                k: np.ndarray, allowed: np.ndarray, r: np.ndarray) -> np.ndarray:
+                k: np.ndarray, allowed: np.ndarray, r: np.ndarray,
+                pin: np.ndarray | None = None) -> np.ndarray:
     """(B3) over flip sets of at most ``r_p`` allowed points below each node ``p``: the
     smallest ``Σ_{i∈A} τ_i`` (rows, p), computed in row blocks (bounded memory)."""
     out = np.zeros((len(V), len(Z)))
     for b in row_blocks(len(V), Z.size):
-        out[b] = smallest_sums(flip_terms(V[b], Z, Y, C, kappa[b], k), allowed, r)
+        out[b] = smallest_sums(flip_terms(V[b], Z, Y, C, kappa[b], k, pin=pin), allowed, r)
     return out
+
+
+class Readout:
+    """The read-out (B3) uses: ``V`` (rows, n) the linear coefficient of each flipped
+    point's ``Δz_i``, ``kappa`` (rows,) and ``k`` (n,) the ball term, ``rest`` (rows,) the
+    additive slack.  :meth:`full` is (B3) as stated; :meth:`projected` is (B3ᵁ)."""
+
+    def __init__(self, V, kappa, k, rest, pin=None):
+        self.V, self.kappa, self.k, self.rest, self.pin = V, kappa, k, rest, pin
+
+    @classmethod
+    def full(cls, V, kappa, k, rest):
+        """(B3): ``τ_i = min_x ½(v_i x − κ k_i |x|)`` — ``V/2``, ``κ/2``-scaled as
+        :func:`flip_terms` applies the ½ itself."""
+        return cls(V, kappa, k, rest)
+
+    @classmethod
+    def projected(cls, K, V, kappa, k, rest, moving, C, pin=None):
+        """(B3ᵁ): only the points ``U = moving`` can change ``α`` anywhere in the subtree
+        (outside ``U`` the margin's interval over every admissible relabelling stays on one
+        side of 1), so the response ``δ_R`` lies in ``span φ_U``.  With ``P`` the orthogonal
+        projection onto it, ``‖Pδ_R + Pδ_A/2‖ ≤ ‖Pδ_A‖/2`` and
+
+            s_t Δf_t ≥ Σ_{i∈A} min_x [(v_i − ½ w_i) x − ½ κ_U p_i |x|] − rest − slack,
+
+        ``w_i = (Pφ_t)·φ_i = K_iU K_UU⁺ K_Ut``, ``p_i = ‖Pφ_i‖``, ``κ_U = ‖Pφ_t‖``.  ``P`` is
+        built from the eigenvectors of ``K_UU`` with ``λ > τ = 1e-13 λ_max``; the dropped
+        part ``e`` of ``δ_R`` has ``‖e‖ ≤ ε = √τ · 2C√|U|``, which adds
+        ``κ(ε + √(‖δ_A‖_max ε))`` to the slack (``‖δ_A‖ ≤ 2C Σ k_i``).  ``pin``: see
+        :func:`flip_pins`."""
+        U = np.flatnonzero(moving)
+        if len(U) == len(k):
+            return cls(V, kappa, k, rest, pin)
+        if len(U) == 0:  # nothing responds: the change is the flipped points' own, exactly
+            return cls(2.0 * V, np.zeros_like(kappa), np.zeros_like(k), rest, pin)
+        lam, Q = np.linalg.eigh(0.5 * (K[np.ix_(U, U)] + K[np.ix_(U, U)].T))
+        tau = 1e-13 * max(float(lam.max()), 0.0)
+        keep = lam > tau
+        H = Q[:, keep] / np.sqrt(lam[keep])  # P φ_x has coordinates Hᵀ K_Ux
+        Gt = V[:, U] @ H  # (rows, d): coordinates of P φ_t
+        Gi = K[:, U] @ H  # (n, d): coordinates of P φ_i
+        W = Gt @ Gi.T  # (rows, n): (Pφ_t)·(Pφ_i) = (Pφ_t)·φ_i
+        kap_u = np.linalg.norm(Gt, axis=1) * (1.0 + 1e-9)
+        p = np.linalg.norm(Gi, axis=1) * (1.0 + 1e-9)
+        eps_e = np.sqrt(tau) * 2.0 * C * np.sqrt(len(U))
+        dmax = 2.0 * C * float(k.sum())
+        slack = kappa * (eps_e + np.sqrt(dmax * eps_e))
+        # flip_terms computes ½ min_x (V x − κ k |x|): pass 2(v − w/2) and κ_U, p
+        return cls(2.0 * V - W, kap_u, p, rest + slack, pin)
+
+    def rows(self, idx):
+        return Readout(self.V[idx], self.kappa[idx], self.k, self.rest[idx], self.pin)
+
+
+def flip_pins(g_lo: np.ndarray, g_hi: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
+    """Per point: 2 if its margin under the *flipped* label, ``−y_j [g_lo, g_hi]``, stays
+    below 1 (a flipped point is then a margin error, ``α' = C``), 1 if it stays above 1
+    (``α' = 0``), 0 otherwise — valid in every relabelling the bounds cover."""
+    tol = 1e-9 * np.maximum(1.0, np.abs(g_lo) + np.abs(g_hi))
+    f_lo = np.minimum(-y_pm * g_lo, -y_pm * g_hi)
+    f_hi = np.maximum(-y_pm * g_lo, -y_pm * g_hi)
+    return np.where(f_hi < 1 - tol, 2, np.where(f_lo > 1 + tol, 1, 0))
+
+
+def moving_points(g_lo: np.ndarray, g_hi: np.ndarray, y_pm: np.ndarray,
+                  flippable: np.ndarray) -> np.ndarray:
+    """``U``: points whose ``α`` may differ between two admissible relabellings — the
+    margin interval ``y_j [g_lo, g_hi]`` contains 1 under the clean label, or (flippable
+    points) under the flipped one.  Elsewhere ``α_j`` is ``C`` (margin < 1 throughout) or 0
+    (margin > 1 throughout) in every relabelling the bounds cover."""
+    tol = 1e-9 * np.maximum(1.0, np.abs(g_lo) + np.abs(g_hi))
+    m_lo = np.minimum(y_pm * g_lo, y_pm * g_hi)
+    m_hi = np.maximum(y_pm * g_lo, y_pm * g_hi)
+    clean = (m_lo <= 1 + tol) & (m_hi >= 1 - tol)
+    flipped = (-m_hi <= 1 + tol) & (-m_lo >= 1 - tol)
+    return clean | (np.asarray(flippable, bool) & flipped)

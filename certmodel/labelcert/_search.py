@@ -54,12 +54,15 @@ import numpy as np
 
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.labelcert._response import (
+    Readout,
     drop_bounds,
+    flip_pins,
     flip_terms,
+    moving_points,
     row_blocks,
     suffix_smallest_sums,
 )
-from certmodel.labelcert._stability import KernelGeometry, hinge_gap
+from certmodel.labelcert._stability import KernelGeometry, budget_bounds, hinge_gap
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
 __all__ = ["SearchResult", "stability_radius_batch", "search_binary", "search_multiclass",
@@ -228,13 +231,28 @@ class _Tracker:
                                                                           np.inf))
 
 
+def b3_readout(prob, geo, alpha0, y_pm, V, kappa, rest, budget, flippable, min_cost,
+               ) -> Readout:
+    """The (B3ᵁ) read-out for a search from the exact clean solution ``alpha0`` (labels
+    ``y_pm``) up to ``budget``: ``U`` from the (S1)/(B3) bounds on ``K z'`` over every
+    admissible relabelling (:func:`~certmodel.labelcert._stability.budget_bounds`), then
+    :meth:`Readout.projected` (plain (B3) where every point may move)."""
+    flips = int(_max_flips_vec(np.array([budget]), min_cost, prob.n)[0])
+    bounds = budget_bounds(geo, prob.K, y_pm, prob.C, alpha0, flips, flippable)
+    if bounds is None:
+        return Readout.full(V, kappa, geo.diag_sqrt, rest)
+    U = moving_points(bounds[0], bounds[1], y_pm, flippable)
+    pin = flip_pins(bounds[0], bounds[1], y_pm)
+    return Readout.projected(prob.K, V, kappa, geo.diag_sqrt, rest, U, prob.C, pin)
+
+
 def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Nodes (columns) whose subtree some active row still needs: ``lb_t ≤ eps_t``."""
     return ((lb <= eps[:, None]) & active[:, None]).any(axis=0)
 
 
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
-            flippable, min_cost, Kt, ZP, YP):
+            flippable, min_cost, ro, ZP, YP):
     """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
     retraining them, with the parent as the base node (margins ``MP``, functional margins
     ``aP``, ``z`` and labels ``ZP``/``YP``): the child's subtree flips ``i`` and at most
@@ -258,9 +276,10 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
         room = (R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL
         room &= ((jj[None, :] > ic[:, None]) & flippable[None, :]).any(axis=1)
         Mr = MP[np.ix_(rr, pc)]
-        b3 = Mr - rest[rr, None]
+        b3 = Mr - ro.rest[rr, None]
         for blk in row_blocks(len(rr), len(up) * n):
-            Tb = flip_terms(Kt[rr[blk]], ZP[up], YP[up], C, kappa[rr[blk]], ksq)
+            Tb = flip_terms(ro.V[rr[blk]], ZP[up], YP[up], C, ro.kappa[rr[blk]], ro.k,
+                            pin=ro.pin)
             b3[blk] += Tb[:, inv, ic] + suffix_smallest_sums(
                 Tb, flippable, inv, ic + 1, np.where(room, np.maximum(rf - 1, 0), 0))
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
@@ -289,7 +308,7 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
     return skip, lb
 
 
-def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, Kt, eps_r, kappa, rest, ksq,
+def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, rest, ksq,
                     C, K, min_cost):
     """Lower bounds (rows, p) on every margin below the nodes ``cand`` (−inf elsewhere,
     +inf on inactive rows): the larger of (B3) of :mod:`certmodel.labelcert._response` and
@@ -302,8 +321,8 @@ def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, Kt, eps_r, kappa, 
         rr = np.flatnonzero(Rmax == R)
         r_flips = _max_flips_vec(R - cc[ci], min_cost, n)
         Mr = M[np.ix_(rr, ci)]
-        b3 = Mr + drop_bounds(Kt[rr], Z[ci], Y[ci], C, kappa[rr], ksq, allowed[ci],
-                              r_flips) - rest[rr, None]
+        b3 = Mr + drop_bounds(ro.V[rr], Z[ci], Y[ci], C, ro.kappa[rr], ro.k, allowed[ci],
+                              r_flips, ro.pin) - ro.rest[rr, None]
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
         delta = np.zeros(len(ci))
         for rf in np.unique(r_flips[open_]):
@@ -343,10 +362,12 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     eps_r = np.asarray(eps, float)[rows]
     tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
     use_bound = geo is not None and geo.psd
+    y0 = prob.y_pm
     if use_bound:
         kappa, rest = geo.readout(prob.K_test[rows], C)
         ksq = geo.diag_sqrt
-    y0 = prob.y_pm
+        ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
+                        min_cost)
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
     # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,))
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
@@ -373,7 +394,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             ZP = Y * A
             MP, aP = Kt @ ZP.T - off, Y * (ZP @ K)
             skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
-                                cost, flippable, min_cost, Kt, ZP, Y)
+                                cost, flippable, min_cost, ro, ZP, Y)
             if skip.any():
                 pruned += int(skip.sum())
                 tr.prune(lbP[:, skip], c[par[skip]])
@@ -410,7 +431,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             # (lb ≤ margin): the bound is computed for those nodes only
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
-                lb = _subtree_bounds(M, Z, Yc, cc, allowed, cand, Rmax, active, Kt, eps_r,
+                lb = _subtree_bounds(M, Z, Yc, cc, allowed, cand, Rmax, active, ro, eps_r,
                                      kappa, rest, ksq, C, K, min_cost)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
@@ -434,11 +455,14 @@ def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
 
 
 def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, Rmax, active,
-                       eps_r, kappa, rest, ksq, C, cost, flippable, min_cost):
-    """Multiclass :func:`_screen`: child ``(par[q], j[q] → new[q])``'s subtree bounded by
-    (B2) from the parent.  Problem ``k`` sees the flip of ``j`` only if ``k ∈ {y_j, new}``,
-    and further flips only at ``j' > j`` that leave ``k`` or (``k`` a target) move to it; a
-    leaf child changes problems ``y_j`` and ``new`` alone (every other ``f_k`` is exact)."""
+                       eps_r, kappa, rest, ksq, C, cost, flippable, min_cost, ros, ZP, YP):
+    """Multiclass :func:`_screen`: child ``(par[q], j[q] → new[q])``'s subtree bounded from
+    the parent (``z``/labels ``ZP``, ``YP`` of shape (P, K, n)).  Problem ``k`` sees the flip
+    of ``j`` only if ``k ∈ {y_j, new}``, and further flips only at ``j' > j`` that leave
+    ``k`` or (``k`` a target) move to it; a leaf child changes problems ``y_j`` and ``new``
+    alone (every other ``f_k`` is exact).  Each logit's interval is the intersection of
+    (B3ᵁ) (read-outs ``ros``; ``j``'s term forced in its two problems) and, for the
+    children (B3ᵁ) leaves open, (B2)."""
     q = len(par)
     n = aP.shape[2]
     nK = aP.shape[1]
@@ -449,22 +473,38 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
     jj = np.arange(n)
     pc, jc, nc = par[cand], j[cand], new[cand]
     oc = codes[jc]
+    up_, inv = np.unique(pc, return_inverse=True)
+    touched = (np.arange(nK)[None, :] == oc[:, None]) | (np.arange(nK)[None, :] == nc[:, None])
     single = None
     for R in np.unique(Rmax[active]):
+        rr = np.flatnonzero(Rmax == R)
         rf = _max_flips_vec(R - c_par[pc], min_cost, n)
         later = (jj[None, :] > jc[:, None]) & flippable[None, :]
         room = ((R - c_par[pc] - cost[jc]) >= min_cost - _COST_TOL) & later.any(axis=1)
-        delta = np.zeros((len(pc), nK))
-        if (~room).any():
+        nxt = np.where(room, np.maximum(rf - 1, 0), 0)
+        Fq = FP[rr][:, pc]  # (rows, q, K)
+        lo, hi = Fq.copy(), Fq.copy()
+        for k, ro in enumerate(ros):
+            allow_k = flippable & ((codes == k) | targets[k])
+            for blk in row_blocks(len(rr), len(up_) * n):
+                rb = rr[blk]
+                for sign, out in ((1.0, lo), (-1.0, hi)):
+                    T = flip_terms(sign * ro.V[rb], ZP[up_, k], YP[up_, k], C, ro.kappa[rb],
+                                   ro.k, pin=ro.pin)
+                    own = np.where(touched[None, :, k], T[:, inv, jc], 0.0)
+                    out[blk, :, k] += sign * (own + suffix_smallest_sums(T, allow_k, inv,
+                                                                         jc + 1, nxt)
+                                              - ro.rest[rb, None])
+        open_ = _need(_ovr_bound(lo, hi, tops_r[rr]), eps_r[rr], np.ones(len(rr), bool))
+        delta = np.full((len(pc), nK), np.inf)
+        leaf = open_ & ~room
+        if leaf.any():
             if single is None:
                 single = np.stack([single_flip_radius(aP[pc, k, jc], ksq[jc], C)
                                    for k in range(nK)], axis=1)
-            touched = (np.arange(nK)[None, :] == oc[:, None]) | \
-                (np.arange(nK)[None, :] == nc[:, None])
-            delta[~room] = np.where(touched[~room], single[~room], 0.0)
-        rr = np.flatnonzero(Rmax == R)
-        for r_ in np.unique(rf[room]):
-            sel = room & (rf == r_)
+            delta[leaf] = np.where(touched[leaf], single[leaf], 0.0)
+        for r_ in np.unique(rf[room & open_]):
+            sel = room & open_ & (rf == r_)
             if r_ <= 0:
                 continue
             # (B2) exceeds eps once every class's radius is below this common target
@@ -476,34 +516,35 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
                 allow |= later[sel] & ((codes == k) | targets[k])[None, :]
                 delta[sel, k] = stability_radius_batch(aP[pc[sel], k], ksq, C, int(r_), allow,
                                                        target)
-        rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
-        Fq = FP[rr][:, pc]
-        lo, hi = Fq - rad, Fq + rad
+        fin = np.isfinite(delta)[None]
+        rad = np.where(fin, kappa[rr, None, None] * np.where(fin, delta[None], 0.0)
+                       + rest[rr, None, None], np.inf)
+        lo = np.maximum(lo, Fq - rad)
+        hi = np.minimum(hi, Fq + rad)
         sub = np.full((len(rr), q), -np.inf)
-        for u, t in enumerate(rr):
-            a_ = tops_r[t]
-            sub[u, cand] = lo[u][:, a_] - np.delete(hi[u], a_, axis=1).max(axis=1)
+        sub[:, cand] = _ovr_bound(lo, hi, tops_r[rr])
         lb[rr] = sub
     lb[~active] = np.inf
     skip = cand & ~_need(lb, eps_r, active)
     return skip, lb
 
 
-def _class_bounds(Kt, Z, Y, C, kappa, ksq, allow, r, rows):
-    """(B3) per binary problem ``k``: ``(down, up)`` (rows, q, K) with every descendant's
-    logit ``f_k ∈ [f_k + down_k, f_k + up_k]`` (± ``rest``), from ``Z``, ``Y`` (q, K, n)."""
+def _class_bounds(ros, Z, Y, C, allow, r, rows):
+    """(B3ᵁ) per binary problem ``k`` (read-out ``ros[k]``): ``(down, up)`` (rows, q, K)
+    with every descendant's logit ``f_k ∈ [f_k + down_k − rest_k, f_k + up_k + rest_k]``,
+    from ``Z``, ``Y`` (q, K, n); ``rest_k`` is folded in."""
     nK = Z.shape[1]
     down = np.empty((len(rows), Z.shape[0], nK))
     up = np.empty_like(down)
-    for k in range(nK):
-        down[:, :, k] = drop_bounds(Kt[rows], Z[:, k], Y[:, k], C, kappa[rows], ksq, allow[k],
-                                    r)
-        up[:, :, k] = -drop_bounds(-Kt[rows], Z[:, k], Y[:, k], C, kappa[rows], ksq,
-                                   allow[k], r)
+    for k, ro in enumerate(ros):
+        down[:, :, k] = drop_bounds(ro.V[rows], Z[:, k], Y[:, k], C, ro.kappa[rows], ro.k,
+                                    allow[k], r, ro.pin) - ro.rest[rows, None]
+        up[:, :, k] = ro.rest[rows, None] - drop_bounds(
+            -ro.V[rows], Z[:, k], Y[:, k], C, ro.kappa[rows], ro.k, allow[k], r, ro.pin)
     return down, up
 
 
-def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, Kt, tops_r,
+def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r,
                                eps_r, kappa, rest, ksq, C, K, min_cost, codes, targets):
     """Multiclass :func:`_subtree_bounds`: each logit ``f_k`` of a descendant lies in the
     intersection of its (B3) interval and its (B2) interval ``f_k ± (κ Δ^k_r + ρ')``; the
@@ -520,9 +561,8 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, K
         rr = np.flatnonzero(Rmax == R)
         rf_all = _max_flips_vec(R - cc[ci], min_cost, n)
         Fc = F[rr][:, ci]  # (rows, q, K)
-        down, up = _class_bounds(Kt, Zc, Yc, C, kappa, ksq, allow, rf_all, rr)
-        lo_f = Fc + down - rest[rr, None, None]
-        hi_f = Fc + up + rest[rr, None, None]
+        down, up = _class_bounds(ros, Zc, Yc, C, allow, rf_all, rr)
+        lo_f, hi_f = Fc + down, Fc + up
         mar = _ovr_bound(lo_f, hi_f, tops_r[rr])
         open_ = _need(mar, eps_r[rr], np.ones(len(rr), bool))
         if open_.any():
@@ -581,10 +621,15 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
     eps_r = np.asarray(eps, float)[rows]
     tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
     use_bound = geo is not None and geo.psd
+    cls = np.arange(nK)
     if use_bound:
         kappa, rest = geo.readout(Kt, C)
         ksq = geo.diag_sqrt
-    cls = np.arange(nK)
+        # problem k sees flips of points leaving k or (k a target) moving to k
+        ros = [b3_readout(prob, geo, np.asarray(alphas, float)[k],
+                          np.where(codes == k, 1.0, -1.0), Kt, kappa, rest, float(bud.max()),
+                          flippable & ((codes == k) | targets[k]), min_cost)
+               for k in range(nK)]
     # (new class option o of point j): the o-th target class other than codes[j]
     opts = [np.array([c for c in cls if targets[c] and c != codes[j_]]) for j_ in range(n)]
     cj = np.concatenate([np.full(len(o), j_) for j_, o in enumerate(opts)]).astype(np.int64)
@@ -639,7 +684,8 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                         break
                     skip, lbP = _screen_multiclass(
                         aP, FP, MP, tops_r, c, par, cj[opt], cc_new[opt], codes, targets,
-                        Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost)
+                        Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost,
+                        ros, ZP, YP)
                     if skip.any():
                         pruned += int(skip.sum())
                         tr.prune(lbP[:, skip], c[par[skip]])
@@ -688,7 +734,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
                 lb = _subtree_bounds_multiclass(
-                    M, F, Z, Yall, cc, allowed, cand, Rmax, active, Kt, tops_r, eps_r, kappa,
+                    M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r, eps_r, kappa,
                     rest, ksq, C, K, min_cost, codes, targets)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
@@ -724,10 +770,11 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     count = np.full(len(bud), int(np.sum(m0 <= 0)))
     witness: list[tuple] = [() for _ in bud]
     use_bound = geo is not None and geo.psd
+    Rtop = float(bud.max()) if len(bud) else 0.0
     if use_bound:
         kappa, rest = geo.readout(prob.K_test, C)
         ksq = geo.diag_sqrt
-    Rtop = float(bud.max()) if len(bud) else 0.0
+        ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
               np.zeros(1))]
     nodes = 0
@@ -780,8 +827,8 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 rf_all = _max_flips_vec(Rtop - cc, min_cost, n)
                 ci = np.flatnonzero(cand)
                 # (B3) first; (B1)'s radius only where (B3) cannot settle the count
-                lb = M[:, ci] + drop_bounds(Kt, Z[ci], Yc[ci], C, kappa, ksq, allowed[ci],
-                                            rf_all[ci]) - rest[:, None]
+                lb = M[:, ci] + drop_bounds(ro.V, Z[ci], Yc[ci], C, ro.kappa, ro.k,
+                                            allowed[ci], rf_all[ci], ro.pin) - ro.rest[:, None]
                 open_ = np.sum(lb <= 0, axis=0) > best[ci]
                 delta = np.zeros(len(ci))
                 for rf in np.unique(rf_all[ci][open_]):

@@ -118,16 +118,28 @@ def budget_bounds(geo: KernelGeometry, K: np.ndarray, y_pm: np.ndarray, C: float
     ``allowed`` restricts the flipped points to a mask (threat model; with per-point costs
     pass ``budget = max_flips(cost budget)``, the most points any admissible set holds).
 
-    Returns ``(g_lo, g_hi, delta)`` with ``g_lo ≤ (K z')_i ≤ g_hi`` (``|Δg_i| ≤ √K_ii Δ``)
-    and ``Δ`` the radius of (S1), or ``None`` when the kernel is not PSD.
+    Returns ``(g_lo, g_hi, delta)`` with ``g_lo ≤ (K z')_i ≤ g_hi`` and ``Δ`` the radius of
+    (S1), or ``None`` when the kernel is not PSD.  Each interval is the intersection of
+    ``g_i ± √K_ii Δ`` and the response-ball interval (B3) of
+    :mod:`certmodel.labelcert._response` for the read-out ``v = K_i`` (``κ = √K_ii``).
     """
+    from certmodel.labelcert._response import drop_bounds
+
     if not geo.psd:
         return None
     z = y_pm * alpha
     g = K @ z
-    delta = stability_radius(y_pm * g, geo.diag_sqrt, C, budget, allowed)
-    r = geo.diag_sqrt * delta * (1.0 + 1e-9) + 1e-12 * C * np.abs(K).sum(axis=1)
-    return g - r, g + r, delta
+    k = geo.diag_sqrt
+    delta = stability_radius(y_pm * g, k, C, budget, allowed)
+    slack = 1e-12 * C * np.abs(K).sum(axis=1)
+    r = k * delta * (1.0 + 1e-9) + slack
+    mask = np.ones((1, len(g)), bool) if allowed is None else np.asarray(allowed, bool)[None]
+    flips = np.array([min(int(budget), len(g))])
+    down = drop_bounds(K, z[None], y_pm[None], C, k * (1.0 + 1e-9), k, mask, flips)[:, 0]
+    up = -drop_bounds(-K, z[None], y_pm[None], C, k * (1.0 + 1e-9), k, mask, flips)[:, 0]
+    lo = np.maximum(g - r, g + down * (1.0 + 1e-9) - slack)
+    hi = np.minimum(g + r, g + up * (1.0 + 1e-9) + slack)
+    return lo, hi, delta
 
 
 def readout_radius(geo: KernelGeometry, V: np.ndarray, C: float, delta: float) -> np.ndarray:

@@ -33,6 +33,7 @@ from certmodel.labelcert._search import (
     _need,
     _screen,
     _subtree_bounds,
+    b3_readout,
 )
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
@@ -61,6 +62,8 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     eps_r = np.asarray(eps, float)[rows]
     kappa, rest = geo.readout(prob.K_test[rows], C)
     ksq = geo.diag_sqrt
+    ro = b3_readout(prob, geo, alpha0, prob.y_pm, Kt, kappa, rest, float(budget), flippable,
+                    min_cost)
     Rmax = np.full(len(rows), float(budget))
     active = np.ones(len(rows), bool)
     jj = np.arange(n)
@@ -81,7 +84,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
             MP, aP = Kt @ ZP.T, Y[None] * (ZP @ K)
             skip, _ = _screen(aP, MP, np.array([c]), np.zeros(len(kids), int), kids, Rmax,
                               active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost,
-                              Kt, ZP, Y[None])
+                              ro, ZP, Y[None])
             kids = kids[~skip]
             if not len(kids):
                 break
@@ -102,7 +105,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
             keep = expandable.copy()
             cand = expandable & ~_need(M, eps_r, active)
             if cand.any():
-                lb = _subtree_bounds(M, Z, Yc, cc, allowed, cand, Rmax, active, Kt, eps_r,
+                lb = _subtree_bounds(M, Z, Yc, cc, allowed, cand, Rmax, active, ro, eps_r,
                                      kappa, rest, ksq, C, K, min_cost)
                 keep = expandable & _need(lb, eps_r, active)
             go = np.flatnonzero(keep)

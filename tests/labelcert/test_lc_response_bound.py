@@ -115,3 +115,67 @@ def test_b3_prunes_more_than_b1_alone_with_the_same_verdicts(monkeypatch):
     np.testing.assert_array_equal(np.minimum(with_b3.visited, with_b3.pruned) > 0,
                                   np.minimum(without.visited, without.pruned) > 0)
     np.testing.assert_array_equal(with_b3.visited <= 0, without.visited <= 0)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 7), B=st.integers(1, 3),
+       logC=st.floats(-2.5, 1.0), logscale=st.floats(-3.0, 3.0), mask=st.booleans())
+def test_projected_b3_bounds_every_relabelling(seed, n, B, logC, logscale, mask):
+    """(B3ᵁ): U from the budget's bounds on K z'; only U responds.  Small C makes U small
+    (saturated points), where the bound approaches the exact flipped-point change."""
+    from certmodel.labelcert._response import Readout, flip_pins, moving_points
+    from certmodel.labelcert._stability import budget_bounds
+
+    K, y, K_test = random_instance(seed, n, m=4)
+    s_ = 10.0 ** logscale
+    K, K_test = K * s_, K_test * s_
+    C = 10.0 ** logC / s_
+    y = y.astype(float)
+    rng = np.random.default_rng(seed)
+    allowed = rng.random(n) < 0.7 if mask else np.ones(n, bool)
+    geo = KernelGeometry(K)
+    alpha = solve_svm_dual(K, y, C).alpha
+    z = y * alpha
+    f0 = K_test @ z
+    kappa, rest = geo.readout(K_test, C)
+    lo, hi, _ = budget_bounds(geo, K, y, C, alpha, B, allowed)
+    U = moving_points(lo, hi, y, allowed)
+    ro = Readout.projected(K, K_test, kappa, geo.diag_sqrt, rest, U, C, flip_pins(lo, hi, y))
+    T = flip_terms(ro.V, z[None], y[None], C, ro.kappa, ro.k, pin=ro.pin)[:, 0]
+    Tu = flip_terms(-ro.V, z[None], y[None], C, ro.kappa, ro.k, pin=ro.pin)[:, 0]
+    scale = C * np.abs(K_test).sum(axis=1) + 1e-300
+    for b in range(1, B + 1):
+        for S in itertools.combinations(np.flatnonzero(allowed), b):
+            yy = y.copy()
+            yy[list(S)] *= -1
+            d = K_test @ _z(K, yy, C) - f0
+            S = list(S)
+            assert np.all(d >= T[:, S].sum(axis=1) - ro.rest - 1e-7 * scale)
+            assert np.all(d <= -Tu[:, S].sum(axis=1) + ro.rest + 1e-7 * scale)
+
+
+def test_projected_b3_is_exact_when_nothing_responds():
+    """Tiny C: every point saturated and no margin can reach 1 — U is empty, every flipped
+    point is pinned at α' = C, and (B3ᵁ) equals the retrained change exactly."""
+    from certmodel.labelcert._response import Readout, flip_pins, moving_points
+    from certmodel.labelcert._stability import budget_bounds
+
+    K, y, K_test = random_instance(11, 6, m=3)
+    y = y.astype(float)
+    C = 1e-4
+    geo = KernelGeometry(K)
+    alpha = solve_svm_dual(K, y, C).alpha
+    lo, hi, _ = budget_bounds(geo, K, y, C, alpha, 2)
+    U = moving_points(lo, hi, y, np.ones(6, bool))
+    pin = flip_pins(lo, hi, y)
+    assert not U.any() and np.all(pin == 2)
+    kappa, rest = geo.readout(K_test, C)
+    ro = Readout.projected(K, K_test, kappa, geo.diag_sqrt, rest, U, C, pin)
+    z = y * alpha
+    T = flip_terms(ro.V, z[None], y[None], C, ro.kappa, ro.k, pin=ro.pin)[:, 0]
+    for S in ([0, 3], [1, 2], [5]):
+        yy = y.copy()
+        yy[S] *= -1
+        d = K_test @ _z(K, yy, C) - K_test @ z
+        np.testing.assert_allclose(T[:, S].sum(axis=1), d, rtol=1e-9,
+                                   atol=1e-9 * np.abs(d).max())
