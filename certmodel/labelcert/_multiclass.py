@@ -178,15 +178,17 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 return {"labels": labels}
 
             put_enumerated(put, dec, rows, worst, witness, budgets, B_enum, eps, labels_of)
-    # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
-    multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
+    # cheap stages first — the beam attack (witnesses), the relaxation's binary searches
+    # (proofs) — then branch and bound over relabellings where the cost model prefers it to
+    # the MILP (#12)
+    _beam_attacked(prob, budgets, opts, alphas, tops, dec, put, times)
     # the inexact relaxation is a lower bound of the exact worst margin: where its binary
     # searches prove it positive, the exact record is robust too (path search)
     for key, rec in _relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps,
                                          pred, dec).items():
         dec[key] = rec
         times[key[0]] += rec.wall_time
-    _beam_attacked(prob, budgets, opts, alphas, tops, dec, put, times)
+    multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
     models: dict[int, MulticlassMILP] = {}
     for t in range(prob.m):
         todo = sorted((B for B in budgets if (t, B) not in dec), reverse=True)
@@ -237,9 +239,11 @@ def certify_multiclass(prob: Problem, budgets: list[int], opts: LabelCertOptions
             for t in range(prob.m) for B in budgets]
 
 
-def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
-    """Exact records of the relabelling search (the exact worst margin is at least the
-    inexact bound, so it may replace the relaxation): ``{(t, B): record}``."""
+def _searched(prob, budgets, opts, alphas, F, tops, margins0, eps, pred) -> dict:
+    """Exact records (the exact worst margin is at least the inexact bound, so it may
+    replace the relaxation): greedy and beam attacks, then the relaxation's own binary
+    searches (cheap proofs), then the exact relabelling search on what is still open:
+    ``{(t, B): record}``."""
     dec: dict[tuple[int, int], CertificateRecord] = {}
     times = np.zeros(prob.m)
 
@@ -250,6 +254,12 @@ def _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred) -> dict:
             if margins0[t] <= 0 or B == 0:
                 dec[(t, B)] = None
     _attacked(prob, budgets, opts, alphas, tops, dec, put, times)
+    _beam_attacked(prob, [B for B in budgets if B > 0], opts, alphas, tops, dec, put, times)
+    relaxed = _relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps, pred,
+                                   dec)
+    for key, rec in relaxed.items():
+        dec[key] = rec
+        times[key[0]] += rec.wall_time
     multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times)
     return {k: v.replace(wall_time=times[k[0]] / len(budgets))
             for k, v in dec.items() if v is not None}
@@ -393,19 +403,8 @@ def certify_multiclass_inexact(prob: Problem, budgets: list[int], opts: LabelCer
     eps = opts.eps * prob.logit_bounds() * 2.0
     pred = prob.classes[tops]
     out = []
-    searched = _searched(prob, budgets, opts, alphas, tops, margins0, eps, pred)
-    searched.update(_relaxation_searched(prob, budgets, opts, alphas, F, tops, margins0, eps,
-                                         pred, searched))
-    # the beam attack on the records the relaxation left open (not on trivial ones)
-    beam_times = np.zeros(prob.m)
-    before = set(searched)
-    settled = set(searched) | {(t, B) for t in range(prob.m) for B in budgets
-                               if margins0[t] <= 0}
-    _beam_attacked(prob, [B for B in budgets if B > 0], opts, alphas, tops,
-                   dict.fromkeys(settled), _recorder(prob, opts, searched, pred, margins0),
-                   beam_times)
-    for key in set(searched) - before:
-        searched[key] = searched[key].replace(wall_time=beam_times[key[0]])
+    searched = _searched(prob, budgets, opts, alphas, F, tops, margins0, eps, pred)
+    # (the beam attack ran inside _searched, before the search, on every open record)
     models: dict[tuple[int, int], BinaryMILP] = {}
     for t in range(prob.m):
         for B in budgets:
