@@ -41,18 +41,17 @@ _BLOCK = 1 << 22  # elements per (rows × nodes × n) block
 
 
 def flip_terms(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.ndarray,
-               k: np.ndarray, upper: bool = False, pin: np.ndarray | None = None,
-               ) -> np.ndarray:
+               k: np.ndarray, pin: np.ndarray | None = None) -> np.ndarray:
     """Per test row ``t``, node ``p`` and point ``i``: ``τ_{t,p,i}`` of (B3).
 
     ``V`` (rows, n) read-out rows (signed so that the margin is ``V·z``), ``Z``/``Y`` (p, n)
     the nodes' exact ``z`` and labels, ``kappa`` (rows,) the (S2) read-out norms, ``k`` (n,)
-    ``√K_ii``.  ``upper``: the mirror bound ``max_x ½(v_i x + κ k_i |x|) ≥ 0`` on an increase.
+    ``√K_ii``.  The mirror bound on an increase, ``max_x ½(v_i x + κ k_i |x|)``, is
+    ``−flip_terms(−V, …)``.
     ``pin`` (n,), optional: 1 where a flipped point's ``α'`` is known to be 0, 2 where it is
     known to be ``C`` (its margin under the new label stays above / below 1 in every
     relabelling considered): only that end of the interval of ``Δz_i`` is used.
-    Returns (rows, p, n); every entry is ``≤ 0`` (``≥ 0`` with ``upper``) up to rounding
-    (without ``pin``).
+    Returns (rows, p, n); without ``pin`` every entry is ``≤ 0`` up to rounding.
     """
     X1 = -Z  # flipped point released to α' = 0
     X2 = -Y * C - Z  # flipped point at the new bound α' = C
@@ -64,12 +63,7 @@ def flip_terms(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.
     for s in range(0, len(V), step):
         v = V[s:s + step, None, :]
         ck = (kappa[s:s + step, None, None] * k[None, None, :])
-        if upper:
-            out[s:s + step] = 0.5 * np.maximum(v * X1 + ck * np.abs(X1),
-                                               v * X2 + ck * np.abs(X2))
-        else:
-            out[s:s + step] = 0.5 * np.minimum(v * X1 - ck * np.abs(X1),
-                                               v * X2 - ck * np.abs(X2))
+        out[s:s + step] = 0.5 * np.minimum(v * X1 - ck * np.abs(X1), v * X2 - ck * np.abs(X2))
     return out
 
 
@@ -154,8 +148,7 @@ class Readout:
 
     @classmethod
     def full(cls, V, kappa, k, rest):
-        """(B3): ``τ_i = min_x ½(v_i x − κ k_i |x|)`` — ``V/2``, ``κ/2``-scaled as
-        :func:`flip_terms` applies the ½ itself."""
+        """(B3) as stated: ``τ_i = min_x ½(v_i x − κ k_i |x|)`` (every point may move)."""
         return cls(V, kappa, k, rest)
 
     @classmethod
@@ -192,8 +185,6 @@ class Readout:
         # flip_terms computes ½ min_x (V x − κ k |x|): pass 2(v − w/2) and κ_U, p
         return cls(2.0 * V - W, kap_u, p, rest + slack, pin)
 
-    def rows(self, idx):
-        return Readout(self.V[idx], self.kappa[idx], self.k, self.rest[idx], self.pin)
 
 
 def flip_pins(g_lo: np.ndarray, g_hi: np.ndarray, y_pm: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ def test_b3_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_
     f0 = K_test @ z
     kappa, rest = geo.readout(K_test, C)
     lo_T = flip_terms(K_test, z[None], y[None], C, kappa, geo.diag_sqrt)[:, 0]
-    hi_T = flip_terms(K_test, z[None], y[None], C, kappa, geo.diag_sqrt, upper=True)[:, 0]
+    hi_T = -flip_terms(-K_test, z[None], y[None], C, kappa, geo.diag_sqrt)[:, 0]  # mirror
     assert np.all(lo_T <= 1e-12 * np.abs(lo_T).max(initial=1.0))
     scale = C * np.abs(K_test).sum(axis=1) + 1e-300
     allowed = np.ones((1, n), bool)
