@@ -3,9 +3,10 @@
 One-vs-rest SVMs ``f_k = Σ_j K_tj y^k_j α^k_j`` with ``y^k_i = +1`` iff ``y_i = k``; the
 prediction is ``a = argmax_k f_k`` and the margin ``f_a − max_{k≠a} f_k``.
 
-Both modes attack first (:func:`~._attack.greedy_attacks_multiclass`, replayed witnesses, path
-``attack``), then search, then a beam attack (:func:`~._attack.beam_attack_multiclass`) on
-what is still open, then MILPs for what is left.
+Both modes attack first (:func:`~._attack.greedy_attacks_multiclass`, then a beam attack
+:func:`~._attack.beam_attack_multiclass`; replayed witnesses, path ``attack``), then prove
+cheaply with the inexact relaxation's binary searches, then run the exact relabelling search
+where the cost model prefers it, then MILPs for what is left.
 
 * **exact** — ``min_labels (f_a − max_{k≠a} f_k) = min_{k≠a} min_labels (f_a − f_k)``: one
   coupled model (K KKT blocks + one-hot adversary), one objective per rival, decision mode;
