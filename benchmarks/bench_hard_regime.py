@@ -144,7 +144,7 @@ def run_binary(args, writer) -> list[dict]:
         for n in args.n:
             for rs in args.rowsum:
                 inst = binary_instance(fam, n, args.m, rs)
-                for config in CONFIGS:
+                for config in args.configs:
                     rows, cpu, wall = _certify(inst.K, inst.y, inst.K_test, inst.C,
                                                args.budgets, "samplewise", config,
                                                args.time_limit)
@@ -173,7 +173,7 @@ def run_collective(args) -> list[dict]:
             for rs in args.rowsum:
                 inst = binary_instance(fam, n, args.m, rs)
                 budgets = sorted({max(1, math.ceil(f * n)) for f in args.collective})
-                for config in CONFIGS:
+                for config in args.configs:
                     from certmodel.labelcert import certify
 
                     c0 = cpu_seconds()
@@ -291,6 +291,9 @@ def main(argv=None) -> int:
     ap.add_argument("--collective", default="",
                     help="budget fractions of n for collective certificates on the binary "
                          "grid, e.g. 0.05,0.1 (the papers' smallest)")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help="dispatches to run side by side (search: the default pipeline; old: "
+                         "MILP only, no search / screen / beam)")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--summarize", nargs="+", default=None, metavar="CSV",
                     help="print the table of earlier result files and exit")
@@ -310,6 +313,10 @@ def main(argv=None) -> int:
     args.rowsum = [float(x) for x in _csv(args.rowsum)]
     args.budgets = [int(x) for x in _csv(args.budgets)]
     args.multiclass = _csv(args.multiclass)
+    args.configs = _csv(args.configs)
+    bad = [c for c in args.configs if c not in CONFIGS]
+    if bad:
+        ap.error(f"--configs: unknown {bad!r}; expected a subset of {list(CONFIGS)}")
     args.collective = [float(x) for x in _csv(args.collective)]
     RESULTS.mkdir(exist_ok=True)
     tag = args.tag or ("quick" if args.quick else time.strftime("%Y%m%d-%H%M%S"))

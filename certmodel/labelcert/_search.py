@@ -52,6 +52,7 @@ import time
 
 import numpy as np
 
+from certmodel.labelcert._flip_order import harm_keys, harm_order, permute_readout
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.labelcert._response import (
     Readout,
@@ -342,13 +343,15 @@ def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, 
 def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
                   budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                   geo: KernelGeometry | None, time_limit: float | None = None,
-                  offset: np.ndarray | None = None) -> SearchResult:
+                  offset: np.ndarray | None = None, order: bool = True) -> SearchResult:
     """Exact worst margins (or proofs that they exceed ``eps``) for test ``rows``.
 
     ``open_mask[r, j]``: budget ``budgets[j]`` of row ``rows[r]`` is still to be decided.
     ``geo`` (a PSD :class:`KernelGeometry`) enables pruning; ``None`` enumerates.
     ``offset`` (indexed like ``signs``): the margin of row ``t`` is ``signs_t f_t − offset_t``
     (a threshold other than 0: "witness" then means a relabelling reaching it).
+    ``order``: consider flips most harmful first (the same relabellings and verdicts, a
+    smaller pruned tree; :mod:`certmodel.labelcert._flip_order`); ``False`` keeps data order.
     """
     t_start = time.perf_counter()
     rows = np.asarray(rows, dtype=int)
@@ -363,11 +366,19 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
     use_bound = geo is not None and geo.psd
     y0 = prob.y_pm
+    alpha0 = np.asarray(alpha0, float)
+    perm = np.arange(n)
     if use_bound:
         kappa, rest = geo.readout(prob.K_test[rows], C)
-        ksq = geo.diag_sqrt
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
                         min_cost)
+        if order:  # most harmful flips first (:mod:`certmodel.labelcert._flip_order`)
+            perm = harm_order(harm_keys(ro, y0 * alpha0, y0, C), flippable)
+            ro = permute_readout(ro, perm)
+        ksq = geo.diag_sqrt[perm]
+    # the search runs on the points renumbered by perm; witnesses are mapped back
+    K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
+    flippable, cost = flippable[perm], cost[perm]
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
     # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,))
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
@@ -416,7 +427,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             Z = Yc * Ac
             M = Kt @ Z.T - off
             nodes += len(p)
-            tr.visit(M, cc, lambda a, Sc=Sc: tuple(int(v) for v in Sc[a]))
+            tr.visit(M, cc, lambda a, Sc=Sc: tuple(sorted(int(perm[v]) for v in Sc[a])))
             Rmax = tr.rmax()
             active = np.isfinite(Rmax)
             # children that can still have children of their own
@@ -602,8 +613,8 @@ def _ovr_bound(lo_f, hi_f, tops):
 def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
                       budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                       geo: KernelGeometry | None, time_limit: float | None = None,
-                      ) -> SearchResult:
-    """Multiclass (one-vs-rest) analogue of :func:`search_binary`.
+                      order: bool = True) -> SearchResult:
+    """Multiclass (one-vs-rest) analogue of :func:`search_binary` (``order`` as there).
 
     A child relabels point ``j`` from its clean class ``a`` to a target ``c``: only the binary
     problems ``a`` and ``c`` are retrained (the other ``K − 2`` SVMs are the parent's); the
@@ -622,21 +633,32 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
     tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
     use_bound = geo is not None and geo.psd
     cls = np.arange(nK)
+    A0 = np.asarray(alphas, float)
+    perm = np.arange(n)
     if use_bound:
         kappa, rest = geo.readout(Kt, C)
-        ksq = geo.diag_sqrt
         # problem k sees flips of points leaving k or (k a target) moving to k
-        ros = [b3_readout(prob, geo, np.asarray(alphas, float)[k],
-                          np.where(codes == k, 1.0, -1.0), Kt, kappa, rest, float(bud.max()),
-                          flippable & ((codes == k) | targets[k]), min_cost)
+        ros = [b3_readout(prob, geo, A0[k], np.where(codes == k, 1.0, -1.0), Kt, kappa, rest,
+                          float(bud.max()), flippable & ((codes == k) | targets[k]), min_cost)
                for k in range(nK)]
+        if order:  # most harmful flips first: any class's logit down (top) or up (rival)
+            keys = np.max([harm_keys(r_, np.where(codes == k, 1.0, -1.0) * A0[k],
+                                     np.where(codes == k, 1.0, -1.0), C)
+                           for k, ro in enumerate(ros)
+                           for r_ in (ro, Readout(-ro.V, ro.kappa, ro.k, ro.rest, ro.pin))],
+                          axis=0)
+            perm = harm_order(keys, flippable)
+            ros = [permute_readout(ro, perm) for ro in ros]
+        ksq = geo.diag_sqrt[perm]
+    # the search runs on the points renumbered by perm; witnesses are mapped back
+    K, Kt, codes, A0 = K[np.ix_(perm, perm)], Kt[:, perm], codes[perm], A0[:, perm]
+    flippable, cost = flippable[perm], cost[perm]
     # (new class option o of point j): the o-th target class other than codes[j]
     opts = [np.array([c for c in cls if targets[c] and c != codes[j_]]) for j_ in range(n)]
     cj = np.concatenate([np.full(len(o), j_) for j_, o in enumerate(opts)]).astype(np.int64)
     cc_new = np.concatenate(opts).astype(np.int64) if len(cj) else np.zeros(0, np.int64)
     sel_flip = flippable[cj] if len(cj) else np.zeros(0, bool)
     cj, cc_new = cj[sel_flip], cc_new[sel_flip]
-    A0 = np.asarray(alphas, float)
     Z0 = np.where(codes[None, :] == cls[:, None], 1.0, -1.0) * A0
     tr.visit(_ovr_margins((Kt @ Z0.T)[:, None, :], tops_r), np.zeros(1), lambda a: ())
     # stack entries: (pairs (p, b, 2) int, labels (p, n), A (p, K, n), c (p,))
@@ -721,7 +743,8 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             Sc = np.concatenate([S[p], np.stack([j, new], axis=1)[:, None, :]], axis=1)
             cc = c[p] + cost[j]
             nodes += m_
-            tr.visit(M, cc, lambda a, Sc=Sc: tuple((int(u), int(v)) for u, v in Sc[a]))
+            tr.visit(M, cc, lambda a, Sc=Sc: tuple(sorted((int(perm[u]), int(v))
+                                                          for u, v in Sc[a])))
             Rmax = tr.rmax()
             active = np.isfinite(Rmax)
             room = np.where(active[:, None], Rmax[:, None] - cc[None, :], -np.inf)
@@ -749,14 +772,15 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
 
 
 def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budgets: list,
-                      geo: KernelGeometry | None, time_limit: float | None = None):
+                      geo: KernelGeometry | None, time_limit: float | None = None,
+                      order: bool = True):
     """Largest number of changed predictions (margin ``≤ 0``) per budget, exactly.
 
     Branch and bound on the count: below a node of cost ``c`` at most
     ``ub = #{t : lb_t(S, r) ≤ 0}`` predictions can change (the larger of B3 and B1, ``r`` the
     flips that fit into the largest budget); the subtree is skipped iff ``ub`` does not
     exceed the best count found so far at every budget it could reach, so the final counts
-    are exact.  Returns
+    are exact.  ``order`` as in :func:`search_binary`.  Returns
     ``(count, witness, complete, nodes)`` with ``count[j]``/``witness[j]`` per sorted budget.
     """
     t_start = time.perf_counter()
@@ -771,12 +795,19 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     witness: list[tuple] = [() for _ in bud]
     use_bound = geo is not None and geo.psd
     Rtop = float(bud.max()) if len(bud) else 0.0
+    alpha0 = np.asarray(alpha0, float)
+    perm = np.arange(n)
     if use_bound:
         kappa, rest = geo.readout(prob.K_test, C)
-        ksq = geo.diag_sqrt
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
-    stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
-              np.zeros(1))]
+        if order:  # most harmful flips first (:mod:`certmodel.labelcert._flip_order`)
+            perm = harm_order(harm_keys(ro, y0 * alpha0, y0, C), flippable)
+            ro = permute_readout(ro, perm)
+        ksq = geo.diag_sqrt[perm]
+    # the search runs on the points renumbered by perm; witnesses are mapped back
+    K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
+    flippable, cost = flippable[perm], cost[perm]
+    stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1))]
     nodes = 0
     timed_out = False
     jj = np.arange(n)
@@ -812,7 +843,8 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 if fits.any():
                     k = int(np.argmax(np.where(fits, changed, -1)))
                     if fits[k] and changed[k] > count[jb]:
-                        count[jb], witness[jb] = int(changed[k]), tuple(int(v) for v in Sc[k])
+                        count[jb] = int(changed[k])
+                        witness[jb] = tuple(sorted(int(perm[v]) for v in Sc[k]))
             allowed = (jj[None, :] > i[:, None]) & flippable[None, :]
             expandable = (Rtop - cc >= min_cost - _COST_TOL) & allowed.any(axis=1)
             if not expandable.any():

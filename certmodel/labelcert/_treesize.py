@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from certmodel.labelcert._flip_order import harm_keys, harm_order, permute_readout
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import (
     _COST_TOL,
@@ -45,7 +46,8 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
                            seed: int = 0, time_limit: float | None = None,
                            ) -> tuple[float, float]:
     """``(nodes, seconds)``: Knuth's estimate of the retrained nodes of
-    :func:`~certmodel.labelcert._search.search_binary` for test ``rows`` at ``budget``, and
+    :func:`~certmodel.labelcert._search.search_binary` (in its flip order) for test ``rows``
+    at ``budget``, and
     that many times the measured CPU seconds per retrained node (``inf`` without a PSD
     geometry: the search would enumerate).  ``time_limit`` bounds the dives' wall time (the
     estimate then averages the dives finished, at least one)."""
@@ -61,9 +63,14 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     Kt = prob.K_test[rows] * signs[rows, None]
     eps_r = np.asarray(eps, float)[rows]
     kappa, rest = geo.readout(prob.K_test[rows], C)
-    ksq = geo.diag_sqrt
-    ro = b3_readout(prob, geo, alpha0, prob.y_pm, Kt, kappa, rest, float(budget), flippable,
+    y0, alpha0 = prob.y_pm, np.asarray(alpha0, float)
+    ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(budget), flippable,
                     min_cost)
+    # the search's own flip order (most harmful first), hence its tree
+    perm = harm_order(harm_keys(ro, y0 * alpha0, y0, C), flippable)
+    ro = permute_readout(ro, perm)
+    K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
+    flippable, cost, ksq = flippable[perm], cost[perm], geo.diag_sqrt[perm]
     Rmax = np.full(len(rows), float(budget))
     active = np.ones(len(rows), bool)
     jj = np.arange(n)
@@ -74,7 +81,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     for _ in range(dives):
         if estimates and time_limit is not None and time.perf_counter() - w0 > time_limit:
             break
-        A, Y, c, last = np.asarray(alpha0, float), prob.y_pm.copy(), 0.0, -1
+        A, Y, c, last = alpha0, y0.copy(), 0.0, -1
         weight, total = 1.0, 0.0
         while True:
             kids = np.flatnonzero((jj > last) & flippable & (c + cost <= budget + tol))

@@ -43,8 +43,8 @@ def _threat(draw_mask, draw_cost, n, rng):
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 8), logC=st.floats(-1.0, 1.0),
-       mask=st.booleans(), cost=st.booleans())
-def test_binary_search_equals_brute_force(seed, n, logC, mask, cost):
+       mask=st.booleans(), cost=st.booleans(), order=st.booleans())
+def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order):
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=4)
     C = 10.0 ** logC
@@ -59,7 +59,8 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost):
     scale = C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
     geo = KernelGeometry(K)
-    res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool), eps, geo)
+    res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool), eps, geo,
+                        order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = np.full(4, np.inf)
@@ -88,8 +89,8 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost):
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), mask=st.booleans(),
-       cost=st.booleans())
-def test_collective_search_equals_brute_force(seed, n, mask, cost):
+       cost=st.booleans(), order=st.booleans())
+def test_collective_search_equals_brute_force(seed, n, mask, cost, order):
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=5)
     C = 10.0 ** rng.uniform(-1, 1)
@@ -100,7 +101,8 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost):
     alpha0 = solve_svm_dual(K, y_pm, C).alpha
     s = np.where(K_test @ (y_pm * alpha0) >= 0, 1.0, -1.0)
     budgets = [1, 2, 3]
-    count, wit, complete, _ = search_collective(prob, alpha0, s, budgets, KernelGeometry(K))
+    count, wit, complete, _ = search_collective(prob, alpha0, s, budgets, KernelGeometry(K),
+                                                order=order)
     assert complete
     for j, B in enumerate(budgets):
         best = 0
@@ -110,12 +112,16 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost):
             best = max(best, int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)))
         assert count[j] == best
         assert th.admissible(np.array(wit[j], dtype=int), B)
+        yy = y_pm.copy()  # the witness changes that many predictions when replayed
+        yy[list(wit[j])] *= -1
+        tol = 1e-9 * C * np.abs(K_test).sum(axis=1)
+        assert int(np.sum(s * (K_test @ _z(K, yy, C)) <= tol)) >= count[j]
 
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 6), mask=st.booleans(),
-       targets=st.booleans())
-def test_multiclass_search_equals_brute_force(seed, n, mask, targets):
+       targets=st.booleans(), order=st.booleans())
+def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order):
     rng = np.random.default_rng(seed)
     K, _, K_test = random_instance(seed, n, m=3)
     labels = rng.integers(0, 3, n)
@@ -146,7 +152,7 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets):
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
     res = search_multiclass(prob, alphas, tops, np.arange(3), budgets, np.ones((3, 2), bool),
-                            eps, KernelGeometry(K))
+                            eps, KernelGeometry(K), order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = margin(F0)
