@@ -14,6 +14,13 @@ nodes; the reverse order gives 366 108).
 
 With several test rows the key of point ``j`` is its largest share ``τ_{t,j} / min_i τ_{t,i}``
 of a row's most harmful term, so every row's harmful points come early.
+
+The binary search goes one step further and orders each node's remaining candidates by the
+node's *own* terms (:func:`node_ranks`): a set ``A`` below node ``p`` (flips ``A ⊆ allowed_p``)
+belongs to the child of its first element in ``p``'s order, whose allowed set is
+``{j ∈ allowed_p : rank_p(j) > rank_p(i)}`` (:func:`child_masks`) — again every set exactly
+once.  Four flips deep the ten most harmful points of a node share only 3–5 with the root's
+ten (CBA n = 80), so the suffixes the bounds sum over follow the node.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import numpy as np
 
 from certmodel.labelcert._response import Readout, flip_terms
 
-__all__ = ["harm_order", "permute_readout", "harm_keys"]
+__all__ = ["harm_order", "permute_readout", "harm_keys", "node_ranks", "child_masks"]
 
 
 def harm_keys(ro: Readout, z: np.ndarray, y_pm: np.ndarray, C: float) -> np.ndarray:
@@ -45,3 +52,31 @@ def permute_readout(ro: Readout, perm: np.ndarray) -> Readout:
     """The same read-out with the training points renumbered by ``perm``."""
     pin = None if ro.pin is None else ro.pin[perm]
     return Readout(ro.V[:, perm], ro.kappa, ro.k[perm], ro.rest, pin)
+
+
+def node_ranks(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.ndarray,
+               rows: np.ndarray | None = None) -> np.ndarray:
+    """Per node ``p`` (``Z``/``Y`` (P, n) exact ``z`` and labels): ``rank[p, j]``, the position
+    of point ``j`` in ``p``'s order — its ``allowed`` points by decreasing key (the key of
+    :func:`harm_keys`, from ``p``'s own (B3) terms over the read-out ``rows``), then the rest.
+    Returns (P, n) int."""
+    V, kap, rest = (ro.V, ro.kappa, ro.rest) if rows is None else \
+        (ro.V[rows], ro.kappa[rows], ro.rest[rows])
+    keys = np.full(Z.shape, -np.inf)
+    step = max(1, (1 << 22) // max(1, Z.size))
+    for s_ in range(0, len(V), step):
+        T = flip_terms(V[s_:s_ + step], Z, Y, C, kap[s_:s_ + step], ro.k, pin=ro.pin)
+        worst = np.minimum(T.min(axis=2, keepdims=True), -1e-300)
+        keys = np.maximum(keys, (T / worst).max(axis=0))
+    keys = np.where(allowed, keys, -np.inf)
+    order = np.argsort(-keys, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(Z.shape[1])[None, :], axis=1)
+    return rank
+
+
+def child_masks(allowed: np.ndarray, rank: np.ndarray, par: np.ndarray,
+                idx: np.ndarray) -> np.ndarray:
+    """Allowed flips below the children ``(par[q], idx[q])``: the parent's allowed points
+    after ``idx[q]`` in the parent's order.  (q, n) bool."""
+    return allowed[par] & (rank[par] > rank[par, idx][:, None])

@@ -95,8 +95,8 @@ def suffix_smallest_sums(T: np.ndarray, allowed: np.ndarray, parent: np.ndarray,
     """``Σ`` of the ``r_q`` smallest non-positive ``T[t, parent_q, j]`` over allowed ``j ≥
     start_q``: :func:`smallest_sums` for the suffix sets of a search tree's children, with
     one right-to-left sweep per parent (the ``max r`` smallest values so far, kept sorted)
-    instead of one sort per child.  ``T`` (rows, P, n), ``allowed`` (n,) bool, ``parent``,
-    ``start``, ``r`` (q,).  Returns (rows, q)."""
+    instead of one sort per child.  ``T`` (rows, P, n), ``allowed`` (n,) or per parent
+    (P, n) bool, ``parent``, ``start``, ``r`` (q,).  Returns (rows, q)."""
     rows, P, n = T.shape
     q = len(parent)
     out = np.zeros((rows, q))
@@ -106,10 +106,13 @@ def suffix_smallest_sums(T: np.ndarray, allowed: np.ndarray, parent: np.ndarray,
         return out
     start = np.asarray(start, int)
     by_start = {int(s): np.flatnonzero(start == s) for s in np.unique(start)}
+    allowed = np.asarray(allowed, bool)
+    al = allowed[None, :] if allowed.ndim == 1 else allowed  # (1 or P, n)
     best = np.zeros((rows, P, rm))
     for s in range(n - 1, -1, -1):
-        if allowed[s]:
-            v = np.minimum(T[:, :, s:s + 1], 0.0)
+        a_s = al[:, s]
+        if a_s.any():
+            v = np.where(a_s[None, :, None], np.minimum(T[:, :, s:s + 1], 0.0), 0.0)
             best = np.sort(np.concatenate([best, v], axis=2), axis=2)[:, :, :rm]
         qs = by_start.get(s)
         if qs is None:

@@ -52,7 +52,13 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._flip_order import harm_keys, harm_order, permute_readout
+from certmodel.labelcert._flip_order import (
+    child_masks,
+    harm_keys,
+    harm_order,
+    node_ranks,
+    permute_readout,
+)
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.labelcert._response import (
     Readout,
@@ -253,13 +259,14 @@ def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
-            flippable, min_cost, ro, ZP, YP):
+            AL, RK, min_cost, ro, ZP, YP):
     """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
     retraining them, with the parent as the base node (margins ``MP``, functional margins
-    ``aP``, ``z`` and labels ``ZP``/``YP``): the child's subtree flips ``i`` and at most
-    ``⌊(R − cost(parent)) / min cost⌋ − 1`` more points ``j > i``.  (B3) forces ``i`` (its
-    term plus the most negative later ones); (B1), for the children (B3) leaves open, bounds
-    the radius over ``A ⊆ {i} ∪ {j > i flippable}`` (only ``{i}`` when no further flip
+    ``aP``, ``z`` and labels ``ZP``/``YP``, allowed flips ``AL`` and order ``RK`` (P, n)): the
+    child's subtree flips ``i`` and at most ``⌊(R − cost(parent)) / min cost⌋ − 1`` more of
+    its allowed points (:func:`~certmodel.labelcert._flip_order.child_masks`).  (B3) forces
+    ``i`` (its term plus the most negative allowed ones); (B1), for the children (B3) leaves
+    open, bounds the radius over ``A ⊆ {i} ∪ allowed`` (only ``{i}`` when no further flip
     fits).  Returns ``(skip, lb)``."""
     q = len(par)
     n = aP.shape[1]
@@ -270,19 +277,25 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
     jj = np.arange(n)
     pc, ic = par[cand], idx[cand]
     up, inv = np.unique(pc, return_inverse=True)
+    kid_allowed = child_masks(AL, RK, pc, ic)  # (q', n)
+    # the parents' terms in their own order: a child's allowed set is a suffix there
+    ordU = np.argsort(RK[up], axis=1)
+    AL_r = np.take_along_axis(AL[up], ordU, axis=1)
+    start = RK[pc, ic] + 1
     single = None
     for R in np.unique(Rmax[active]):
         rr = np.flatnonzero(Rmax == R)
         rf = _max_flips_vec(R - c_par[pc], min_cost, n)
         room = (R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL
-        room &= ((jj[None, :] > ic[:, None]) & flippable[None, :]).any(axis=1)
+        room &= kid_allowed.any(axis=1)
         Mr = MP[np.ix_(rr, pc)]
         b3 = Mr - ro.rest[rr, None]
         for blk in row_blocks(len(rr), len(up) * n):
             Tb = flip_terms(ro.V[rr[blk]], ZP[up], YP[up], C, ro.kappa[rr[blk]], ro.k,
                             pin=ro.pin)
             b3[blk] += Tb[:, inv, ic] + suffix_smallest_sums(
-                Tb, flippable, inv, ic + 1, np.where(room, np.maximum(rf - 1, 0), 0))
+                np.take_along_axis(Tb, ordU[None], axis=2), AL_r, inv, start,
+                np.where(room, np.maximum(rf - 1, 0), 0))
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
         delta = np.zeros(len(pc))
         # leaves of the subtree: A = {i} (one point, closed 1-D iteration)
@@ -294,8 +307,7 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
         for r_ in np.unique(rf[room & open_]):
             sel = room & open_ & (rf == r_)
             if r_ > 0:
-                allowed = (jj[None, :] == ic[sel, None]) | \
-                    ((jj[None, :] > ic[sel, None]) & flippable[None, :])
+                allowed = (jj[None, :] == ic[sel, None]) | kid_allowed[sel]
                 target = _radius_target(Mr[:, sel], rest[rr], eps_r[rr], kappa[rr])
                 delta[sel] = stability_radius_batch(aP[pc[sel]], ksq, C, int(r_), allowed,
                                                     target)
@@ -380,32 +392,34 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
     flippable, cost = flippable[perm], cost[perm]
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
-    # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,))
+    # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,), AL (p, n) flips still allowed)
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
-              np.zeros(1))]
+              np.zeros(1), flippable[None].copy())]
     nodes = pruned = 0
     timed_out = False
+    j = np.arange(n)
     while stack:
         if time_limit is not None and time.perf_counter() - t_start > time_limit:
             timed_out = True
             break
-        S, A, Y, c = stack.pop()
+        S, A, Y, c, AL = stack.pop()
         Rmax = tr.rmax()
         active = np.isfinite(Rmax)
         if not active.any():
             break
         Rtop = float(Rmax[active].max())
-        # children: one flippable index above the last, within the largest open budget
-        last = S[:, -1] if S.shape[1] else np.full(len(S), -1)
-        j = np.arange(n)
-        ok = (j[None, :] > last[:, None]) & flippable[None, :] & \
-            (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        # children: one allowed flip within the largest open budget; each node orders its
+        # allowed flips (most harmful first for its own terms) and a child may flip only
+        # the points after its own (:func:`~certmodel.labelcert._flip_order.child_masks`)
+        ok = AL & (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par, idx = np.nonzero(ok)
+        ZP = Y * A
+        RK = node_ranks(ro, ZP, Y, C, AL, np.flatnonzero(active)) if use_bound and order \
+            else np.broadcast_to(j, AL.shape)
         if use_bound and len(par):  # bound the children's subtrees before retraining them
-            ZP = Y * A
             MP, aP = Kt @ ZP.T - off, Y * (ZP @ K)
             skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
-                                cost, flippable, min_cost, ro, ZP, Y)
+                                cost, AL, RK, min_cost, ro, ZP, Y)
             if skip.any():
                 pruned += int(skip.sum())
                 tr.prune(lbP[:, skip], c[par[skip]])
@@ -432,7 +446,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             active = np.isfinite(Rmax)
             # children that can still have children of their own
             room = np.where(active[:, None], Rmax[:, None] - cc[None, :], -np.inf)  # (rows, p)
-            allowed = (j[None, :] > i[:, None]) & flippable[None, :]
+            allowed = child_masks(AL, RK, p, i)
             expandable = (room.max(axis=0, initial=-np.inf) >= min_cost - _COST_TOL) & \
                 allowed.any(axis=1)
             if not expandable.any():
@@ -450,7 +464,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
                     pruned += int(gone.sum())
                     tr.prune(lb[:, gone], cc[gone])
             if keep.any():
-                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep]))
+                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep], allowed[keep]))
     complete = np.full(len(rows), not timed_out)
     return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
                         time.perf_counter() - t_start)

@@ -26,7 +26,13 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._flip_order import harm_keys, harm_order, permute_readout
+from certmodel.labelcert._flip_order import (
+    child_masks,
+    harm_keys,
+    harm_order,
+    node_ranks,
+    permute_readout,
+)
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import (
     _COST_TOL,
@@ -55,7 +61,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
         return np.inf, np.inf
     rng = np.random.default_rng(seed)
     rows = np.asarray(rows, int)
-    K, C, n = prob.K, prob.C, prob.n
+    K, C = prob.K, prob.C
     flippable, cost, _ = _flip_cost(prob)
     if not flippable.any():
         return 0.0, 0.0
@@ -73,7 +79,6 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     flippable, cost, ksq = flippable[perm], cost[perm], geo.diag_sqrt[perm]
     Rmax = np.full(len(rows), float(budget))
     active = np.ones(len(rows), bool)
-    jj = np.arange(n)
     tol = _COST_TOL * max(1.0, float(budget))
     estimates = []
     retrained = 0
@@ -81,17 +86,18 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     for _ in range(dives):
         if estimates and time_limit is not None and time.perf_counter() - w0 > time_limit:
             break
-        A, Y, c, last = alpha0, y0.copy(), 0.0, -1
+        A, Y, c, AL = alpha0, y0.copy(), 0.0, flippable[None].copy()
         weight, total = 1.0, 0.0
         while True:
-            kids = np.flatnonzero((jj > last) & flippable & (c + cost <= budget + tol))
+            kids = np.flatnonzero(AL[0] & (c + cost <= budget + tol))
             if not len(kids):
                 break
             ZP = (Y * A)[None]
+            RK = node_ranks(ro, ZP, Y[None], C, AL)  # the search's order at this node
             MP, aP = Kt @ ZP.T, Y[None] * (ZP @ K)
-            skip, _ = _screen(aP, MP, np.array([c]), np.zeros(len(kids), int), kids, Rmax,
-                              active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost,
-                              ro, ZP, Y[None])
+            zero = np.zeros(len(kids), int)
+            skip, _ = _screen(aP, MP, np.array([c]), zero, kids, Rmax, active, eps_r, kappa,
+                              rest, ksq, C, cost, AL, RK, min_cost, ro, ZP, Y[None])
             kids = kids[~skip]
             if not len(kids):
                 break
@@ -107,7 +113,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
             cc = c + cost[kids]
             Z = Yc * Ac
             M = Kt @ Z.T
-            allowed = (jj[None, :] > kids[:, None]) & flippable[None, :]
+            allowed = child_masks(AL, RK, np.zeros(len(kids), int), kids)
             expandable = (budget - cc >= min_cost - tol) & allowed.any(axis=1)
             keep = expandable.copy()
             cand = expandable & ~_need(M, eps_r, active)
@@ -120,7 +126,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
                 break
             weight *= len(go)
             q = int(rng.choice(go))
-            A, Y, c, last = Ac[q], Yc[q], float(cc[q]), int(kids[q])
+            A, Y, c, AL = Ac[q], Yc[q], float(cc[q]), allowed[q][None]
         estimates.append(total)
     nodes = float(np.mean(estimates))
     per_node = (time.process_time() - c0) / max(retrained, 1)
