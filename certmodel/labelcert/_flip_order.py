@@ -55,19 +55,38 @@ def permute_readout(ro: Readout, perm: np.ndarray) -> Readout:
 
 
 def node_ranks(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.ndarray,
-               rows: np.ndarray | None = None) -> np.ndarray:
+               rows: np.ndarray | None = None, margins: np.ndarray | None = None,
+               flips: np.ndarray | None = None, thresh: np.ndarray | None = None,
+               ) -> np.ndarray:
     """Per node ``p`` (``Z``/``Y`` (P, n) exact ``z`` and labels): ``rank[p, j]``, the position
     of point ``j`` in ``p``'s order — its ``allowed`` points by decreasing key (the key of
     :func:`harm_keys`, from ``p``'s own (B3) terms over the read-out ``rows``), then the rest.
+    With ``margins`` (len(rows), P), ``flips`` (P,) and ``thresh`` (len(rows),) only the rows
+    still open at the node count (``margin + Σ of the flips most negative terms − rest ≤
+    thresh``: the rows its subtree is searched for); a node with none uses every row.
     Returns (P, n) int."""
+    from certmodel.labelcert._response import smallest_sums
+
     V, kap, rest = (ro.V, ro.kappa, ro.rest) if rows is None else \
         (ro.V[rows], ro.kappa[rows], ro.rest[rows])
     keys = np.full(Z.shape, -np.inf)
+    keys_all = np.full(Z.shape, -np.inf)
     step = max(1, (1 << 22) // max(1, Z.size))
     for s_ in range(0, len(V), step):
-        T = flip_terms(V[s_:s_ + step], Z, Y, C, kap[s_:s_ + step], ro.k, pin=ro.pin)
+        b = slice(s_, s_ + step)
+        T = flip_terms(V[b], Z, Y, C, kap[b], ro.k, pin=ro.pin)
         worst = np.minimum(T.min(axis=2, keepdims=True), -1e-300)
-        keys = np.maximum(keys, (T / worst).max(axis=0))
+        share = T / worst
+        keys_all = np.maximum(keys_all, share.max(axis=0))
+        if margins is not None:
+            lb = margins[b] + smallest_sums(T, allowed, flips) - rest[b, None]
+            share = np.where((lb <= thresh[b, None])[:, :, None], share, -np.inf)
+            keys = np.maximum(keys, share.max(axis=0))
+    if margins is None:
+        keys = keys_all
+    else:
+        none = ~np.isfinite(keys).any(axis=1)
+        keys[none] = keys_all[none]
     keys = np.where(allowed, keys, -np.inf)
     order = np.argsort(-keys, axis=1, kind="stable")
     rank = np.empty_like(order)

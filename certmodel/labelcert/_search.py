@@ -414,10 +414,15 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         ok = AL & (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par, idx = np.nonzero(ok)
         ZP = Y * A
-        RK = node_ranks(ro, ZP, Y, C, AL, np.flatnonzero(active)) if use_bound and order \
-            else np.broadcast_to(j, AL.shape)
+        MP = Kt @ ZP.T - off
+        if use_bound and order:
+            ra = np.flatnonzero(active)
+            RK = node_ranks(ro, ZP, Y, C, AL, ra, MP[ra],
+                            _max_flips_vec(Rtop - c, min_cost, n), eps_r[ra])
+        else:
+            RK = np.broadcast_to(j, AL.shape)
         if use_bound and len(par):  # bound the children's subtrees before retraining them
-            MP, aP = Kt @ ZP.T - off, Y * (ZP @ K)
+            aP = Y * (ZP @ K)
             skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
                                 cost, AL, RK, min_cost, ro, ZP, Y)
             if skip.any():
@@ -821,7 +826,8 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     # the search runs on the points renumbered by perm; witnesses are mapped back
     K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
     flippable, cost = flippable[perm], cost[perm]
-    stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1))]
+    stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
+              flippable[None].copy())]
     nodes = 0
     timed_out = False
     jj = np.arange(n)
@@ -829,11 +835,17 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         if time_limit is not None and time.perf_counter() - t_start > time_limit:
             timed_out = True
             break
-        S, A, Y, c = stack.pop()
-        last = S[:, -1] if S.shape[1] else np.full(len(S), -1)
-        ok = (jj[None, :] > last[:, None]) & flippable[None, :] & \
-            (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        S, A, Y, c, AL = stack.pop()
+        # each node orders its allowed flips (most harmful first for its own terms), as in
+        # search_binary; a child may flip only the points after its own
+        ok = AL & (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par, idx = np.nonzero(ok)
+        if use_bound and order:
+            MP = Kt @ (Y * A).T
+            RK = node_ranks(ro, Y * A, Y, C, AL, None, MP, _max_flips_vec(Rtop - c, min_cost, n),
+                            np.zeros(len(MP)))
+        else:
+            RK = np.broadcast_to(jj, AL.shape)
         for lo in range(0, len(par), _CHUNK):
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
                 timed_out = True
@@ -859,7 +871,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                     if fits[k] and changed[k] > count[jb]:
                         count[jb] = int(changed[k])
                         witness[jb] = tuple(sorted(int(perm[v]) for v in Sc[k]))
-            allowed = (jj[None, :] > i[:, None]) & flippable[None, :]
+            allowed = child_masks(AL, RK, p, i)
             expandable = (Rtop - cc >= min_cost - _COST_TOL) & allowed.any(axis=1)
             if not expandable.any():
                 continue
@@ -889,5 +901,5 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 keep = expandable.copy()
                 keep[ci[ub <= best[ci]]] = False
             if keep.any():
-                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep]))
+                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep], allowed[keep]))
     return count, witness, not timed_out, nodes
