@@ -29,7 +29,8 @@ import numpy as np
 
 from certmodel.labelcert._response import Readout, flip_terms
 
-__all__ = ["harm_order", "permute_readout", "harm_keys", "node_ranks", "child_masks"]
+__all__ = ["harm_order", "permute_readout", "harm_keys", "node_ranks", "node_ranks_ovr",
+           "node_keys", "ranks_from_keys", "child_masks"]
 
 
 def harm_keys(ro: Readout, z: np.ndarray, y_pm: np.ndarray, C: float) -> np.ndarray:
@@ -65,6 +66,24 @@ def node_ranks(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.
     still open at the node count (``margin + Σ of the flips most negative terms − rest ≤
     thresh``: the rows its subtree is searched for); a node with none uses every row.
     Returns (P, n) int."""
+    return ranks_from_keys(node_keys(ro, Z, Y, C, allowed, rows, margins, flips, thresh),
+                           allowed)
+
+
+def ranks_from_keys(keys: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """(P, n) ranks: ``allowed`` points by decreasing ``keys`` (ties in data order) first."""
+    keys = np.where(allowed, keys, -np.inf)
+    order = np.argsort(-keys, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(keys.shape[1])[None, :], axis=1)
+    return rank
+
+
+def node_keys(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.ndarray,
+              rows: np.ndarray | None = None, margins: np.ndarray | None = None,
+              flips: np.ndarray | None = None, thresh: np.ndarray | None = None,
+              ) -> np.ndarray:
+    """The keys :func:`node_ranks` sorts by, (P, n)."""
     from certmodel.labelcert._response import smallest_sums
 
     V, kap, rest = (ro.V, ro.kappa, ro.rest) if rows is None else \
@@ -87,11 +106,24 @@ def node_ranks(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.
     else:
         none = ~np.isfinite(keys).any(axis=1)
         keys[none] = keys_all[none]
-    keys = np.where(allowed, keys, -np.inf)
-    order = np.argsort(-keys, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(Z.shape[1])[None, :], axis=1)
-    return rank
+    return keys
+
+
+def node_ranks_ovr(ros: list, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.ndarray,
+                   class_allowed: list, rows: np.ndarray, tops: np.ndarray) -> np.ndarray:
+    """:func:`node_ranks` for the one-vs-rest problems (``Z``/``Y`` (P, K, n), read-outs
+    ``ros[k]``, predicted classes ``tops`` of ``rows``): a point's key is its largest share
+    of a harmful logit move — the decrease of the row's top class, the increase of a rival —
+    each class over the flips it sees (``class_allowed[k]`` (n,))."""
+    keys = np.full((Z.shape[0], Z.shape[2]), -np.inf)
+    for k, ro in enumerate(ros):
+        al = allowed & class_allowed[k][None, :]
+        for r_, sel in ((ro, tops == k),
+                        (Readout(-ro.V, ro.kappa, ro.k, ro.rest, ro.pin), tops != k)):
+            if sel.any():
+                kk = node_keys(r_, Z[:, k], Y[:, k], C, al, rows[sel])
+                keys = np.maximum(keys, np.where(al, kk, -np.inf))
+    return ranks_from_keys(keys, allowed)
 
 
 def child_masks(allowed: np.ndarray, rank: np.ndarray, par: np.ndarray,

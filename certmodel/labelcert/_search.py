@@ -57,6 +57,7 @@ from certmodel.labelcert._flip_order import (
     harm_keys,
     harm_order,
     node_ranks,
+    node_ranks_ovr,
     permute_readout,
 )
 from certmodel.labelcert._problem import Problem, RetrainFailed
@@ -485,10 +486,11 @@ def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
 
 
 def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, Rmax, active,
-                       eps_r, kappa, rest, ksq, C, cost, flippable, min_cost, ros, ZP, YP):
+                       eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost, ros, ZP, YP):
     """Multiclass :func:`_screen`: child ``(par[q], j[q] → new[q])``'s subtree bounded from
     the parent (``z``/labels ``ZP``, ``YP`` of shape (P, K, n)).  Problem ``k`` sees the flip
-    of ``j`` only if ``k ∈ {y_j, new}``, and further flips only at ``j' > j`` that leave
+    of ``j`` only if ``k ∈ {y_j, new}``, and further flips only at the points the child may
+    still flip (after ``j`` in the parent's order ``RK``, within its allowed ``AL``) that leave
     ``k`` or (``k`` a target) move to it; a leaf child changes problems ``y_j`` and ``new``
     alone (every other ``f_k`` is exact).  Each logit's interval is the intersection of
     (B3ᵁ) (read-outs ``ros``; ``j``'s term forced in its two problems) and, for the
@@ -505,26 +507,29 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
     oc = codes[jc]
     up_, inv = np.unique(pc, return_inverse=True)
     touched = (np.arange(nK)[None, :] == oc[:, None]) | (np.arange(nK)[None, :] == nc[:, None])
+    later = child_masks(AL, RK, pc, jc)
+    ordU = np.argsort(RK[up_], axis=1)  # the parents' terms in their own order
+    start = RK[pc, jc] + 1
     single = None
     for R in np.unique(Rmax[active]):
         rr = np.flatnonzero(Rmax == R)
         rf = _max_flips_vec(R - c_par[pc], min_cost, n)
-        later = (jj[None, :] > jc[:, None]) & flippable[None, :]
         room = ((R - c_par[pc] - cost[jc]) >= min_cost - _COST_TOL) & later.any(axis=1)
         nxt = np.where(room, np.maximum(rf - 1, 0), 0)
         Fq = FP[rr][:, pc]  # (rows, q, K)
         lo, hi = Fq.copy(), Fq.copy()
         for k, ro in enumerate(ros):
-            allow_k = flippable & ((codes == k) | targets[k])
+            allow_k = np.take_along_axis(AL[up_] & ((codes == k) | targets[k])[None, :],
+                                         ordU, axis=1)
             for blk in row_blocks(len(rr), len(up_) * n):
                 rb = rr[blk]
                 for sign, out in ((1.0, lo), (-1.0, hi)):
                     T = flip_terms(sign * ro.V[rb], ZP[up_, k], YP[up_, k], C, ro.kappa[rb],
                                    ro.k, pin=ro.pin)
                     own = np.where(touched[None, :, k], T[:, inv, jc], 0.0)
-                    out[blk, :, k] += sign * (own + suffix_smallest_sums(T, allow_k, inv,
-                                                                         jc + 1, nxt)
-                                              - ro.rest[rb, None])
+                    suf = suffix_smallest_sums(np.take_along_axis(T, ordU[None], axis=2),
+                                               allow_k, inv, start, nxt)
+                    out[blk, :, k] += sign * (own + suf - ro.rest[rb, None])
         open_ = _need(_ovr_bound(lo, hi, tops_r[rr]), eps_r[rr], np.ones(len(rr), bool))
         delta = np.full((len(pc), nK), np.inf)
         leaf = open_ & ~room
@@ -680,8 +685,10 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
     cj, cc_new = cj[sel_flip], cc_new[sel_flip]
     Z0 = np.where(codes[None, :] == cls[:, None], 1.0, -1.0) * A0
     tr.visit(_ovr_margins((Kt @ Z0.T)[:, None, :], tops_r), np.zeros(1), lambda a: ())
-    # stack entries: (pairs (p, b, 2) int, labels (p, n), A (p, K, n), c (p,))
-    stack = [(np.zeros((1, 0, 2), np.int64), codes[None].copy(), A0[None], np.zeros(1))]
+    # stack entries: (pairs (p, b, 2) int, labels (p, n), A (p, K, n), c (p,), AL (p, n))
+    stack = [(np.zeros((1, 0, 2), np.int64), codes[None].copy(), A0[None], np.zeros(1),
+              flippable[None].copy())]
+    class_allowed = [(codes == k) | targets[k] for k in range(nK)]
     nodes = pruned = 0
     timed_out = False
     jj = np.arange(n)
@@ -689,19 +696,25 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
         if time_limit is not None and time.perf_counter() - t_start > time_limit:
             timed_out = True
             break
-        S, L, A, c = stack.pop()
+        S, L, A, c, AL = stack.pop()
         Rmax = tr.rmax()
         active = np.isfinite(Rmax)
         if not active.any():
             break
         Rtop = float(Rmax[active].max())
-        last = S[:, -1, 0] if S.shape[1] else np.full(len(S), -1)
-        ok = (cj[None, :] > last[:, None]) & \
+        # children: an allowed point to another class; each node orders its allowed points
+        # (most harmful first for its own terms) and a child flips only later ones
+        ok = AL[:, cj] & \
             (c[:, None] + cost[cj][None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
         par_all, opt_all = np.nonzero(ok)
+        YP = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
+        ZP = YP * A
+        if use_bound and order:
+            ra = np.flatnonzero(active)
+            RK = node_ranks_ovr(ros, ZP, YP, C, AL, class_allowed, ra, tops_r[ra])
+        else:
+            RK = np.broadcast_to(jj, AL.shape)
         if use_bound and len(par_all):
-            YP = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
-            ZP = YP * A
             # BLAS products (np.einsum without optimize loops in C): (r, p, K) and (p, K, n)
             FP = (ZP.reshape(-1, n) @ Kt.T).reshape(len(ZP), nK, -1).transpose(2, 0, 1)
             aP = YP * (ZP.reshape(-1, n) @ K).reshape(ZP.shape)
@@ -725,7 +738,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                         break
                     skip, lbP = _screen_multiclass(
                         aP, FP, MP, tops_r, c, par, cj[opt], cc_new[opt], codes, targets,
-                        Rmax, active, eps_r, kappa, rest, ksq, C, cost, flippable, min_cost,
+                        Rmax, active, eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost,
                         ros, ZP, YP)
                     if skip.any():
                         pruned += int(skip.sum())
@@ -767,7 +780,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             Rmax = tr.rmax()
             active = np.isfinite(Rmax)
             room = np.where(active[:, None], Rmax[:, None] - cc[None, :], -np.inf)
-            allowed = (jj[None, :] > j[:, None]) & flippable[None, :]
+            allowed = child_masks(AL, RK, p, j)
             expandable = (room.max(axis=0, initial=-np.inf) >= min_cost - _COST_TOL) & \
                 allowed.any(axis=1)
             if not expandable.any():
@@ -784,7 +797,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                     pruned += int(gone.sum())
                     tr.prune(lb[:, gone], cc[gone])
             if keep.any():
-                stack.append((Sc[keep], Lc[keep], Ac[keep], cc[keep]))
+                stack.append((Sc[keep], Lc[keep], Ac[keep], cc[keep], allowed[keep]))
     complete = np.full(len(rows), not timed_out)
     return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
                         time.perf_counter() - t_start)
