@@ -167,21 +167,44 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     that rejects ``B`` and the bound can prune — Knuth's estimate of the pruned tree
     (:mod:`certmodel.labelcert._treesize`, dives bounded by ``PROBE_SHARE`` of the MILP time
     at stake) × the retrain cost.  The chosen budgets are searched smallest first under one
-    time cap.
+    time cap.  The open test points are planned together first (one tree serves them all);
+    where that rejects a budget, each point still open there is planned and searched alone
+    against its own MILP allowance (a single hard point no longer sends the easy ones to
+    the MILP).
     """
-    open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
-    if not any(open_rec.values()) or opts.search == "never":
+    if opts.search == "never" or not any((t, B) not in dec for t in range(prob.m)
+                                         for B in budgets):
         return
     t0 = time.perf_counter()
     unit = retrain_cost(prob, alpha0, prob.y_pm)
     geo = _geometry(prob, opts, converged)
-    rows = np.array([t for t in range(prob.m) if any((t, B) not in dec for B in budgets)],
-                    dtype=int)
+    rows = [t for t in range(prob.m) if any((t, B) not in dec for B in budgets)]
+    times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
+    chosen = _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit,
+                              geo, range(prob.m))
+    rest = [B for B in budgets if B not in chosen]  # budgets the joint plan rejected
+    if len(rows) > 1 and rest and geo is not None and opts.search == "auto":
+        for t in rows:
+            _plan_and_search(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo,
+                             [t])
+
+
+def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
+                     points) -> list:
+    """Plan (:func:`plan_search`) and run the binary search for the open records of the
+    test ``points``: budgets smallest first under one deadline.  Returns the budgets
+    chosen."""
+    points = list(points)
+    open_rec = {B: sum((t, B) not in dec for t in points) for B in budgets}
+    if not any(open_rec.values()):
+        return []
+    t0 = time.perf_counter()
+    rows = np.array([t for t in points if any((t, B) not in dec for B in budgets)], dtype=int)
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
     dive_time = PROBE_SHARE * per * sum(open_rec.values()) / len(open_rec)
 
     def tree_seconds(B):
-        at_B = np.array([t for t in range(prob.m) if (t, B) not in dec], dtype=int)
+        at_B = np.array([t for t in points if (t, B) not in dec], dtype=int)
         nodes, _ = estimate_binary_search(prob, alpha0, signs, at_B, B, eps, geo,
                                           dives=KNUTH_DIVES, time_limit=dive_time)
         return nodes * unit
@@ -190,10 +213,10 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
         chosen, cap = plan_search(prob, opts, open_rec, unit,
                                   seconds_of=tree_seconds if geo is not None else None)
     except RetrainFailed:
-        return
+        return []
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)  # the planning
     if not chosen:
-        return
+        return []
 
     def flips_of(S):
         flips = np.zeros(prob.n, bool)
@@ -204,7 +227,7 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     # keeps what the smaller ones proved; a witness settles the larger budgets (monotone)
     deadline = time.perf_counter() + cap
     for B in sorted(chosen):
-        rows = np.array([t for t in range(prob.m) if (t, B) not in dec], dtype=int)
+        rows = np.array([t for t in points if (t, B) not in dec], dtype=int)
         left = deadline - time.perf_counter()
         if not len(rows) or left <= 0:
             continue
@@ -213,10 +236,11 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
             res = search_binary(prob, alpha0, signs, rows, [B], np.ones((len(rows), 1), bool),
                                 eps, geo, time_limit=left)
         except RetrainFailed:
-            return
+            return chosen
         _put_results(res, rows, [B], dec, put, eps, flips_of, budgets,
                      lambda S: float(prob.threat.cost[list(S)].sum()))
         times[rows] += (time.perf_counter() - t1) / max(len(rows), 1)
+    return chosen
 
 
 def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times,

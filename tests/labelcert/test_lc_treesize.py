@@ -61,3 +61,40 @@ def test_estimate_without_bound_or_rows():
     assert estimate_binary_search(prob, a0, s, rows, 2, eps, None) == (np.inf, np.inf)
     assert estimate_binary_search(prob, a0, s, np.zeros(0, int), 2, eps, geo) == \
         (np.inf, np.inf)
+
+
+def test_points_rejected_together_are_planned_and_searched_alone(monkeypatch):
+    """When the joint plan rejects a budget (one hard point makes the shared tree too big),
+    every point still open is planned against its own allowance and searched alone; the
+    verdicts are the exact search's."""
+    import certmodel.labelcert._searchpath as sp
+    from certmodel.labelcert import LabelCertOptions
+    from certmodel.results import Verdict
+
+    prob, a0, s, eps, geo, robust = _robust_rows_instance(3, 30, 0.2, 3)
+    sizes = []
+
+    def estimate(prob_, alpha0, signs, rows, B, eps_, geo_, **kw):
+        sizes.append(len(rows))  # the joint tree "too big", a single point's tree cheap
+        return (1e15, 1e15) if len(rows) > 1 else (1.0, 0.0)
+
+    monkeypatch.setattr(sp, "estimate_binary_search", estimate)
+    monkeypatch.setattr(sp, "retrain_cost", lambda *a: 1e-2)  # C(30, ≤3) × 10 ms > 8 × 1 s
+    dec, paths = {}, {}
+
+    def put(t, B, verdict, value, kind, path, **kw):
+        dec[(t, B)] = verdict
+        paths[(t, B)] = path
+
+    opts = LabelCertOptions(time_limit=1.0)
+    sp.binary_search_records(prob, opts, a0, s, [3], dec, put, eps, np.zeros(prob.m), True)
+    assert sizes[0] == prob.m and set(sizes[1:]) == {1}
+    assert len(sizes) == 1 + prob.m
+    exact = search_binary(prob, a0, s, np.arange(prob.m), [3], np.ones((prob.m, 1), bool),
+                          eps, geo)
+    low = np.minimum(exact.visited, exact.pruned)[:, 0]
+    for t in range(prob.m):
+        assert str(paths[(t, 3)]) == "search"
+        want = Verdict.ROBUST if low[t] > eps[t] else Verdict.NOT_ROBUST
+        assert dec[(t, 3)] == want
+    assert set(np.flatnonzero(low > eps)) == set(robust)
