@@ -1,16 +1,19 @@
 """Exact branch-and-bound over relabellings: enumeration that skips provably harmless subtrees.
 
 The search visits relabellings as a tree: the root is the clean labelling, a node is a set
-``S`` of changed points (sorted indices; multiclass: with the new class of each), and the
-children of ``S`` add one index larger than ``max S`` (every admissible relabelling is
-reached exactly once).  Every visited node is retrained exactly — batched, warm-started from
-its parent (:func:`~certmodel.learners._svm_batch.solve_svm_dual_batch`), and only
+``S`` of changed points (multiclass: with the new class of each) with a set ``A(S)`` of
+points it may still flip (the root: every flippable point).  Each node orders ``A(S)`` most
+harmful first by its own (B3) terms (:mod:`certmodel.labelcert._flip_order`); its child
+adding ``i`` may flip only the points of ``A(S)`` after ``i`` in that order, so every
+admissible relabelling is reached exactly once and the late children's subtrees hold only
+the node's least harmful flips.  Every visited node is retrained exactly — batched,
+warm-started from its parent (:func:`~certmodel.learners._svm_batch.solve_svm_dual_batch`), and only
 KKT-checked solutions are used — so its test margins are exact.  One search serves every
 test point and every budget at once.
 
 **Pruning bound (valid).**  Let ``w`` be the exact SVM on the labels of node ``S`` and ``w'``
 the SVM of any descendant, which relabels at most ``r`` more points, all of them in
-``A(S) = {i > max S : i flippable}``.  The stability bound (S1) of
+``A(S)``.  The stability bound (S1) of
 :mod:`certmodel.labelcert._stability`, applied with the node as the *clean* problem, gives
 ``‖w' − w‖ ≤ Δ_r(S)`` (:func:`stability_radius_batch`, a vectorised
 :func:`~certmodel.labelcert._stability.stability_radius` over ``A(S)``), and (S2) gives for
