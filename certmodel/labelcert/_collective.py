@@ -18,6 +18,13 @@ counted; the best is grown greedily by unions with other witnesses that stay wit
 (each union retrained and counted).  If a witness changes all of ``U`` the record is exact
 (path ``samplewise``); otherwise the MILP counts only over ``U`` (a smaller objective, same
 proven bound) and its incumbent competes with the best witness.
+
+**Search over the unproven points.**  Before that MILP, the exact collective search
+(:func:`~certmodel.labelcert._search.search_collective`) counts over ``U`` alone — the
+points outside ``U`` never change at ``B``, so its count is the exact count of the whole
+test set, and with few rows to keep open its bounds prune far more than over every test
+point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's ``time_limit``; finished, the
+record is exact (path ``search``); otherwise the MILP gets the time left.
 """
 
 from __future__ import annotations
@@ -38,10 +45,17 @@ from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import threat_extra
 from certmodel.labelcert._samplewise import certify_samplewise
-from certmodel.labelcert._searchpath import collective_search
+from certmodel.labelcert._search import search_collective
+from certmodel.labelcert._searchpath import (
+    MILP_SECONDS_IF_UNLIMITED,
+    _geometry,
+    collective_search,
+)
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
+
+SCREENED_SEARCH_SHARE = 0.5  # of a record's time_limit, for the search over U before the MILP
 
 __all__ = ["certify_collective"]
 
@@ -134,9 +148,22 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
         if scr is not None and scr.settles():
             out.append(_screened_record(prob, B, scr, extra, time.perf_counter() - t0))
             continue
+        milp_opts = opts
+        if scr is not None and (opts.search == "always" or (
+                opts.search == "auto" and opts.enumeration != "never")):
+            per = opts.time_limit if opts.time_limit is not None else \
+                MILP_SECONDS_IF_UNLIMITED
+            rec = _screened_search(prob, B, U, opts, alpha0, signs, clean.converged,
+                                   SCREENED_SEARCH_SHARE * per, extra, scr.seconds)
+            if rec is not None:
+                out.append(rec)
+                continue
+            if opts.time_limit is not None:  # the MILP gets what the record has left
+                left = opts.time_limit - (time.perf_counter() - t0)
+                milp_opts = opts.replace(time_limit=max(left, 0.05 * opts.time_limit))
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test[U], signs[U],
                                linearization=opts.linearization, backend=opts.backend,
-                               options=opts.solver_options(), threat=prob.threat,
+                               options=milp_opts.solver_options(), threat=prob.threat,
                                complementarity=opts.complementarity)
         x0 = model.start(np.zeros(prob.n, bool), alpha0) if opts.warm_start else None
         res = model.solve_count(warm_start=x0)
@@ -267,6 +294,39 @@ def _combined(prob: Problem, signs: np.ndarray, replayed: list, B):
         if len(now) > len(best[1]):
             best = (union, now, cost)
     return best
+
+
+def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
+                     alpha0: np.ndarray, signs: np.ndarray, converged: bool, cap: float,
+                     extra: dict, screen_seconds: float) -> CollectiveRecord | None:
+    """The exact record of budget ``B`` from the collective search over the unproven test
+    points ``U`` (module docstring), or None when it does not finish within ``cap`` s."""
+    geo = _geometry(prob, opts, converged)
+    if geo is None or not len(U):
+        return None
+    t0 = time.perf_counter()
+    try:
+        count, witness, complete, nodes = search_collective(
+            prob.rows(U), alpha0, signs[U], [B], geo, time_limit=cap)
+    except RetrainFailed:
+        return None
+    if not complete:
+        return None
+    flips = np.zeros(prob.n, bool)
+    flips[list(witness[0])] = True
+    try:  # replay the witness on the whole test set
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+    except RetrainFailed:
+        return None
+    changed = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
+    k = int(count[0])
+    return CollectiveRecord(
+        budget=B, n_test=prob.m, certified_count=prob.m - k, bound=float(k),
+        incumbent=len(changed), method="labelcert", path=Path.SEARCH,
+        test_indices=tuple(prob.test_indices), attacked=tuple(prob.test_indices[changed]),
+        relabelling=prob.relabelling_from_flips(flips),
+        wall_time=time.perf_counter() - t0 + screen_seconds,
+        extra={**extra, "search_nodes": nodes})
 
 
 def _searched(prob: Problem, budgets: list, opts: LabelCertOptions, alpha0: np.ndarray,

@@ -126,3 +126,50 @@ def test_screen_unites_witnesses_of_independent_points():
     recs = certify(K, y, K_test, 1.0, [2], mode="collective", options=NO_ENUM)
     assert recs[0].path is Path.SAMPLEWISE and recs[0].bound == 2 == recs[0].incumbent
     _check(recs[0], K, y, K_test, 1.0, 2)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 7), C=st.sampled_from([0.05, 1.0, 20.0]),
+       restricted=st.booleans())
+def test_search_over_unproven_points_matches_brute_force(seed, n, C, restricted):
+    """The collective search over the points the screen left open (path ``search``) gives
+    the exact count of the whole test set; its witness replays to it."""
+    import pytest
+
+    import certmodel.labelcert._collective as coll
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coll, "collective_search", lambda *a, **k: {})  # no full search
+        _screened_search_case(seed, n, C, restricted)
+
+
+def _screened_search_case(seed, n, C, restricted):
+    K, y, K_test = random_instance(seed, n, m=5)
+    y = y.astype(float)
+    rng = np.random.default_rng(seed)
+    mask = rng.random(n) < 0.7
+    mask[0] = True
+    threat = ThreatModel(flippable=mask) if restricted else None
+    opts = LabelCertOptions(max_enumeration=1, beam_width=0)  # no enumeration, no beam
+    recs = certify(K, y, K_test, C, [1, 2, 3], mode="collective", options=opts, threat=threat)
+    resolved = (threat or ThreatModel()).resolve(n, 2)
+    seen = set()
+    for rec in recs:
+        truth = _brute_threat(K, y, C, K_test, rec.budget, resolved)
+        _check(rec, K, y, K_test, C, truth)
+        seen.add(rec.path)
+        if rec.path is Path.SEARCH:
+            assert rec.bound == truth == rec.incumbent
+            assert "samplewise_robust" in rec.extra
+    assert Path.MILP not in seen  # the search finishes on instances this small
+
+
+def test_search_over_unproven_points_is_used(monkeypatch):
+    import certmodel.labelcert._collective as coll
+
+    monkeypatch.setattr(coll, "collective_search", lambda *a, **k: {})
+    K, y, K_test = random_instance(11, 6, m=4)
+    opts = LabelCertOptions(max_enumeration=1, beam_width=0)
+    recs = certify(K, y, K_test, 1.0, [1, 2, 3, 4], mode="collective", options=opts)
+    assert recs[0].path is Path.SEARCH  # the MILP's record in the test above
+    _check(recs[0], K, y, K_test, 1.0, brute_collective(K, y, 1.0, K_test, 1))
