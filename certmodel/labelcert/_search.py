@@ -55,14 +55,7 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._flip_order import (
-    child_masks,
-    harm_keys,
-    harm_order,
-    node_ranks,
-    node_ranks_ovr,
-    permute_readout,
-)
+from certmodel.labelcert._flip_order import child_masks, node_ranks, node_ranks_ovr
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.labelcert._response import (
     Readout,
@@ -383,18 +376,11 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     use_bound = geo is not None and geo.psd
     y0 = prob.y_pm
     alpha0 = np.asarray(alpha0, float)
-    perm = np.arange(n)
     if use_bound:
         kappa, rest = geo.readout(prob.K_test[rows], C)
+        ksq = geo.diag_sqrt
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
                         min_cost)
-        if order:  # most harmful flips first (:mod:`certmodel.labelcert._flip_order`)
-            perm = harm_order(harm_keys(ro, y0 * alpha0, y0, C), flippable)
-            ro = permute_readout(ro, perm)
-        ksq = geo.diag_sqrt[perm]
-    # the search runs on the points renumbered by perm; witnesses are mapped back
-    K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
-    flippable, cost = flippable[perm], cost[perm]
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
     # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,), AL (p, n) flips still allowed)
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
@@ -450,7 +436,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             Z = Yc * Ac
             M = Kt @ Z.T - off
             nodes += len(p)
-            tr.visit(M, cc, lambda a, Sc=Sc: tuple(sorted(int(perm[v]) for v in Sc[a])))
+            tr.visit(M, cc, lambda a, Sc=Sc: tuple(sorted(int(v) for v in Sc[a])))
             Rmax = tr.rmax()
             active = np.isfinite(Rmax)
             # children that can still have children of their own
@@ -661,25 +647,13 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
     use_bound = geo is not None and geo.psd
     cls = np.arange(nK)
     A0 = np.asarray(alphas, float)
-    perm = np.arange(n)
     if use_bound:
         kappa, rest = geo.readout(Kt, C)
+        ksq = geo.diag_sqrt
         # problem k sees flips of points leaving k or (k a target) moving to k
         ros = [b3_readout(prob, geo, A0[k], np.where(codes == k, 1.0, -1.0), Kt, kappa, rest,
                           float(bud.max()), flippable & ((codes == k) | targets[k]), min_cost)
                for k in range(nK)]
-        if order:  # most harmful flips first: any class's logit down (top) or up (rival)
-            keys = np.max([harm_keys(r_, np.where(codes == k, 1.0, -1.0) * A0[k],
-                                     np.where(codes == k, 1.0, -1.0), C)
-                           for k, ro in enumerate(ros)
-                           for r_ in (ro, Readout(-ro.V, ro.kappa, ro.k, ro.rest, ro.pin))],
-                          axis=0)
-            perm = harm_order(keys, flippable)
-            ros = [permute_readout(ro, perm) for ro in ros]
-        ksq = geo.diag_sqrt[perm]
-    # the search runs on the points renumbered by perm; witnesses are mapped back
-    K, Kt, codes, A0 = K[np.ix_(perm, perm)], Kt[:, perm], codes[perm], A0[:, perm]
-    flippable, cost = flippable[perm], cost[perm]
     # (new class option o of point j): the o-th target class other than codes[j]
     opts = [np.array([c for c in cls if targets[c] and c != codes[j_]]) for j_ in range(n)]
     cj = np.concatenate([np.full(len(o), j_) for j_, o in enumerate(opts)]).astype(np.int64)
@@ -778,7 +752,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             Sc = np.concatenate([S[p], np.stack([j, new], axis=1)[:, None, :]], axis=1)
             cc = c[p] + cost[j]
             nodes += m_
-            tr.visit(M, cc, lambda a, Sc=Sc: tuple(sorted((int(perm[u]), int(v))
+            tr.visit(M, cc, lambda a, Sc=Sc: tuple(sorted((int(u), int(v))
                                                           for u, v in Sc[a])))
             Rmax = tr.rmax()
             active = np.isfinite(Rmax)
@@ -831,17 +805,10 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     use_bound = geo is not None and geo.psd
     Rtop = float(bud.max()) if len(bud) else 0.0
     alpha0 = np.asarray(alpha0, float)
-    perm = np.arange(n)
     if use_bound:
         kappa, rest = geo.readout(prob.K_test, C)
+        ksq = geo.diag_sqrt
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
-        if order:  # most harmful flips first (:mod:`certmodel.labelcert._flip_order`)
-            perm = harm_order(harm_keys(ro, y0 * alpha0, y0, C), flippable)
-            ro = permute_readout(ro, perm)
-        ksq = geo.diag_sqrt[perm]
-    # the search runs on the points renumbered by perm; witnesses are mapped back
-    K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
-    flippable, cost = flippable[perm], cost[perm]
     stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
               flippable[None].copy())]
     nodes = 0
@@ -886,7 +853,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                     k = int(np.argmax(np.where(fits, changed, -1)))
                     if fits[k] and changed[k] > count[jb]:
                         count[jb] = int(changed[k])
-                        witness[jb] = tuple(sorted(int(perm[v]) for v in Sc[k]))
+                        witness[jb] = tuple(sorted(int(v) for v in Sc[k]))
             allowed = child_masks(AL, RK, p, i)
             expandable = (Rtop - cc >= min_cost - _COST_TOL) & allowed.any(axis=1)
             if not expandable.any():

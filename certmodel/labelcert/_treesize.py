@@ -26,13 +26,7 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._flip_order import (
-    child_masks,
-    harm_keys,
-    harm_order,
-    node_ranks,
-    permute_readout,
-)
+from certmodel.labelcert._flip_order import child_masks, node_ranks
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import (
     _COST_TOL,
@@ -72,11 +66,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     y0, alpha0 = prob.y_pm, np.asarray(alpha0, float)
     ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(budget), flippable,
                     min_cost)
-    # the search's own flip order (most harmful first), hence its tree
-    perm = harm_order(harm_keys(ro, y0 * alpha0, y0, C), flippable)
-    ro = permute_readout(ro, perm)
-    K, Kt, y0, alpha0 = K[np.ix_(perm, perm)], Kt[:, perm], y0[perm], alpha0[perm]
-    flippable, cost, ksq = flippable[perm], cost[perm], geo.diag_sqrt[perm]
+    ksq = geo.diag_sqrt
     Rmax = np.full(len(rows), float(budget))
     active = np.ones(len(rows), bool)
     tol = _COST_TOL * max(1.0, float(budget))
