@@ -23,8 +23,9 @@ proven bound) and its incumbent competes with the best witness.
 (:func:`~certmodel.labelcert._search.search_collective`) counts over ``U`` alone — the
 points outside ``U`` never change at ``B``, so its count is the exact count of the whole
 test set, and with few rows to keep open its bounds prune far more than over every test
-point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's ``time_limit``; finished, the
-record is exact (path ``search``); otherwise the MILP gets the time left.
+point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's ``time_limit`` (or
+``search_time`` when set); finished, the record is exact (path ``search``); otherwise the
+MILP gets the time left.
 """
 
 from __future__ import annotations
@@ -153,8 +154,10 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
                 opts.search == "auto" and opts.enumeration != "never")):
             per = opts.time_limit if opts.time_limit is not None else \
                 MILP_SECONDS_IF_UNLIMITED
-            rec = _screened_search(prob, B, U, opts, alpha0, signs, clean.converged,
-                                   SCREENED_SEARCH_SHARE * per, extra, scr.seconds)
+            cap = opts.search_time if opts.search_time is not None else \
+                SCREENED_SEARCH_SHARE * per
+            rec = _screened_search(prob, B, U, opts, alpha0, signs, clean.converged, cap,
+                                   extra, scr.seconds)
             if rec is not None:
                 out.append(rec)
                 continue

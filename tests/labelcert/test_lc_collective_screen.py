@@ -173,3 +173,14 @@ def test_search_over_unproven_points_is_used(monkeypatch):
     recs = certify(K, y, K_test, 1.0, [1, 2, 3, 4], mode="collective", options=opts)
     assert recs[0].path is Path.SEARCH  # the MILP's record in the test above
     _check(recs[0], K, y, K_test, 1.0, brute_collective(K, y, 1.0, K_test, 1))
+
+
+def test_search_over_unproven_points_honours_search_time(monkeypatch):
+    import certmodel.labelcert._collective as coll
+
+    monkeypatch.setattr(coll, "collective_search", lambda *a, **k: {})
+    K, y, K_test = random_instance(11, 6, m=4)
+    opts = LabelCertOptions(max_enumeration=1, beam_width=0, search_time=1e-9)
+    recs = certify(K, y, K_test, 1.0, [1], mode="collective", options=opts)
+    assert recs[0].path is Path.MILP  # the search had no time: the MILP decides
+    _check(recs[0], K, y, K_test, 1.0, brute_collective(K, y, 1.0, K_test, 1))
