@@ -317,19 +317,26 @@ def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
         return None
     flips = np.zeros(prob.n, bool)
     flips[list(witness[0])] = True
-    try:  # replay the witness on the whole test set
+    return _search_record(prob, B, int(count[0]), flips, signs,
+                          time.perf_counter() - t0 + screen_seconds,
+                          {**extra, "search_nodes": nodes})
+
+
+def _search_record(prob: Problem, B, count: int, flips: np.ndarray, signs: np.ndarray,
+                   seconds: float, extra: dict) -> CollectiveRecord | None:
+    """The exact record (path ``search``) of a finished collective search: the proven
+    ``count`` and its witness ``flips`` replayed by retraining on the whole test set (it was
+    retrained in the search; never trusted blindly).  None if the replay fails."""
+    try:
         z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
     except RetrainFailed:
         return None
     changed = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
-    k = int(count[0])
     return CollectiveRecord(
-        budget=B, n_test=prob.m, certified_count=prob.m - k, bound=float(k),
+        budget=B, n_test=prob.m, certified_count=prob.m - count, bound=float(count),
         incumbent=len(changed), method="labelcert", path=Path.SEARCH,
         test_indices=tuple(prob.test_indices), attacked=tuple(prob.test_indices[changed]),
-        relabelling=prob.relabelling_from_flips(flips),
-        wall_time=time.perf_counter() - t0 + screen_seconds,
-        extra={**extra, "search_nodes": nodes})
+        relabelling=prob.relabelling_from_flips(flips), wall_time=seconds, extra=extra)
 
 
 def _searched(prob: Problem, budgets: list, opts: LabelCertOptions, alpha0: np.ndarray,
@@ -341,18 +348,11 @@ def _searched(prob: Problem, budgets: list, opts: LabelCertOptions, alpha0: np.n
                               converged)
     out = {}
     for B, (count, flips, nodes) in found.items():
-        try:  # replay the witness (it was retrained in the search; never trust it blindly)
-            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
-        except RetrainFailed:
-            continue
-        changed = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
-        out[B] = CollectiveRecord(
-            budget=B, n_test=prob.m, certified_count=prob.m - count, bound=float(count),
-            incumbent=len(changed), method="labelcert", path=Path.SEARCH,
-            test_indices=tuple(prob.test_indices), attacked=tuple(prob.test_indices[changed]),
-            relabelling=prob.relabelling_from_flips(flips),
-            wall_time=(time.perf_counter() - t0) / max(len(found), 1),
-            extra={"search_nodes": nodes})
+        rec = _search_record(prob, B, count, flips, signs,
+                             (time.perf_counter() - t0) / max(len(found), 1),
+                             {"search_nodes": nodes})
+        if rec is not None:
+            out[B] = rec
     return out
 
 
