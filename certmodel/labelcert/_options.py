@@ -92,6 +92,17 @@ class LabelCertOptions:
         the MILP).  ``always``: every open budget, same cap.
     search_time : float or None
         Explicit cap in seconds for one search call (overrides the cost model's cap).
+    search_workers : int
+        Local processes one binary sample-wise search is split over
+        (:mod:`certmodel.labelcert._split_search`: the root's children dealt into parts,
+        merged exactly).  ``1`` (default): the search runs in this process.  With more, the
+        cost model divides the search's estimated time by this number (the MILP allowance
+        is wall time), and searches estimated under ``SPLIT_MIN_SECONDS`` still run in
+        this process.  Keep ``workers × search_workers`` within the machine's cores.
+    search_scheduler : str or None
+        A dask.distributed scheduler address (``tcp://HOST:PORT``): the parts of a split
+        search run on that cluster (with ``search_workers`` as the cluster's worker count for
+        the cost model and the number of parts).
     bound_tightening : bool
         Bound how far retraining can move the SVM under the budget (the stability bound of
         :mod:`certmodel.labelcert._stability`, PSD kernels only): decides robust points
@@ -125,6 +136,8 @@ class LabelCertOptions:
     max_enumeration: int = 500_000
     search: str = "auto"
     search_time: float | None = None
+    search_workers: int = 1
+    search_scheduler: str | None = None
     bound_tightening: bool = True
     monotone: bool = True
     samplewise_screen: bool = True
@@ -141,6 +154,15 @@ class LabelCertOptions:
         if self.search_time is not None and not self.search_time > 0:
             raise InvalidParameterError(
                 f"search_time == {self.search_time}, must be > 0 or None")
+        if not isinstance(self.search_workers, (int, np.integer)) or isinstance(
+                self.search_workers, bool) or self.search_workers < 1:
+            raise InvalidParameterError(
+                f"search_workers == {self.search_workers!r}, must be an integer >= 1")
+        if self.search_scheduler is not None and (
+                not isinstance(self.search_scheduler, str) or "://" not in self.search_scheduler):
+            raise InvalidParameterError(
+                f"search_scheduler == {self.search_scheduler!r}, expected a dask scheduler "
+                "address like 'tcp://HOST:PORT' or None")
         check_backend_name(self.backend, "backend")
         if not (self.eps >= 0):
             raise InvalidParameterError(f"eps == {self.eps}, must be >= 0")

@@ -43,7 +43,7 @@ from certmodel.labelcert._enumerate import (
 from certmodel.labelcert._options import LabelCertOptions
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import make_record, put_enumerated, threat_extra
-from certmodel.labelcert._searchpath import binary_search_records
+from certmodel.labelcert._searchpath import FALLBACK_SHARE, binary_search_records
 from certmodel.labelcert._stability import KernelGeometry, budget_bounds, readout_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import BinaryMILP
@@ -123,13 +123,14 @@ def _admissible(prob: Problem, model: BinaryMILP, res, budget) -> bool:
     return prob.customize is None or model.satisfies(res.x)
 
 
-def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
-    """Solve the budget-B MILP for test row t; returns (verdict, value, kind, flips, res)."""
+def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start, options=None):
+    """Solve the budget-B MILP for test row t; returns (verdict, value, kind, flips, res).
+    ``options``: solver options for this record (default: the model's)."""
     model = models.get(budget)
     c = model.objective(k_t, sign)
     x0 = model.start(*start) if (opts.warm_start and start is not None) else None
     decision = DecisionTarget(eps_abs) if opts.decision else None
-    res = model.solve(c, Sense.MINIMIZE, warm_start=x0, decision=decision)
+    res = model.solve(c, Sense.MINIMIZE, warm_start=x0, decision=decision, options=options)
     if res.has_solution and res.incumbent <= eps_abs:
         flips = model.flips_of(res.x)
         replay = _replay(prob, flips, k_t, sign) if _admissible(prob, model, res, budget) \
@@ -137,7 +138,8 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start):
         if replay <= 0:
             return Verdict.NOT_ROBUST, replay, ValueKind.WITNESS_MARGIN, flips, res
         if decision is not None:  # incumbent in the tolerance band: optimise to settle it
-            res = model.solve(c, Sense.MINIMIZE, warm_start=res.x, decision=None)
+            res = model.solve(c, Sense.MINIMIZE, warm_start=res.x, decision=None,
+                              options=options)
     if res.bound is not None and res.bound > eps_abs:
         kind = ValueKind.LOWER_BOUND
         return Verdict.ROBUST, res.bound, kind, None, res
@@ -273,8 +275,12 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
         beam_stage(prob, budgets, opts.beam_width, dec, put, times, beam_one)
 
     # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
-    binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
-                          clean.converged)
+    searched = binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
+                                     clean.converged)
+    # a point the search tried as a fallback (FALLBACK_SHARE of its allowance) leaves its
+    # MILPs the rest of their time limit
+    short = None if opts.time_limit is None else \
+        opts.solver_options().replace(time_limit=(1 - FALLBACK_SHARE) * opts.time_limit)
 
     if not milp:
         return [dec[(t, B)].replace(wall_time=times[t] / len(budgets))
@@ -297,7 +303,8 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
                 start = (path.flips[k], path.alphas[k])
             tb, bb = time.perf_counter(), models.build_time
             verdict, value, kind, flips, res = _milp_decide(
-                prob, models, opts, t, k_t, s, B, eps[t], start)
+                prob, models, opts, t, k_t, s, B, eps[t], start,
+                short if t in searched else None)
             own[(t, B)] = time.perf_counter() - tb - (models.build_time - bb)  # this budget's
             put(t, B, verdict, value, kind, Path.MILP, flips=flips, res=res)
             if not opts.monotone:

@@ -183,6 +183,7 @@ class SearchResult:
     nodes: int = 0
     pruned_nodes: int = 0
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU seconds of the process(es) that searched
 
 
 def _flip_cost(prob: Problem):
@@ -352,7 +353,9 @@ def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, 
 def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
                   budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                   geo: KernelGeometry | None, time_limit: float | None = None,
-                  offset: np.ndarray | None = None, order: bool = True) -> SearchResult:
+                  offset: np.ndarray | None = None, order: bool = True,
+                  first_flips: np.ndarray | None = None,
+                  root_ranks: np.ndarray | None = None) -> SearchResult:
     """Exact worst margins (or proofs that they exceed ``eps``) for test ``rows``.
 
     ``open_mask[r, j]``: budget ``budgets[j]`` of row ``rows[r]`` is still to be decided.
@@ -361,8 +364,12 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     (a threshold other than 0: "witness" then means a relabelling reaching it).
     ``order``: consider flips most harmful first (the same relabellings and verdicts, a
     smaller pruned tree; :mod:`certmodel.labelcert._flip_order`); ``False`` keeps data order.
+    ``first_flips`` (n,) bool and ``root_ranks`` (n,) int: one part of a split search
+    (:mod:`certmodel.labelcert._split_search`) — the root orders its points by
+    ``root_ranks`` and expands only the children adding a point of ``first_flips``, i.e.
+    the flip sets whose first point in that order is in ``first_flips``.
     """
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     rows = np.asarray(rows, dtype=int)
     bud = np.asarray(sorted(budgets), dtype=float)
     K, C, n = prob.K, prob.C, prob.n
@@ -402,10 +409,15 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         # allowed flips (most harmful first for its own terms) and a child may flip only
         # the points after its own (:func:`~certmodel.labelcert._flip_order.child_masks`)
         ok = AL & (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        root = S.shape[1] == 0
+        if root and first_flips is not None:
+            ok &= np.asarray(first_flips, bool)[None, :]
         par, idx = np.nonzero(ok)
         ZP = Y * A
         MP = Kt @ ZP.T - off
-        if use_bound and order:
+        if root and root_ranks is not None:
+            RK = np.asarray(root_ranks, int)[None, :]
+        elif use_bound and order:
             ra = np.flatnonzero(active)
             RK = node_ranks(ro, ZP, Y, C, AL, ra, MP[ra],
                             _max_flips_vec(Rtop - c, min_cost, n), eps_r[ra])
@@ -462,7 +474,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
                 stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep], allowed[keep]))
     complete = np.full(len(rows), not timed_out)
     return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
-                        time.perf_counter() - t_start)
+                        time.perf_counter() - t_start, time.process_time() - c_start)
 
 
 def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
@@ -633,7 +645,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
     problems ``a`` and ``c`` are retrained (the other ``K − 2`` SVMs are the parent's); the
     pruning bound is (B2).  ``witness[r][j]`` is a tuple of ``(index, new_class)`` pairs.
     """
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     rows = np.asarray(rows, dtype=int)
     bud = np.asarray(sorted(budgets), dtype=float)
     K, C, n, nK = prob.K, prob.C, prob.n, prob.n_classes
@@ -777,7 +789,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                 stack.append((Sc[keep], Lc[keep], Ac[keep], cc[keep], allowed[keep]))
     complete = np.full(len(rows), not timed_out)
     return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
-                        time.perf_counter() - t_start)
+                        time.perf_counter() - t_start, time.process_time() - c_start)
 
 
 def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budgets: list,

@@ -18,6 +18,11 @@ than the MILPs it replaces would be allowed.  When the plain count rejects a bud
   seconds per relabelling *including* the subtrees the bound skipped, and the plan is redone
   with ``N(B)`` × that.
 
+With ``search_workers > 1`` (or a ``search_scheduler``) the binary search's estimated
+seconds are divided by ``search_workers`` and a binary search expected to take at least
+``SPLIT_MIN_SECONDS`` runs split over processes or the dask cluster
+(:mod:`certmodel.labelcert._split_search`; the same exact result, less wall time).
+
 A time-out leaves the records open for the MILP; results of a finished search are exact
 (see :mod:`certmodel.labelcert._search`).
 """
@@ -31,6 +36,7 @@ import numpy as np
 from certmodel.labelcert._enumerate import n_relabellings
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import search_binary, search_collective, search_multiclass
+from certmodel.labelcert._split_search import search_binary_split
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.labelcert._treesize import estimate_binary_search
 from certmodel.learners._svm_batch import solve_svm_dual_batch
@@ -43,6 +49,8 @@ MILP_SECONDS_IF_UNLIMITED = 60.0
 PROBE_SHARE = 0.05  # a probe search may use this share of the MILP time it could save
 _PROBE = 128
 KNUTH_DIVES = 64  # dives of the tree estimate (each bounded by the probe share of time)
+FALLBACK_SHARE = 0.5  # of a point's MILP allowance, searched where its own plan rejects
+SPLIT_MIN_SECONDS = 2.0  # searches expected shorter run in-process (process start-up ≈ 1 s)
 
 
 def retrain_cost(prob, alpha: np.ndarray, y_pm: np.ndarray) -> float:
@@ -160,7 +168,7 @@ def _replan(prob, opts, open_rec, unit, chosen, cap, geo, probe, n_classes: int)
 
 
 def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
-                          converged: bool) -> None:
+                          converged: bool) -> set:
     """Decide open binary sample-wise records by the search where the cost model says so.
 
     Cost of budget ``B``: the counted relabellings × the measured retrain cost, or — when
@@ -170,11 +178,14 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     time cap.  The open test points are planned together first (one tree serves them all);
     where that rejects a budget, each point still open there is planned and searched alone
     against its own MILP allowance (a single hard point no longer sends the easy ones to
-    the MILP).
+    the MILP).  Where even its own plan rejects a budget (the estimate is above the
+    allowance — estimates of pruned trees are heavy-tailed) and ``time_limit`` is set, the
+    point is still searched for ``FALLBACK_SHARE`` of its allowance; returns those points,
+    whose MILPs then get the rest (``(1 − FALLBACK_SHARE) · time_limit`` each).
     """
     if opts.search == "never" or not any((t, B) not in dec for t in range(prob.m)
                                          for B in budgets):
-        return
+        return set()
     t0 = time.perf_counter()
     unit = retrain_cost(prob, alpha0, prob.y_pm)
     geo = _geometry(prob, opts, converged)
@@ -183,17 +194,27 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     chosen = _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit,
                               geo, range(prob.m))
     rest = [B for B in budgets if B not in chosen]  # budgets the joint plan rejected
-    if len(rows) > 1 and rest and geo is not None and opts.search == "auto":
+    fallback = set()
+    if rest and geo is not None and opts.search == "auto" and opts.enumeration != "never":
         for t in rows:
-            _plan_and_search(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo,
-                             [t])
+            if len(rows) > 1:
+                _plan_and_search(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit,
+                                 geo, [t])
+            # the fallback only where the MILP's time is limited (else it would only delay
+            # a MILP that runs to the end anyway)
+            if opts.time_limit is not None and any((t, B) not in dec for B in rest):
+                _plan_and_search(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit,
+                                 geo, [t], share=FALLBACK_SHARE)
+                fallback.add(t)
+    return fallback
 
 
 def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
-                     points) -> list:
+                     points, share: float | None = None) -> list:
     """Plan (:func:`plan_search`) and run the binary search for the open records of the
     test ``points``: budgets smallest first under one deadline.  Returns the budgets
-    chosen."""
+    chosen.  ``share``: no plan — search every open budget, capped at that share of the
+    MILP allowance of the open records."""
     points = list(points)
     open_rec = {B: sum((t, B) not in dec for t in points) for B in budgets}
     if not any(open_rec.values()):
@@ -201,23 +222,39 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     t0 = time.perf_counter()
     rows = np.array([t for t in points if any((t, B) not in dec for B in budgets)], dtype=int)
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    if share is not None:
+        chosen = sorted(B for B, k in open_rec.items() if k > 0)
+        return _search_budgets(prob, opts, alpha0, signs, chosen, budgets, dec, put, eps,
+                               times, geo, points, share * per * sum(open_rec.values()), {})
     dive_time = PROBE_SHARE * per * sum(open_rec.values()) / len(open_rec)
 
-    def tree_seconds(B):
+    speedup = _speedup(opts)
+    chosen_seconds = {B: _count(prob, B, 2) * unit / speedup for B in budgets}
+
+    def tree_seconds(B):  # wall seconds of the (split) search at B
         at_B = np.array([t for t in points if (t, B) not in dec], dtype=int)
         nodes, _ = estimate_binary_search(prob, alpha0, signs, at_B, B, eps, geo,
                                           dives=KNUTH_DIVES, time_limit=dive_time)
-        return nodes * unit
+        chosen_seconds[B] = min(chosen_seconds[B], nodes * unit / speedup)
+        return chosen_seconds[B]
 
     try:
-        chosen, cap = plan_search(prob, opts, open_rec, unit,
+        chosen, cap = plan_search(prob, opts, open_rec, unit / speedup,
                                   seconds_of=tree_seconds if geo is not None else None)
     except RetrainFailed:
         return []
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)  # the planning
     if not chosen:
         return []
+    return _search_budgets(prob, opts, alpha0, signs, chosen, budgets, dec, put, eps, times,
+                           geo, points, cap, chosen_seconds)
 
+
+def _search_budgets(prob, opts, alpha0, signs, chosen, budgets, dec, put, eps, times, geo,
+                    points, cap, expected) -> list:
+    """Search the open records of ``points`` at the ``chosen`` budgets, smallest first,
+    under one deadline ``cap`` seconds away (``expected[B]``: the plan's seconds for ``B``,
+    which decide whether the search is split).  Returns ``chosen``."""
     def flips_of(S):
         flips = np.zeros(prob.n, bool)
         flips[list(S)] = True
@@ -233,14 +270,32 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
             continue
         t1 = time.perf_counter()
         try:
-            res = search_binary(prob, alpha0, signs, rows, [B], np.ones((len(rows), 1), bool),
-                                eps, geo, time_limit=left)
+            res = _search(prob, opts, alpha0, signs, rows, B, eps, geo, left,
+                          split=expected.get(B, np.inf) >= SPLIT_MIN_SECONDS)
         except RetrainFailed:
             return chosen
         _put_results(res, rows, [B], dec, put, eps, flips_of, budgets,
                      lambda S: float(prob.threat.cost[list(S)].sum()))
         times[rows] += (time.perf_counter() - t1) / max(len(rows), 1)
     return chosen
+
+
+def _speedup(opts) -> int:
+    """The factor the cost model divides a binary search's time by: ``search_workers``."""
+    return opts.search_workers
+
+
+def _search(prob, opts, alpha0, signs, rows, B, eps, geo, time_limit, split: bool):
+    """One binary search of ``rows`` at budget ``B``: split over ``search_workers``
+    processes or the dask ``search_scheduler`` (:mod:`certmodel.labelcert._split_search`)
+    when asked for and ``split`` (the cost model expects at least ``SPLIT_MIN_SECONDS``),
+    else in this process."""
+    mask = np.ones((len(rows), 1), bool)
+    if split and (opts.search_workers > 1 or opts.search_scheduler is not None):
+        return search_binary_split(prob, alpha0, signs, rows, [B], mask, eps, geo,
+                                   time_limit=time_limit, workers=opts.search_workers,
+                                   scheduler=opts.search_scheduler)
+    return search_binary(prob, alpha0, signs, rows, [B], mask, eps, geo, time_limit=time_limit)
 
 
 def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times,

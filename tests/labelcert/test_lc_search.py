@@ -15,6 +15,7 @@ from certmodel.labelcert._search import (
     single_flip_radius,
     stability_radius_batch,
 )
+from certmodel.labelcert._split_search import search_binary_split
 from certmodel.labelcert._stability import KernelGeometry, stability_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.threat import ThreatModel
@@ -43,8 +44,9 @@ def _threat(draw_mask, draw_cost, n, rng):
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 8), logC=st.floats(-1.0, 1.0),
-       mask=st.booleans(), cost=st.booleans(), order=st.booleans())
-def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order):
+       mask=st.booleans(), cost=st.booleans(), order=st.booleans(), parts=st.integers(0, 3))
+def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, parts):
+    """``parts > 0``: the search split into that many parts (in this process), merged."""
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=4)
     C = 10.0 ** logC
@@ -59,8 +61,12 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order):
     scale = C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
     geo = KernelGeometry(K)
-    res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool), eps, geo,
-                        order=order)
+    if parts:
+        res = search_binary_split(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool),
+                                  eps, geo, workers=1, parts=parts)
+    else:
+        res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool), eps,
+                            geo, order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = np.full(4, np.inf)

@@ -98,3 +98,83 @@ def test_points_rejected_together_are_planned_and_searched_alone(monkeypatch):
         want = Verdict.ROBUST if low[t] > eps[t] else Verdict.NOT_ROBUST
         assert dec[(t, 3)] == want
     assert set(np.flatnonzero(low > eps)) == set(robust)
+
+
+def _rejecting(monkeypatch):
+    """Every plan rejects (tree estimate and count far above any allowance)."""
+    import certmodel.labelcert._searchpath as sp
+
+    monkeypatch.setattr(sp, "estimate_binary_search", lambda *a, **k: (1e15, 1e15))
+    monkeypatch.setattr(sp, "retrain_cost", lambda *a: 1e3)
+    return sp
+
+
+def test_rejected_points_are_still_searched_for_part_of_their_allowance(monkeypatch):
+    """Where even a point's own plan rejects its budgets (estimates are heavy-tailed), it is
+    searched for FALLBACK_SHARE of its MILP allowance: a finished search gives the exact
+    verdicts; without a time limit there is no fallback (the MILP runs to the end)."""
+    from certmodel.labelcert import LabelCertOptions
+    from certmodel.results import Verdict
+
+    sp = _rejecting(monkeypatch)
+    prob, a0, s, eps, geo, robust = _robust_rows_instance(3, 30, 0.2, 3)
+    caps = []
+    real = sp._search
+
+    def spy(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split):
+        caps.append(time_limit)
+        return real(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split)
+
+    monkeypatch.setattr(sp, "_search", spy)
+    for limit in (None, 4.0):
+        dec, caps[:] = {}, []
+
+        def put(t, B, verdict, value, kind, path, **kw):
+            dec[(t, B)] = verdict
+
+        opts = LabelCertOptions(time_limit=limit)
+        got = sp.binary_search_records(prob, opts, a0, s, [3], dec, put, eps,
+                                       np.zeros(prob.m), True)
+        if limit is None:
+            assert got == set() and not dec and not caps
+            continue
+        assert got == set(range(prob.m)) and len(caps) == prob.m
+        assert all(c <= sp.FALLBACK_SHARE * limit + 1e-9 for c in caps)
+    exact = search_binary(prob, a0, s, np.arange(prob.m), [3], np.ones((prob.m, 1), bool),
+                          eps, geo)
+    low = np.minimum(exact.visited, exact.pruned)[:, 0]
+    for t in range(prob.m):
+        assert dec[(t, 3)] == (Verdict.ROBUST if low[t] > eps[t] else Verdict.NOT_ROBUST)
+
+
+def test_milps_after_a_fallback_search_get_the_rest_of_their_time(monkeypatch):
+    """The fallback search timed out (simulated): the point's MILPs run with
+    ``(1 − FALLBACK_SHARE) · time_limit``."""
+    import certmodel.labelcert._samplewise as sw
+    from certmodel import labelcert
+    from certmodel.labelcert import LabelCertOptions
+    from certmodel.labelcert._search import SearchResult
+
+    sp = _rejecting(monkeypatch)
+
+    def timed_out(prob_, opts_, alpha0, signs, rows, B, *a, **k):
+        R = len(rows)
+        return SearchResult(np.array([B], float), np.full((R, 1), np.inf),
+                            np.full((R, 1), np.inf), [[None] for _ in range(R)],
+                            np.zeros(R, bool))
+
+    monkeypatch.setattr(sp, "_search", timed_out)
+    limits = []
+    real = sw._milp_decide
+
+    def spy(*a, **k):
+        opt = a[9] if len(a) > 9 else k.get("options")
+        limits.append(None if opt is None else opt.time_limit)
+        return real(*a, **k)
+
+    monkeypatch.setattr(sw, "_milp_decide", spy)
+    K, y, K_test = _clustered(4, 24, m=3)
+    opts = LabelCertOptions(time_limit=2.0, attack=False, max_enumeration=0)
+    recs = labelcert.certify(K, y, K_test, 0.5, [3], options=opts)
+    assert limits and all(v == (1 - sp.FALLBACK_SHARE) * 2.0 for v in limits)
+    assert len(recs) == 3

@@ -1,0 +1,175 @@
+"""One binary relabelling search split over processes or a dask cluster.
+
+The search of :mod:`certmodel.labelcert._search` reaches every admissible flip set once:
+with the root's order ``ρ`` of the flippable points, the root's child adding ``i`` covers
+exactly the sets whose first point in ``ρ`` is ``i``
+(:func:`~certmodel.labelcert._flip_order.child_masks`).  So for any partition
+``I_1 ∪ … ∪ I_P`` of the flippable points, the searches that expand only the root's
+children in ``I_w`` (:func:`~certmodel.labelcert._search.search_binary` with
+``first_flips = I_w`` and the same ``root_ranks = ρ``) together cover every relabelling,
+each once.  ``ρ`` is computed here once and handed to every part (a part on another machine
+never recomputes it, so rounding there cannot change the partition).  Part ``w`` takes the
+points of rank ``≡ w (mod P)``, ``P = PARTS_PER_WORKER × workers``: the root's first
+children carry the largest subtrees, and dealing them round-robin into more parts than
+workers lets the task runner balance the load.
+
+Merging (:func:`merge_results`) is exact: per test row and budget the smallest visited
+margin (with its witness) and the smallest pruning bound over the parts; a row is complete
+only if every part finished.  A part that fails (crash, ``RetrainFailed``) or stops at the
+deadline leaves every row incomplete — its witnesses (exactly retrained relabellings) are
+still kept, nothing is ever proven robust from an unfinished part.  Each part runs its own
+bookkeeping (rows closed by a witness in one part are still searched by the others), so
+the parts retrain somewhat more nodes in total than one search does; the gain is wall time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from certmodel.labelcert._flip_order import node_ranks
+from certmodel.labelcert._search import (
+    SearchResult,
+    _flip_cost,
+    b3_readout,
+    search_binary,
+)
+
+__all__ = ["root_ranks", "split_parts", "merge_results", "search_binary_split",
+           "parts_cpu_seconds"]
+
+PARTS_PER_WORKER = 4
+_parts_cpu = [0.0]  # CPU seconds the parts of this process's split searches reported
+
+
+def parts_cpu_seconds() -> float:
+    """CPU seconds spent so far by the parts of the split searches this process ran (their
+    worker processes exit with the pool, so the caller's own CPU clock misses them)."""
+    return _parts_cpu[0]
+
+
+def root_ranks(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray, budget: float,
+               geo) -> np.ndarray:
+    """(n,) the root's order of the flippable points, most harmful first for the test
+    ``rows`` (:func:`~certmodel.labelcert._flip_order.node_ranks` over every row); data
+    order without a PSD geometry."""
+    flippable, cost, _ = _flip_cost(prob)
+    if geo is None or not geo.psd or not flippable.any():
+        return np.arange(prob.n)
+    rows = np.asarray(rows, int)
+    min_cost = float(cost[flippable].min())
+    Kt = prob.K_test[rows] * signs[rows, None]
+    kappa, rest = geo.readout(prob.K_test[rows], prob.C)
+    alpha0 = np.asarray(alpha0, float)
+    ro = b3_readout(prob, geo, alpha0, prob.y_pm, Kt, kappa, rest, float(budget), flippable,
+                    min_cost)
+    Z = (prob.y_pm * alpha0)[None]
+    return node_ranks(ro, Z, prob.y_pm[None], prob.C, flippable[None])[0]
+
+
+def split_parts(ranks: np.ndarray, flippable: np.ndarray, parts: int) -> list[np.ndarray]:
+    """The flippable points dealt round-robin by rank into ``parts`` disjoint masks (empty
+    masks dropped); their union is ``flippable``."""
+    ranks = np.asarray(ranks, int)
+    flippable = np.asarray(flippable, bool)
+    order = np.argsort(np.where(flippable, ranks, np.iinfo(np.int64).max), kind="stable")
+    order = order[:int(flippable.sum())]
+    out = []
+    for w in range(max(1, parts)):
+        mask = np.zeros(len(ranks), bool)
+        mask[order[w::parts]] = True
+        if mask.any():
+            out.append(mask)
+    return out
+
+
+def merge_results(results: list, n_rows: int, budgets) -> SearchResult:
+    """One :class:`~certmodel.labelcert._search.SearchResult` from the parts' results
+    (``None`` for a part that failed): element-wise smallest visited margin (its witness)
+    and pruning bound; complete only if every part is."""
+    bud = np.asarray(sorted(budgets), float)
+    J = len(bud)
+    visited = np.full((n_rows, J), np.inf)
+    pruned = np.full((n_rows, J), np.inf)
+    witness = [[None] * J for _ in range(n_rows)]
+    complete = np.ones(n_rows, bool)
+    nodes = pruned_nodes = 0
+    seconds = cpu = 0.0
+    for res in results:
+        if res is None:
+            complete[:] = False
+            continue
+        better = res.visited < visited
+        for r, j in zip(*np.nonzero(better)):
+            witness[r][j] = res.witness[r][j]
+        visited = np.minimum(visited, res.visited)
+        pruned = np.minimum(pruned, res.pruned)
+        complete &= np.asarray(res.complete, bool)
+        nodes += res.nodes
+        pruned_nodes += res.pruned_nodes
+        seconds = max(seconds, res.seconds)
+        cpu += res.cpu
+    return SearchResult(bud, visited, pruned, witness, complete, nodes, pruned_nodes, seconds,
+                        cpu)
+
+
+@dataclasses.dataclass
+class _Part:
+    """Everything one part needs (picklable: sent to a process or a dask worker)."""
+
+    prob: object
+    alpha0: np.ndarray
+    signs: np.ndarray
+    rows: np.ndarray
+    budgets: list
+    open_mask: np.ndarray
+    eps: np.ndarray
+    geo: object
+    first_flips: np.ndarray
+    root_ranks: np.ndarray
+    deadline: float | None  # time.time() epoch seconds
+
+
+def _run_part(part: _Part) -> SearchResult:
+    """Task entry point (module level, picklable): one part's search up to the deadline."""
+    limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
+    return search_binary(part.prob, part.alpha0, part.signs, part.rows, part.budgets,
+                         part.open_mask, part.eps, part.geo, time_limit=limit,
+                         first_flips=part.first_flips, root_ranks=part.root_ranks)
+
+
+def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo, *,
+                        time_limit: float | None = None, workers: int = 2,
+                        scheduler: str | None = None, parts: int | None = None,
+                        ) -> SearchResult:
+    """:func:`~certmodel.labelcert._search.search_binary` split into ``parts`` (default
+    ``PARTS_PER_WORKER × workers``) run on ``workers`` local processes or the dask
+    ``scheduler`` (:func:`certmodel.parallel.run_tasks`), merged exactly (module doc).
+    ``time_limit``: wall seconds for the whole split search."""
+    from certmodel.parallel import run_tasks
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = np.asarray(rows, int)
+    flippable = _flip_cost(prob)[0]
+    ranks = root_ranks(prob, alpha0, signs, rows, float(max(budgets)), geo)
+    masks = split_parts(ranks, flippable, parts or PARTS_PER_WORKER * max(1, workers))
+    if not masks:  # nothing flippable: the root alone
+        return search_binary(prob, alpha0, signs, rows, budgets, open_mask, eps, geo,
+                             time_limit=time_limit)
+    deadline = None if time_limit is None else time.time() + time_limit
+    sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
+        and getattr(prob, "customize", None) is not None else prob
+    payloads = [_Part(sent, np.asarray(alpha0, float), np.asarray(signs, float), rows,
+                      list(budgets), np.asarray(open_mask, bool), np.asarray(eps, float), geo,
+                      m, ranks, deadline) for m in masks]
+    results: list = [None] * len(payloads)
+    for out in run_tasks(_run_part, payloads, workers=workers, scheduler=scheduler):
+        results[out.index] = out.value if out.ok else None
+    merged = merge_results(results, len(rows), budgets)
+    if workers > 1 or scheduler is not None:
+        _parts_cpu[0] += merged.cpu
+    merged.seconds = time.perf_counter() - t0
+    merged.cpu += time.process_time() - c0  # the parts' CPU plus this process's
+    return merged
