@@ -25,7 +25,9 @@ points outside ``U`` never change at ``B``, so its count is the exact count of t
 test set, and with few rows to keep open its bounds prune far more than over every test
 point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's ``time_limit`` (or
 ``search_time`` when set); finished, the record is exact (path ``search``); otherwise the
-MILP gets the time left.
+MILP gets the time left.  The screen's best replayed witness is the search's starting
+incumbent; with ``search_workers > 1`` (or a ``search_scheduler``) the search runs split
+over processes or the dask cluster (:mod:`certmodel.labelcert._split_search`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from certmodel.labelcert._searchpath import (
     _geometry,
     collective_search,
 )
+from certmodel.labelcert._split_search import search_collective_split
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
@@ -157,7 +160,7 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             cap = opts.search_time if opts.search_time is not None else \
                 SCREENED_SEARCH_SHARE * per
             rec = _screened_search(prob, B, U, opts, alpha0, signs, clean.converged, cap,
-                                   extra, scr.seconds)
+                                   extra, scr)
             if rec is not None:
                 out.append(rec)
                 continue
@@ -301,16 +304,26 @@ def _combined(prob: Problem, signs: np.ndarray, replayed: list, B):
 
 def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
                      alpha0: np.ndarray, signs: np.ndarray, converged: bool, cap: float,
-                     extra: dict, screen_seconds: float) -> CollectiveRecord | None:
+                     extra: dict, screen: _Screen) -> CollectiveRecord | None:
     """The exact record of budget ``B`` from the collective search over the unproven test
-    points ``U`` (module docstring), or None when it does not finish within ``cap`` s."""
+    points ``U`` (module docstring), or None when it does not finish within ``cap`` s.  The
+    screen's best replayed witness starts the search as its incumbent."""
     geo = _geometry(prob, opts, converged)
     if geo is None or not len(U):
         return None
     t0 = time.perf_counter()
+    start = None
+    if screen.flips is not None:
+        start = (int(np.isin(screen.changed, U).sum()), np.flatnonzero(screen.flips),
+                 float(prob.threat.cost[screen.flips].sum()))
     try:
-        count, witness, complete, nodes = search_collective(
-            prob.rows(U), alpha0, signs[U], [B], geo, time_limit=cap)
+        if opts.search_workers > 1 or opts.search_scheduler is not None:
+            count, witness, complete, nodes = search_collective_split(
+                prob.rows(U), alpha0, signs[U], [B], geo, time_limit=cap, incumbent=start,
+                workers=opts.search_workers, scheduler=opts.search_scheduler)
+        else:
+            count, witness, complete, nodes = search_collective(
+                prob.rows(U), alpha0, signs[U], [B], geo, time_limit=cap, incumbent=start)
     except RetrainFailed:
         return None
     if not complete:
@@ -318,7 +331,7 @@ def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
     flips = np.zeros(prob.n, bool)
     flips[list(witness[0])] = True
     return _search_record(prob, B, int(count[0]), flips, signs,
-                          time.perf_counter() - t0 + screen_seconds,
+                          time.perf_counter() - t0 + screen.seconds,
                           {**extra, "search_nodes": nodes})
 
 

@@ -794,14 +794,19 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
 
 def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budgets: list,
                       geo: KernelGeometry | None, time_limit: float | None = None,
-                      order: bool = True):
+                      order: bool = True, incumbent: tuple | None = None,
+                      first_flips: np.ndarray | None = None,
+                      root_ranks: np.ndarray | None = None):
     """Largest number of changed predictions (margin ``≤ 0``) per budget, exactly.
 
     Branch and bound on the count: below a node of cost ``c`` at most
     ``ub = #{t : lb_t(S, r) ≤ 0}`` predictions can change (the larger of B3 and B1, ``r`` the
     flips that fit into the largest budget); the subtree is skipped iff ``ub`` does not
     exceed the best count found so far at every budget it could reach, so the final counts
-    are exact.  ``order`` as in :func:`search_binary`.  Returns
+    are exact.  ``order`` as in :func:`search_binary`.  ``incumbent = (count, flips, cost)``:
+    a relabelling known (replayed) to change ``count`` of these test points, the starting
+    best count of every budget ``≥ cost`` (it prunes from the first node).  ``first_flips``
+    and ``root_ranks``: one part of a split search, as in :func:`search_binary`.  Returns
     ``(count, witness, complete, nodes)`` with ``count[j]``/``witness[j]`` per sorted budget.
     """
     t_start = time.perf_counter()
@@ -814,6 +819,11 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     m0 = Kt @ (y0 * alpha0)
     count = np.full(len(bud), int(np.sum(m0 <= 0)))
     witness: list[tuple] = [() for _ in bud]
+    if incumbent is not None:
+        k0, S0, c0 = incumbent
+        for jb, B in enumerate(bud):
+            if c0 <= B + _COST_TOL * max(1.0, B) and k0 > count[jb]:
+                count[jb], witness[jb] = int(k0), tuple(sorted(int(v) for v in S0))
     use_bound = geo is not None and geo.psd
     Rtop = float(bud.max()) if len(bud) else 0.0
     alpha0 = np.asarray(alpha0, float)
@@ -834,8 +844,13 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         # each node orders its allowed flips (most harmful first for its own terms), as in
         # search_binary; a child may flip only the points after its own
         ok = AL & (c[:, None] + cost[None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        root = S.shape[1] == 0
+        if root and first_flips is not None:
+            ok &= np.asarray(first_flips, bool)[None, :]
         par, idx = np.nonzero(ok)
-        if use_bound and order:
+        if root and root_ranks is not None:
+            RK = np.asarray(root_ranks, int)[None, :]
+        elif use_bound and order:
             MP = Kt @ (Y * A).T
             RK = node_ranks(ro, Y * A, Y, C, AL, None, MP, _max_flips_vec(Rtop - c, min_cost, n),
                             np.zeros(len(MP)))

@@ -1,4 +1,4 @@
-"""One binary relabelling search split over processes or a dask cluster.
+"""One relabelling search (binary or collective) split over processes or a dask cluster.
 
 The search of :mod:`certmodel.labelcert._search` reaches every admissible flip set once:
 with the root's order ``ρ`` of the flippable points, the root's child adding ``i`` covers
@@ -20,6 +20,10 @@ deadline leaves every row incomplete — its witnesses (exactly retrained relabe
 still kept, nothing is ever proven robust from an unfinished part.  Each part runs its own
 bookkeeping (rows closed by a witness in one part are still searched by the others), so
 the parts retrain somewhat more nodes in total than one search does; the gain is wall time.
+
+The collective search (:func:`search_collective_split`) splits the same way; its merge takes
+per budget the largest count over the parts (with that part's witness), complete only if
+every part is — a count is exact only when no part left relabellings unexamined.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ from certmodel.labelcert._search import (
     _flip_cost,
     b3_readout,
     search_binary,
+    search_collective,
 )
 
 __all__ = ["root_ranks", "split_parts", "merge_results", "search_binary_split",
-           "parts_cpu_seconds"]
+           "search_collective_split", "parts_cpu_seconds"]
 
 PARTS_PER_WORKER = 4
 _parts_cpu = [0.0]  # CPU seconds the parts of this process's split searches reported
@@ -173,3 +178,74 @@ def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo,
     merged.seconds = time.perf_counter() - t0
     merged.cpu += time.process_time() - c0  # the parts' CPU plus this process's
     return merged
+
+
+@dataclasses.dataclass
+class _CollectivePart:
+    """One part of a split collective search (picklable)."""
+
+    prob: object
+    alpha0: np.ndarray
+    signs: np.ndarray
+    budgets: list
+    geo: object
+    incumbent: tuple | None
+    first_flips: np.ndarray
+    root_ranks: np.ndarray
+    deadline: float | None
+
+
+def _run_collective_part(part: _CollectivePart):
+    """Task entry point: one part's collective search up to the deadline, with its CPU
+    seconds (``(count, witness, complete, nodes, cpu)``)."""
+    c0 = time.process_time()
+    limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
+    out = search_collective(part.prob, part.alpha0, part.signs, part.budgets, part.geo,
+                            time_limit=limit, incumbent=part.incumbent,
+                            first_flips=part.first_flips, root_ranks=part.root_ranks)
+    return (*out, time.process_time() - c0)
+
+
+def search_collective_split(prob, alpha0, signs, budgets, geo, *,
+                            time_limit: float | None = None, incumbent=None,
+                            workers: int = 2, scheduler: str | None = None,
+                            parts: int | None = None):
+    """:func:`~certmodel.labelcert._search.search_collective` split like
+    :func:`search_binary_split`; returns its ``(count, witness, complete, nodes)``: per
+    sorted budget the largest count of any part (its witness), complete only if every part
+    finished."""
+    from certmodel.parallel import run_tasks
+
+    c0 = time.process_time()
+    flippable = _flip_cost(prob)[0]
+    ranks = root_ranks(prob, alpha0, signs, np.arange(prob.m), float(max(budgets)), geo)
+    masks = split_parts(ranks, flippable, parts or PARTS_PER_WORKER * max(1, workers))
+    if not masks:
+        return search_collective(prob, alpha0, signs, budgets, geo, time_limit=time_limit,
+                                 incumbent=incumbent)
+    deadline = None if time_limit is None else time.time() + time_limit
+    sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
+        and getattr(prob, "customize", None) is not None else prob
+    payloads = [_CollectivePart(sent, np.asarray(alpha0, float), np.asarray(signs, float),
+                                list(budgets), geo, incumbent, m, ranks, deadline)
+                for m in masks]
+    J = len(budgets)
+    count = np.full(J, -1)
+    witness: list = [() for _ in range(J)]
+    complete, nodes, cpu = True, 0, 0.0
+    for out in run_tasks(_run_collective_part, payloads, workers=workers, scheduler=scheduler):
+        if not out.ok:
+            complete = False
+            continue
+        cnt, wit, done, n_nodes, part_cpu = out.value
+        for j in range(J):
+            if cnt[j] > count[j]:
+                count[j], witness[j] = int(cnt[j]), wit[j]
+        complete &= bool(done)
+        nodes += n_nodes
+        cpu += part_cpu
+    if workers > 1 or scheduler is not None:
+        _parts_cpu[0] += cpu + time.process_time() - c0
+    if (count < 0).any():  # every part failed: nothing known
+        return np.zeros(J, int), [() for _ in range(J)], False, nodes
+    return count, witness, complete, nodes

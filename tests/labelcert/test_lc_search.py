@@ -15,7 +15,7 @@ from certmodel.labelcert._search import (
     single_flip_radius,
     stability_radius_batch,
 )
-from certmodel.labelcert._split_search import search_binary_split
+from certmodel.labelcert._split_search import search_binary_split, search_collective_split
 from certmodel.labelcert._stability import KernelGeometry, stability_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.threat import ThreatModel
@@ -95,8 +95,11 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), mask=st.booleans(),
-       cost=st.booleans(), order=st.booleans())
-def test_collective_search_equals_brute_force(seed, n, mask, cost, order):
+       cost=st.booleans(), order=st.booleans(), seeded=st.booleans(), parts=st.integers(0, 3))
+def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts):
+    """``seeded``: the search starts from a random admissible relabelling's replayed count
+    (the collective screen's incumbent) — the counts stay exact.  ``parts > 0``: split into
+    that many parts (in this process), merged."""
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=5)
     C = 10.0 ** rng.uniform(-1, 1)
@@ -107,8 +110,23 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order):
     alpha0 = solve_svm_dual(K, y_pm, C).alpha
     s = np.where(K_test @ (y_pm * alpha0) >= 0, 1.0, -1.0)
     budgets = [1, 2, 3]
-    count, wit, complete, _ = search_collective(prob, alpha0, s, budgets, KernelGeometry(K),
-                                                order=order)
+    start = None
+    if seeded:
+        sets = [S for S in _admissible_sets(n, 3, th.mask, th.cost) if S]
+        if sets:
+            S0 = sets[rng.integers(len(sets))]
+            yy = y_pm.copy()
+            yy[list(S0)] *= -1
+            start = (int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)), np.array(S0),
+                     float(th.cost[list(S0)].sum()))
+    if parts:
+        count, wit, complete, _ = search_collective_split(
+            prob, alpha0, s, budgets, KernelGeometry(K), incumbent=start, workers=1,
+            parts=parts)
+    else:
+        count, wit, complete, _ = search_collective(prob, alpha0, s, budgets,
+                                                    KernelGeometry(K), order=order,
+                                                    incumbent=start)
     assert complete
     for j, B in enumerate(budgets):
         best = 0

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert import LabelCertOptions
 from certmodel.labelcert._problem import Problem
-from certmodel.labelcert._search import search_binary
+from certmodel.labelcert._search import search_binary, search_collective
 from certmodel.labelcert._split_search import (
     merge_results,
     root_ranks,
     search_binary_split,
+    search_collective_split,
     split_parts,
 )
 from certmodel.labelcert._stability import KernelGeometry
@@ -164,3 +165,14 @@ def test_dask_cluster_gives_the_inline_result():
     assert remote.complete.all()
     assert np.array_equal(remote.visited, inline.visited)
     assert np.array_equal(remote.pruned, inline.pruned)
+
+
+def test_collective_parts_on_processes_give_the_count():
+    prob, a0, s, eps, geo = _setup(17, 12, m=6, C=3.0)
+    one = search_collective(prob, a0, s, [2, 4], geo)
+    split = search_collective_split(prob, a0, s, [2, 4], geo, workers=2, parts=4)
+    assert one[2] and split[2]
+    assert list(split[0]) == list(one[0])
+    cut = search_collective_split(prob, a0, s, [2, 4], geo, workers=1, parts=3,
+                                  time_limit=1e-9)
+    assert not cut[2]  # a part stopped at the deadline: the counts are not claimed exact

@@ -129,7 +129,7 @@ def test_rejected_points_are_still_searched_for_part_of_their_allowance(monkeypa
     for limit in (None, 4.0):
         dec, caps[:] = {}, []
 
-        def put(t, B, verdict, value, kind, path, **kw):
+        def put(t, B, verdict, value, kind, path, dec=dec, **kw):
             dec[(t, B)] = verdict
 
         opts = LabelCertOptions(time_limit=limit)
