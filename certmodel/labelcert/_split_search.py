@@ -46,6 +46,8 @@ __all__ = ["root_ranks", "split_parts", "merge_results", "search_binary_split",
            "search_collective_split", "parts_cpu_seconds"]
 
 PARTS_PER_WORKER = 4
+FIRST_ROUND_SHARE = 0.05  # collective: the first round's share of the time (incumbents)
+FIRST_ROUND_SECONDS = 10.0  # ... and its seconds when the search has no time limit
 _parts_cpu = [0.0]  # CPU seconds the parts of this process's split searches reported
 
 
@@ -193,13 +195,16 @@ class _CollectivePart:
     first_flips: np.ndarray
     root_ranks: np.ndarray
     deadline: float | None
+    seconds: float | None = None  # at most this long from the part's own start
 
 
 def _run_collective_part(part: _CollectivePart):
-    """Task entry point: one part's collective search up to the deadline, with its CPU
-    seconds (``(count, witness, complete, nodes, cpu)``)."""
+    """Task entry point: one part's collective search up to the deadline (and at most
+    ``seconds``), with its CPU seconds (``(count, witness, complete, nodes, cpu)``)."""
     c0 = time.process_time()
     limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
+    if part.seconds is not None:
+        limit = part.seconds if limit is None else min(limit, part.seconds)
     out = search_collective(part.prob, part.alpha0, part.signs, part.budgets, part.geo,
                             time_limit=limit, incumbent=part.incumbent,
                             first_flips=part.first_flips, root_ranks=part.root_ranks)
@@ -213,39 +218,75 @@ def search_collective_split(prob, alpha0, signs, budgets, geo, *,
     """:func:`~certmodel.labelcert._search.search_collective` split like
     :func:`search_binary_split`; returns its ``(count, witness, complete, nodes)``: per
     sorted budget the largest count of any part (its witness), complete only if every part
-    finished."""
+    finished.
+
+    The collective bound prunes against the best count found so far, which the parts do
+    not share while they run (with only its own incumbent a part explores several times
+    the nodes).  So the parts run in two rounds: in the first each part searches for its
+    share of ``FIRST_ROUND_SHARE`` of the time (``FIRST_ROUND_SECONDS`` without a limit) —
+    the start of every part's region, where its most harmful flips are; the second restarts
+    the unfinished parts from the best replayed count of every part so far, until the
+    deadline (a finished part's count is exact for its relabellings whatever incumbent it
+    started from)."""
     from certmodel.parallel import run_tasks
 
     c0 = time.process_time()
+    t0 = time.perf_counter()
     flippable = _flip_cost(prob)[0]
     ranks = root_ranks(prob, alpha0, signs, np.arange(prob.m), float(max(budgets)), geo)
     masks = split_parts(ranks, flippable, parts or PARTS_PER_WORKER * max(1, workers))
     if not masks:
         return search_collective(prob, alpha0, signs, budgets, geo, time_limit=time_limit,
                                  incumbent=incumbent)
-    deadline = None if time_limit is None else time.time() + time_limit
     sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
         and getattr(prob, "customize", None) is not None else prob
-    payloads = [_CollectivePart(sent, np.asarray(alpha0, float), np.asarray(signs, float),
-                                list(budgets), geo, incumbent, m, ranks, deadline)
-                for m in masks]
-    J = len(budgets)
+    bud = sorted(budgets)
+    J = len(bud)
+    cost = _flip_cost(prob)[1]
     count = np.full(J, -1)
     witness: list = [() for _ in range(J)]
-    complete, nodes, cpu = True, 0, 0.0
-    for out in run_tasks(_run_collective_part, payloads, workers=workers, scheduler=scheduler):
-        if not out.ok:
-            complete = False
-            continue
-        cnt, wit, done, n_nodes, part_cpu = out.value
-        for j in range(J):
-            if cnt[j] > count[j]:
-                count[j], witness[j] = int(cnt[j]), wit[j]
-        complete &= bool(done)
-        nodes += n_nodes
-        cpu += part_cpu
+    pending = list(range(len(masks)))
+    nodes, cpu = 0, 0.0
+    for first in (True, False):  # two rounds: find incumbents, then finish from the best
+        left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if not pending or (left is not None and left <= 0):
+            break
+        # round 1: every part its share of the first round's time, counted from its own
+        # start (parts queued behind others still get theirs); round 2: until the deadline
+        per_part = None
+        if first:
+            total = FIRST_ROUND_SECONDS if left is None else FIRST_ROUND_SHARE * left
+            per_part = total * max(1, workers) / len(pending)
+        start = incumbent
+        if count.max() >= 0:  # the best replayed count so far (its budget's witness)
+            j = int(np.argmax(count))
+            if incumbent is None or count[j] > incumbent[0]:
+                S = np.asarray(witness[j], int)
+                start = (int(count[j]), S, float(cost[S].sum()))
+        deadline = None if left is None else time.time() + left
+        payloads = [_CollectivePart(sent, np.asarray(alpha0, float), np.asarray(signs, float),
+                                    bud, geo, start, masks[w], ranks, deadline, per_part)
+                    for w in pending]
+        still = []
+        for out in run_tasks(_run_collective_part, payloads, workers=workers,
+                             scheduler=scheduler):
+            if not out.ok:  # a part that crashed is not retried: the counts are not exact
+                still.append(-1)
+                continue
+            cnt, wit, done, n_nodes, part_cpu = out.value
+            for jb in range(J):
+                if cnt[jb] > count[jb]:
+                    count[jb], witness[jb] = int(cnt[jb]), wit[jb]
+            nodes += n_nodes
+            cpu += part_cpu
+            if not done:
+                still.append(pending[out.index])
+        if -1 in still:
+            pending = still
+            break
+        pending = still
     if workers > 1 or scheduler is not None:
         _parts_cpu[0] += cpu + time.process_time() - c0
-    if (count < 0).any():  # every part failed: nothing known
+    if (count < 0).any():  # no part returned: nothing known
         return np.zeros(J, int), [() for _ in range(J)], False, nodes
-    return count, witness, complete, nodes
+    return count, witness, not pending, nodes
