@@ -7,7 +7,7 @@ Same instances, same process, configurations side by side:
   :mod:`certmodel.labelcert._search` where it is cheaper than the MILP time it replaces);
 * ``split2`` (only when asked for) — the defaults with ``search_workers=2``: binary searches
   the cost model expects to take ≥ 2 s run split over two processes
-  (:mod:`certmodel.labelcert._split_search`; their CPU seconds are counted);
+  (:mod:`certmodel.labelcert._split_search`; their processes' CPU seconds are counted);
 * ``old`` — the previous dispatch (``search="never"``, ``samplewise_screen=False``,
   ``beam_width=0``: greedy attack only — for multiclass (``--multiclass-old``) that greedy
   attack is itself new, the dispatch before it had none; enumeration up to
@@ -131,11 +131,10 @@ def _options(config: str, time_limit: float):
 
 
 def _cpu() -> float:
-    """CPU seconds of this process tree plus the parts of split searches (``split2``), whose
-    pool processes exit before :func:`cpu_seconds` could see them."""
-    from certmodel.labelcert._split_search import parts_cpu_seconds
-
-    return cpu_seconds() + parts_cpu_seconds()
+    """CPU seconds of this process tree: the parts of split searches (``split2``) run in
+    processes forked by the multiprocessing forkserver, which reaps them, so
+    :func:`cpu_seconds` counts them (with their start-up) in the forkserver's ``cutime``."""
+    return cpu_seconds()
 
 
 def _certify(K, y, K_test, C, budgets, mode, config, time_limit, test_indices=None):

@@ -43,18 +43,11 @@ from certmodel.labelcert._search import (
 )
 
 __all__ = ["root_ranks", "split_parts", "merge_results", "search_binary_split",
-           "search_collective_split", "parts_cpu_seconds"]
+           "search_collective_split"]
 
 PARTS_PER_WORKER = 4
 FIRST_ROUND_SHARE = 0.05  # collective: the first round's share of the time (incumbents)
 FIRST_ROUND_SECONDS = 10.0  # ... and its seconds when the search has no time limit
-_parts_cpu = [0.0]  # CPU seconds the parts of this process's split searches reported
-
-
-def parts_cpu_seconds() -> float:
-    """CPU seconds spent so far by the parts of the split searches this process ran (their
-    worker processes exit with the pool, so the caller's own CPU clock misses them)."""
-    return _parts_cpu[0]
 
 
 def root_ranks(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray, budget: float,
@@ -175,8 +168,6 @@ def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo,
     for out in run_tasks(_run_part, payloads, workers=workers, scheduler=scheduler):
         results[out.index] = out.value if out.ok else None
     merged = merge_results(results, len(rows), budgets)
-    if workers > 1 or scheduler is not None:
-        _parts_cpu[0] += merged.cpu
     merged.seconds = time.perf_counter() - t0
     merged.cpu += time.process_time() - c0  # the parts' CPU plus this process's
     return merged
@@ -200,15 +191,14 @@ class _CollectivePart:
 
 def _run_collective_part(part: _CollectivePart):
     """Task entry point: one part's collective search up to the deadline (and at most
-    ``seconds``), with its CPU seconds (``(count, witness, complete, nodes, cpu)``)."""
-    c0 = time.process_time()
+    ``seconds``): ``(count, witness, complete, nodes)``."""
     limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
     if part.seconds is not None:
         limit = part.seconds if limit is None else min(limit, part.seconds)
     out = search_collective(part.prob, part.alpha0, part.signs, part.budgets, part.geo,
                             time_limit=limit, incumbent=part.incumbent,
                             first_flips=part.first_flips, root_ranks=part.root_ranks)
-    return (*out, time.process_time() - c0)
+    return out
 
 
 def search_collective_split(prob, alpha0, signs, budgets, geo, *,
@@ -230,7 +220,6 @@ def search_collective_split(prob, alpha0, signs, budgets, geo, *,
     started from)."""
     from certmodel.parallel import run_tasks
 
-    c0 = time.process_time()
     t0 = time.perf_counter()
     flippable = _flip_cost(prob)[0]
     ranks = root_ranks(prob, alpha0, signs, np.arange(prob.m), float(max(budgets)), geo)
@@ -246,7 +235,7 @@ def search_collective_split(prob, alpha0, signs, budgets, geo, *,
     count = np.full(J, -1)
     witness: list = [() for _ in range(J)]
     pending = list(range(len(masks)))
-    nodes, cpu = 0, 0.0
+    nodes = 0
     for first in (True, False):  # two rounds: find incumbents, then finish from the best
         left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if not pending or (left is not None and left <= 0):
@@ -273,20 +262,17 @@ def search_collective_split(prob, alpha0, signs, budgets, geo, *,
             if not out.ok:  # a part that crashed is not retried: the counts are not exact
                 still.append(-1)
                 continue
-            cnt, wit, done, n_nodes, part_cpu = out.value
+            cnt, wit, done, n_nodes = out.value
             for jb in range(J):
                 if cnt[jb] > count[jb]:
                     count[jb], witness[jb] = int(cnt[jb]), wit[jb]
             nodes += n_nodes
-            cpu += part_cpu
             if not done:
                 still.append(pending[out.index])
         if -1 in still:
             pending = still
             break
         pending = still
-    if workers > 1 or scheduler is not None:
-        _parts_cpu[0] += cpu + time.process_time() - c0
     if (count < 0).any():  # no part returned: nothing known
         return np.zeros(J, int), [() for _ in range(J)], False, nodes
     return count, witness, not pending, nodes
