@@ -214,7 +214,7 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     """Plan (:func:`plan_search`) and run the binary search for the open records of the
     test ``points``: budgets smallest first under one deadline.  Returns the budgets
     chosen.  ``share``: no plan — search every open budget, capped at that share of the
-    MILP allowance of the open records."""
+    MILP allowance of the open records (or at ``search_time`` when set)."""
     points = list(points)
     open_rec = {B: sum((t, B) not in dec for t in points) for B in budgets}
     if not any(open_rec.values()):
@@ -222,10 +222,12 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     t0 = time.perf_counter()
     rows = np.array([t for t in points if any((t, B) not in dec for B in budgets)], dtype=int)
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
-    if share is not None:
+    if share is not None:  # an explicit search_time still caps every search call
         chosen = sorted(B for B, k in open_rec.items() if k > 0)
+        cap = opts.search_time if opts.search_time is not None else \
+            share * per * sum(open_rec.values())
         return _search_budgets(prob, opts, alpha0, signs, chosen, budgets, dec, put, eps,
-                               times, geo, points, share * per * sum(open_rec.values()), {})
+                               times, geo, points, cap, {})
     dive_time = PROBE_SHARE * per * sum(open_rec.values()) / len(open_rec)
 
     speedup = _speedup(opts)

@@ -126,20 +126,21 @@ def test_rejected_points_are_still_searched_for_part_of_their_allowance(monkeypa
         return real(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split)
 
     monkeypatch.setattr(sp, "_search", spy)
-    for limit in (None, 4.0):
+    for limit, search_time in ((None, None), (4.0, 0.7), (4.0, None)):
         dec, caps[:] = {}, []
 
         def put(t, B, verdict, value, kind, path, dec=dec, **kw):
             dec[(t, B)] = verdict
 
-        opts = LabelCertOptions(time_limit=limit)
+        opts = LabelCertOptions(time_limit=limit, search_time=search_time)
         got = sp.binary_search_records(prob, opts, a0, s, [3], dec, put, eps,
                                        np.zeros(prob.m), True)
         if limit is None:
             assert got == set() and not dec and not caps
             continue
         assert got == set(range(prob.m)) and len(caps) == prob.m
-        assert all(c <= sp.FALLBACK_SHARE * limit + 1e-9 for c in caps)
+        cap = search_time if search_time is not None else sp.FALLBACK_SHARE * limit
+        assert all(c <= cap + 1e-9 for c in caps)  # an explicit search_time caps it
     exact = search_binary(prob, a0, s, np.arange(prob.m), [3], np.ones((prob.m, 1), bool),
                           eps, geo)
     low = np.minimum(exact.visited, exact.pruned)[:, 0]
