@@ -638,8 +638,11 @@ def _ovr_bound(lo_f, hi_f, tops):
 def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
                       budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                       geo: KernelGeometry | None, time_limit: float | None = None,
-                      order: bool = True) -> SearchResult:
-    """Multiclass (one-vs-rest) analogue of :func:`search_binary` (``order`` as there).
+                      order: bool = True, first_flips: np.ndarray | None = None,
+                      root_ranks: np.ndarray | None = None) -> SearchResult:
+    """Multiclass (one-vs-rest) analogue of :func:`search_binary` (``order``, ``first_flips``
+    and ``root_ranks`` as there: a part of a split search expands only the root's children
+    that move a point of ``first_flips``).
 
     A child relabels point ``j`` from its clean class ``a`` to a target ``c``: only the binary
     problems ``a`` and ``c`` are retrained (the other ``K − 2`` SVMs are the parent's); the
@@ -695,10 +698,15 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
         # (most harmful first for its own terms) and a child flips only later ones
         ok = AL[:, cj] & \
             (c[:, None] + cost[cj][None, :] <= Rtop + _COST_TOL * max(1.0, Rtop))
+        root = S.shape[1] == 0
+        if root and first_flips is not None:
+            ok &= np.asarray(first_flips, bool)[cj][None, :]
         par_all, opt_all = np.nonzero(ok)
         YP = np.where(L[:, None, :] == cls[None, :, None], 1.0, -1.0)
         ZP = YP * A
-        if use_bound and order:
+        if root and root_ranks is not None:
+            RK = np.asarray(root_ranks, int)[None, :]
+        elif use_bound and order:
             ra = np.flatnonzero(active)
             RK = node_ranks_ovr(ros, ZP, YP, C, AL, class_allowed, ra, tops_r[ra])
         else:

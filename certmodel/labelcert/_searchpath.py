@@ -21,7 +21,9 @@ than the MILPs it replaces would be allowed.  When the plain count rejects a bud
 With ``search_workers > 1`` (or a ``search_scheduler``) the binary search's estimated
 seconds are divided by ``search_workers`` and a binary search expected to take at least
 ``SPLIT_MIN_SECONDS`` runs split over processes or the dask cluster
-(:mod:`certmodel.labelcert._split_search`; the same exact result, less wall time).
+(:mod:`certmodel.labelcert._split_search`; the same exact result, less wall time).  The
+multiclass search is split where its plain relabelling count × retrain cost reaches
+``SPLIT_MIN_SECONDS`` (its plan is not divided: it stays the one-process plan).
 
 A time-out leaves the records open for the MILP; results of a finished search are exact
 (see :mod:`certmodel.labelcert._search`).
@@ -36,7 +38,7 @@ import numpy as np
 from certmodel.labelcert._enumerate import n_relabellings
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import search_binary, search_collective, search_multiclass
-from certmodel.labelcert._split_search import search_binary_split
+from certmodel.labelcert._split_search import search_binary_split, search_multiclass_split
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.labelcert._treesize import estimate_binary_search
 from certmodel.learners._svm_batch import solve_svm_dual_batch
@@ -328,8 +330,15 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
                     dtype=int)
     mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
     try:
-        res = search_multiclass(prob, alphas, tops, rows, chosen, mask, eps, geo,
-                                time_limit=cap)
+        split = opts.search_workers > 1 or opts.search_scheduler is not None
+        if split and _count(prob, max(chosen), prob.n_classes) * 2 * unit \
+                >= SPLIT_MIN_SECONDS:  # the plain count's time (no pruning): a big tree
+            res = search_multiclass_split(prob, alphas, tops, rows, chosen, mask, eps, geo,
+                                          time_limit=cap, workers=opts.search_workers,
+                                          scheduler=opts.search_scheduler)
+        else:
+            res = search_multiclass(prob, alphas, tops, rows, chosen, mask, eps, geo,
+                                    time_limit=cap)
     except RetrainFailed:
         return
 

@@ -1,4 +1,4 @@
-"""One relabelling search (binary or collective) split over processes or a dask cluster.
+"""One relabelling search (binary, multiclass or collective) split over processes or dask.
 
 The search of :mod:`certmodel.labelcert._search` reaches every admissible flip set once:
 with the root's order ``ρ`` of the flippable points, the root's child adding ``i`` covers
@@ -33,17 +33,18 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._flip_order import node_ranks
+from certmodel.labelcert._flip_order import node_ranks, node_ranks_ovr
 from certmodel.labelcert._search import (
     SearchResult,
     _flip_cost,
     b3_readout,
     search_binary,
     search_collective,
+    search_multiclass,
 )
 
-__all__ = ["root_ranks", "split_parts", "merge_results", "search_binary_split",
-           "search_collective_split"]
+__all__ = ["root_ranks", "root_ranks_multiclass", "split_parts", "merge_results",
+           "search_binary_split", "search_multiclass_split", "search_collective_split"]
 
 PARTS_PER_WORKER = 4
 FIRST_ROUND_SHARE = 0.05  # collective: the first round's share of the time (incumbents)
@@ -67,6 +68,28 @@ def root_ranks(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray, bu
                     min_cost)
     Z = (prob.y_pm * alpha0)[None]
     return node_ranks(ro, Z, prob.y_pm[None], prob.C, flippable[None])[0]
+
+
+def root_ranks_multiclass(prob, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
+                          budget: float, geo) -> np.ndarray:
+    """(n,) the root's order for the one-vs-rest search
+    (:func:`~certmodel.labelcert._flip_order.node_ranks_ovr` over every row); data order
+    without a PSD geometry."""
+    flippable, cost, targets = _flip_cost(prob)
+    if geo is None or not geo.psd or not flippable.any():
+        return np.arange(prob.n)
+    rows = np.asarray(rows, int)
+    codes, nK, C = prob.codes, prob.n_classes, prob.C
+    Kt = prob.K_test[rows]
+    kappa, rest = geo.readout(Kt, C)
+    min_cost = float(cost[flippable].min())
+    A0 = np.asarray(alphas, float)
+    allowed_k = [(codes == k) | targets[k] for k in range(nK)]
+    ros = [b3_readout(prob, geo, A0[k], np.where(codes == k, 1.0, -1.0), Kt, kappa, rest,
+                      float(budget), flippable & allowed_k[k], min_cost) for k in range(nK)]
+    Y0 = np.where(codes[None, :] == np.arange(nK)[:, None], 1.0, -1.0)
+    return node_ranks_ovr(ros, (Y0 * A0)[None], Y0[None], C, flippable[None], allowed_k,
+                          np.arange(len(rows)), np.asarray(tops)[rows])[0]
 
 
 def split_parts(ranks: np.ndarray, flippable: np.ndarray, parts: int) -> list[np.ndarray]:
@@ -170,6 +193,64 @@ def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo,
     merged = merge_results(results, len(rows), budgets)
     merged.seconds = time.perf_counter() - t0
     merged.cpu += time.process_time() - c0  # the parts' CPU plus this process's
+    return merged
+
+
+@dataclasses.dataclass
+class _MulticlassPart:
+    """One part of a split multiclass search (picklable)."""
+
+    prob: object
+    alphas: np.ndarray
+    tops: np.ndarray
+    rows: np.ndarray
+    budgets: list
+    open_mask: np.ndarray
+    eps: np.ndarray
+    geo: object
+    first_flips: np.ndarray
+    root_ranks: np.ndarray
+    deadline: float | None
+
+
+def _run_multiclass_part(part: _MulticlassPart) -> SearchResult:
+    """Task entry point: one part's multiclass search up to the deadline."""
+    limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
+    return search_multiclass(part.prob, part.alphas, part.tops, part.rows, part.budgets,
+                             part.open_mask, part.eps, part.geo, time_limit=limit,
+                             first_flips=part.first_flips, root_ranks=part.root_ranks)
+
+
+def search_multiclass_split(prob, alphas, tops, rows, budgets, open_mask, eps, geo, *,
+                            time_limit: float | None = None, workers: int = 2,
+                            scheduler: str | None = None, parts: int | None = None,
+                            ) -> SearchResult:
+    """:func:`~certmodel.labelcert._search.search_multiclass` split like
+    :func:`search_binary_split` (the parts partition the point moved first), merged
+    exactly by :func:`merge_results`."""
+    from certmodel.parallel import run_tasks
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = np.asarray(rows, int)
+    flippable = _flip_cost(prob)[0]
+    ranks = root_ranks_multiclass(prob, alphas, tops, rows, float(max(budgets)), geo)
+    masks = split_parts(ranks, flippable, parts or PARTS_PER_WORKER * max(1, workers))
+    if not masks:
+        return search_multiclass(prob, alphas, tops, rows, budgets, open_mask, eps, geo,
+                                 time_limit=time_limit)
+    deadline = None if time_limit is None else time.time() + time_limit
+    sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
+        and getattr(prob, "customize", None) is not None else prob
+    payloads = [_MulticlassPart(sent, np.asarray(alphas, float), np.asarray(tops), rows,
+                                list(budgets), np.asarray(open_mask, bool),
+                                np.asarray(eps, float), geo, m, ranks, deadline)
+                for m in masks]
+    results: list = [None] * len(payloads)
+    for out in run_tasks(_run_multiclass_part, payloads, workers=workers, scheduler=scheduler):
+        results[out.index] = out.value if out.ok else None
+    merged = merge_results(results, len(rows), budgets)
+    merged.seconds = time.perf_counter() - t0
+    merged.cpu += time.process_time() - c0
     return merged
 
 

@@ -15,7 +15,11 @@ from certmodel.labelcert._search import (
     single_flip_radius,
     stability_radius_batch,
 )
-from certmodel.labelcert._split_search import search_binary_split, search_collective_split
+from certmodel.labelcert._split_search import (
+    search_binary_split,
+    search_collective_split,
+    search_multiclass_split,
+)
 from certmodel.labelcert._stability import KernelGeometry, stability_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.threat import ThreatModel
@@ -144,8 +148,8 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 6), mask=st.booleans(),
-       targets=st.booleans(), order=st.booleans())
-def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order):
+       targets=st.booleans(), order=st.booleans(), parts=st.integers(0, 3))
+def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, parts):
     rng = np.random.default_rng(seed)
     K, _, K_test = random_instance(seed, n, m=3)
     labels = rng.integers(0, 3, n)
@@ -175,8 +179,13 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order):
     budgets = [1, 2]
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
-    res = search_multiclass(prob, alphas, tops, np.arange(3), budgets, np.ones((3, 2), bool),
-                            eps, KernelGeometry(K), order=order)
+    if parts:  # split into that many parts (in this process), merged
+        res = search_multiclass_split(prob, alphas, tops, np.arange(3), budgets,
+                                      np.ones((3, 2), bool), eps, KernelGeometry(K),
+                                      workers=1, parts=parts)
+    else:
+        res = search_multiclass(prob, alphas, tops, np.arange(3), budgets,
+                                np.ones((3, 2), bool), eps, KernelGeometry(K), order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = margin(F0)

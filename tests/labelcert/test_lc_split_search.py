@@ -176,3 +176,30 @@ def test_collective_parts_on_processes_give_the_count():
     cut = search_collective_split(prob, a0, s, [2, 4], geo, workers=1, parts=3,
                                   time_limit=1e-9)
     assert not cut[2]  # a part stopped at the deadline: the counts are not claimed exact
+
+
+def test_multiclass_parts_on_processes_give_the_inline_result():
+    from certmodel.labelcert._search import search_multiclass
+    from certmodel.labelcert._split_search import search_multiclass_split
+
+    rng = np.random.default_rng(2)
+    K, _, K_test = random_instance(21, 12, m=4)
+    labels = rng.integers(0, 3, 12)
+    prob = Problem.create(K, labels, K_test, 1.0)
+    alphas = np.stack([solve_svm_dual(prob.K, np.where(prob.codes == k, 1.0, -1.0),
+                                      prob.C).alpha for k in range(3)])
+    Z = np.stack([np.where(prob.codes == k, 1.0, -1.0) * alphas[k] for k in range(3)])
+    tops = np.argmax(prob.K_test @ Z.T, axis=1)
+    eps = 1e-6 * 2 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    geo = KernelGeometry(prob.K)
+    rows, mask = np.arange(prob.m), np.ones((prob.m, 2), bool)
+    one = search_multiclass(prob, alphas, tops, rows, [1, 2], mask, eps, geo)
+    split = search_multiclass_split(prob, alphas, tops, rows, [1, 2], mask, eps, geo,
+                                    workers=2, parts=4)
+    inline = search_multiclass_split(prob, alphas, tops, rows, [1, 2], mask, eps, geo,
+                                     workers=1, parts=4)
+    assert split.complete.all()
+    assert np.array_equal(split.visited, inline.visited)
+    assert np.array_equal(split.pruned, inline.pruned)
+    low = np.minimum(split.visited, split.pruned) > eps[:, None]
+    assert np.array_equal(low, np.minimum(one.visited, one.pruned) > eps[:, None])
