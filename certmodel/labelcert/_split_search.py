@@ -21,9 +21,12 @@ still kept, nothing is ever proven robust from an unfinished part.  Each part ru
 bookkeeping (rows closed by a witness in one part are still searched by the others), so
 the parts retrain somewhat more nodes in total than one search does; the gain is wall time.
 
-The collective search (:func:`search_collective_split`) splits the same way; its merge takes
-per budget the largest count over the parts (with that part's witness), complete only if
-every part is — a count is exact only when no part left relabellings unexamined.
+The exact multiclass search (:func:`search_multiclass_split`) splits by the point moved
+first (a child moves one point to any target class; its subtree moves only later points)
+and merges like the binary one.  The collective search (:func:`search_collective_split`)
+splits the same way; its merge takes per budget the largest count over the parts (with that
+part's witness), complete only if every part is — a count is exact only when no part left
+relabellings unexamined — and it runs in two rounds (see there).
 """
 
 from __future__ import annotations
