@@ -345,8 +345,8 @@ def main(argv=None) -> int:
         rows = [] if args.no_binary else run_binary(args, writer)
         rows += run_multiclass(args, writer)
     coll = run_collective(args) if args.collective else []
-    table = summarize(rows)
-    _say("\n".join(table))
+    if rows:  # (none with --no-binary and no multiclass settings)
+        _say("\n".join(summarize(rows)))
     if coll:
         cpath = RESULTS / f"hard_regime_collective_{tag}.csv"
         with open(cpath, "w", newline="") as fh:
