@@ -143,11 +143,14 @@ def merge_results(results: list, n_rows: int, budgets) -> SearchResult:
 
 @dataclasses.dataclass
 class _Part:
-    """Everything one part needs (picklable: sent to a process or a dask worker)."""
+    """One part of a split sample-wise search (picklable: sent to a process or a dask
+    worker).  ``search``: ``"binary"`` (``state`` = α, ``aux`` = signs) or ``"multiclass"``
+    (``state`` = the one-vs-rest α's, ``aux`` = the predicted classes)."""
 
+    search: str
     prob: object
-    alpha0: np.ndarray
-    signs: np.ndarray
+    state: np.ndarray
+    aux: np.ndarray
     rows: np.ndarray
     budgets: list
     open_mask: np.ndarray
@@ -161,33 +164,27 @@ class _Part:
 def _run_part(part: _Part) -> SearchResult:
     """Task entry point (module level, picklable): one part's search up to the deadline."""
     limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
-    return search_binary(part.prob, part.alpha0, part.signs, part.rows, part.budgets,
-                         part.open_mask, part.eps, part.geo, time_limit=limit,
-                         first_flips=part.first_flips, root_ranks=part.root_ranks)
+    fn = search_binary if part.search == "binary" else search_multiclass
+    return fn(part.prob, part.state, part.aux, part.rows, part.budgets, part.open_mask,
+              part.eps, part.geo, time_limit=limit, first_flips=part.first_flips,
+              root_ranks=part.root_ranks)
 
 
-def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo, *,
-                        time_limit: float | None = None, workers: int = 2,
-                        scheduler: str | None = None, parts: int | None = None,
-                        ) -> SearchResult:
-    """:func:`~certmodel.labelcert._search.search_binary` split into ``parts`` (default
-    ``PARTS_PER_WORKER × workers``) run on ``workers`` local processes or the dask
-    ``scheduler`` (:func:`certmodel.parallel.run_tasks`), merged exactly (module doc).
-    ``time_limit``: wall seconds for the whole split search."""
+def _split_samplewise(search, prob, state, aux, rows, budgets, open_mask, eps, geo, ranks,
+                      time_limit, workers, scheduler, parts) -> SearchResult:
+    """Run the parts of a sample-wise search (``search`` as in :class:`_Part`) and merge
+    them (:func:`merge_results`)."""
     from certmodel.parallel import run_tasks
 
     t0, c0 = time.perf_counter(), time.process_time()
-    rows = np.asarray(rows, int)
-    flippable = _flip_cost(prob)[0]
-    ranks = root_ranks(prob, alpha0, signs, rows, float(max(budgets)), geo)
-    masks = split_parts(ranks, flippable, parts or PARTS_PER_WORKER * max(1, workers))
+    fn = search_binary if search == "binary" else search_multiclass
+    masks = split_parts(ranks, _flip_cost(prob)[0], parts or PARTS_PER_WORKER * max(1, workers))
     if not masks:  # nothing flippable: the root alone
-        return search_binary(prob, alpha0, signs, rows, budgets, open_mask, eps, geo,
-                             time_limit=time_limit)
+        return fn(prob, state, aux, rows, budgets, open_mask, eps, geo, time_limit=time_limit)
     deadline = None if time_limit is None else time.time() + time_limit
     sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
         and getattr(prob, "customize", None) is not None else prob
-    payloads = [_Part(sent, np.asarray(alpha0, float), np.asarray(signs, float), rows,
+    payloads = [_Part(search, sent, np.asarray(state, float), np.asarray(aux), rows,
                       list(budgets), np.asarray(open_mask, bool), np.asarray(eps, float), geo,
                       m, ranks, deadline) for m in masks]
     results: list = [None] * len(payloads)
@@ -199,29 +196,18 @@ def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo,
     return merged
 
 
-@dataclasses.dataclass
-class _MulticlassPart:
-    """One part of a split multiclass search (picklable)."""
-
-    prob: object
-    alphas: np.ndarray
-    tops: np.ndarray
-    rows: np.ndarray
-    budgets: list
-    open_mask: np.ndarray
-    eps: np.ndarray
-    geo: object
-    first_flips: np.ndarray
-    root_ranks: np.ndarray
-    deadline: float | None
-
-
-def _run_multiclass_part(part: _MulticlassPart) -> SearchResult:
-    """Task entry point: one part's multiclass search up to the deadline."""
-    limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
-    return search_multiclass(part.prob, part.alphas, part.tops, part.rows, part.budgets,
-                             part.open_mask, part.eps, part.geo, time_limit=limit,
-                             first_flips=part.first_flips, root_ranks=part.root_ranks)
+def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo, *,
+                        time_limit: float | None = None, workers: int = 2,
+                        scheduler: str | None = None, parts: int | None = None,
+                        ) -> SearchResult:
+    """:func:`~certmodel.labelcert._search.search_binary` split into ``parts`` (default
+    ``PARTS_PER_WORKER × workers``) run on ``workers`` local processes or the dask
+    ``scheduler`` (:func:`certmodel.parallel.run_tasks`), merged exactly (module doc).
+    ``time_limit``: wall seconds for the whole split search."""
+    rows = np.asarray(rows, int)
+    ranks = root_ranks(prob, alpha0, signs, rows, float(max(budgets)), geo)
+    return _split_samplewise("binary", prob, alpha0, signs, rows, budgets, open_mask, eps,
+                             geo, ranks, time_limit, workers, scheduler, parts)
 
 
 def search_multiclass_split(prob, alphas, tops, rows, budgets, open_mask, eps, geo, *,
@@ -231,30 +217,10 @@ def search_multiclass_split(prob, alphas, tops, rows, budgets, open_mask, eps, g
     """:func:`~certmodel.labelcert._search.search_multiclass` split like
     :func:`search_binary_split` (the parts partition the point moved first), merged
     exactly by :func:`merge_results`."""
-    from certmodel.parallel import run_tasks
-
-    t0, c0 = time.perf_counter(), time.process_time()
     rows = np.asarray(rows, int)
-    flippable = _flip_cost(prob)[0]
     ranks = root_ranks_multiclass(prob, alphas, tops, rows, float(max(budgets)), geo)
-    masks = split_parts(ranks, flippable, parts or PARTS_PER_WORKER * max(1, workers))
-    if not masks:
-        return search_multiclass(prob, alphas, tops, rows, budgets, open_mask, eps, geo,
-                                 time_limit=time_limit)
-    deadline = None if time_limit is None else time.time() + time_limit
-    sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
-        and getattr(prob, "customize", None) is not None else prob
-    payloads = [_MulticlassPart(sent, np.asarray(alphas, float), np.asarray(tops), rows,
-                                list(budgets), np.asarray(open_mask, bool),
-                                np.asarray(eps, float), geo, m, ranks, deadline)
-                for m in masks]
-    results: list = [None] * len(payloads)
-    for out in run_tasks(_run_multiclass_part, payloads, workers=workers, scheduler=scheduler):
-        results[out.index] = out.value if out.ok else None
-    merged = merge_results(results, len(rows), budgets)
-    merged.seconds = time.perf_counter() - t0
-    merged.cpu += time.process_time() - c0
-    return merged
+    return _split_samplewise("multiclass", prob, alphas, tops, rows, budgets, open_mask, eps,
+                             geo, ranks, time_limit, workers, scheduler, parts)
 
 
 @dataclasses.dataclass
