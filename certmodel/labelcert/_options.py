@@ -93,12 +93,14 @@ class LabelCertOptions:
     search_time : float or None
         Explicit cap in seconds for one search call (overrides the cost model's cap).
     search_workers : int
-        Local processes one binary sample-wise search is split over
-        (:mod:`certmodel.labelcert._split_search`: the root's children dealt into parts,
-        merged exactly).  ``1`` (default): the search runs in this process.  With more, the
-        cost model divides the search's estimated time by this number (the MILP allowance
-        is wall time), and searches estimated under ``SPLIT_MIN_SECONDS`` still run in
-        this process.  Keep ``workers × search_workers`` within the machine's cores.
+        Local processes one relabelling search is split over — the binary sample-wise,
+        exact multiclass and collective searches (:mod:`certmodel.labelcert._split_search`:
+        the root's children dealt into parts, merged exactly; the inexact multiclass
+        relaxation's per-class searches stay in this process).  ``1`` (default): every
+        search runs in this process.  With more, the cost model divides a binary search's
+        estimated time by this number (the MILP allowance is wall time), and searches
+        estimated under ``SPLIT_MIN_SECONDS`` still run in this process.  Keep
+        ``workers × search_workers`` within the machine's cores.
     search_scheduler : str or None
         A dask.distributed scheduler address (``tcp://HOST:PORT``): the parts of a split
         search run on that cluster (with ``search_workers`` as the cluster's worker count for

@@ -38,7 +38,11 @@ import numpy as np
 from certmodel.labelcert._enumerate import n_relabellings
 from certmodel.labelcert._problem import RetrainFailed
 from certmodel.labelcert._search import search_binary, search_collective, search_multiclass
-from certmodel.labelcert._split_search import search_binary_split, search_multiclass_split
+from certmodel.labelcert._split_search import (
+    search_binary_split,
+    search_collective_split,
+    search_multiclass_split,
+)
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.labelcert._treesize import estimate_binary_search
 from certmodel.learners._svm_batch import solve_svm_dual_batch
@@ -365,9 +369,16 @@ def collective_search(prob, opts, alpha0, signs, budgets, converged: bool = True
     chosen, cap = plan_search(prob, opts, open_rec, unit)
     if not chosen:
         return {}
+    geo = _geometry(prob, opts, converged)
     try:
-        count, witness, complete, nodes = search_collective(
-            prob, alpha0, signs, chosen, _geometry(prob, opts, converged), time_limit=cap)
+        if (opts.search_workers > 1 or opts.search_scheduler is not None) and \
+                _count(prob, max(chosen), 2) * unit >= SPLIT_MIN_SECONDS:
+            count, witness, complete, nodes = search_collective_split(
+                prob, alpha0, signs, chosen, geo, time_limit=cap,
+                workers=opts.search_workers, scheduler=opts.search_scheduler)
+        else:
+            count, witness, complete, nodes = search_collective(
+                prob, alpha0, signs, chosen, geo, time_limit=cap)
     except RetrainFailed:
         return {}
     if not complete:

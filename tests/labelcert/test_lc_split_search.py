@@ -203,3 +203,26 @@ def test_multiclass_parts_on_processes_give_the_inline_result():
     assert np.array_equal(split.pruned, inline.pruned)
     low = np.minimum(split.visited, split.pruned) > eps[:, None]
     assert np.array_equal(low, np.minimum(one.visited, one.pruned) > eps[:, None])
+
+
+def test_collective_search_path_splits_with_search_workers(monkeypatch):
+    """The collective search the cost model runs before any screen is split too (never a
+    silently ignored ``search_workers``) and finds the same counts."""
+    import certmodel.labelcert._searchpath as sp
+
+    calls = []
+    real = sp.search_collective_split
+
+    def spy(*a, **kw):
+        calls.append(kw["workers"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(sp, "search_collective_split", spy)
+    monkeypatch.setattr(sp, "SPLIT_MIN_SECONDS", 0.0)
+    prob, a0, s, eps, geo = _setup(19, 12, m=5, C=3.0)
+    kw = dict(search="always", time_limit=30)
+    one = sp.collective_search(prob, LabelCertOptions(**kw), a0, s, [2, 3])
+    two = sp.collective_search(prob, LabelCertOptions(search_workers=2, **kw), a0, s, [2, 3])
+    assert calls == [2]
+    assert {B: v[0] for B, v in one.items()} == {B: v[0] for B, v in two.items()}
+    assert set(one) == {2, 3}
