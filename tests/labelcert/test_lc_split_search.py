@@ -118,21 +118,27 @@ def test_deadline_leaves_rows_incomplete():
     assert not res.complete.any()
 
 
-def test_pipeline_splits_the_search_and_keeps_its_verdicts(monkeypatch):
-    """``search_workers=2``: the sample-wise search runs split over two processes; the
-    records equal the in-process search's."""
+def _spy_splits(monkeypatch, name):
+    """Record the ``workers`` of every call of ``_searchpath.<name>``; split every search."""
     import certmodel.labelcert._searchpath as sp
-    from certmodel import labelcert
 
-    calls = []
-    real = sp.search_binary_split
+    calls, real = [], getattr(sp, name)
 
     def spy(*a, **kw):
         calls.append(kw["workers"])
         return real(*a, **kw)
 
-    monkeypatch.setattr(sp, "search_binary_split", spy)
+    monkeypatch.setattr(sp, name, spy)
     monkeypatch.setattr(sp, "SPLIT_MIN_SECONDS", 0.0)
+    return calls
+
+
+def test_pipeline_splits_the_search_and_keeps_its_verdicts(monkeypatch):
+    """``search_workers=2``: the sample-wise search runs split over two processes; the
+    records equal the in-process search's."""
+    from certmodel import labelcert
+
+    calls = _spy_splits(monkeypatch, "search_binary_split")
     K, y, K_test = random_instance(5, 16, m=6)
     kw = dict(search="always", enumeration="never", attack=False, time_limit=30)
     one = labelcert.certify(K, y, K_test, 3.0, [2, 3], options=LabelCertOptions(**kw))
@@ -210,15 +216,7 @@ def test_collective_search_path_splits_with_search_workers(monkeypatch):
     silently ignored ``search_workers``) and finds the same counts."""
     import certmodel.labelcert._searchpath as sp
 
-    calls = []
-    real = sp.search_collective_split
-
-    def spy(*a, **kw):
-        calls.append(kw["workers"])
-        return real(*a, **kw)
-
-    monkeypatch.setattr(sp, "search_collective_split", spy)
-    monkeypatch.setattr(sp, "SPLIT_MIN_SECONDS", 0.0)
+    calls = _spy_splits(monkeypatch, "search_collective_split")
     prob, a0, s, eps, geo = _setup(19, 12, m=5, C=3.0)
     kw = dict(search="always", time_limit=30)
     one = sp.collective_search(prob, LabelCertOptions(**kw), a0, s, [2, 3])
