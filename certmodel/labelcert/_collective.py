@@ -54,7 +54,7 @@ from certmodel.labelcert._searchpath import (
     _geometry,
     collective_search,
 )
-from certmodel.labelcert._split_search import search_collective_split
+from certmodel.labelcert._split_search import search_collective_split, split_wanted
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
@@ -317,7 +317,7 @@ def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
         start = (int(np.isin(screen.changed, U).sum()), np.flatnonzero(screen.flips),
                  float(prob.threat.cost[screen.flips].sum()))
     try:
-        if opts.search_workers > 1 or opts.search_scheduler is not None:
+        if split_wanted(opts):
             count, witness, complete, nodes = search_collective_split(
                 prob.rows(U), alpha0, signs[U], [B], geo, time_limit=cap, incumbent=start,
                 workers=opts.search_workers, scheduler=opts.search_scheduler)

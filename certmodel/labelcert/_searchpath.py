@@ -42,6 +42,7 @@ from certmodel.labelcert._split_search import (
     search_binary_split,
     search_collective_split,
     search_multiclass_split,
+    split_wanted,
 )
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.labelcert._treesize import estimate_binary_search
@@ -186,7 +187,8 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     against its own MILP allowance (a single hard point no longer sends the easy ones to
     the MILP).  Where even its own plan rejects a budget (the estimate is above the
     allowance — estimates of pruned trees are heavy-tailed) and ``time_limit`` is set, the
-    point is still searched for ``FALLBACK_SHARE`` of its allowance; returns those points,
+    point is still searched at those budgets for ``FALLBACK_SHARE`` of its allowance (a
+    planned search that timed out is not repeated); returns those points,
     whose MILPs then get the rest (``(1 − FALLBACK_SHARE) · time_limit`` each).
     """
     if opts.search == "never" or not any((t, B) not in dec for t in range(prob.m)
@@ -203,14 +205,15 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     fallback = set()
     if rest and geo is not None and opts.search == "auto" and opts.enumeration != "never":
         for t in rows:
-            if len(rows) > 1:
-                _plan_and_search(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit,
-                                 geo, [t])
-            # the fallback only where the MILP's time is limited (else it would only delay
-            # a MILP that runs to the end anyway)
-            if opts.time_limit is not None and any((t, B) not in dec for B in rest):
-                _plan_and_search(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit,
-                                 geo, [t], share=FALLBACK_SHARE)
+            own = chosen if len(rows) == 1 else _plan_and_search(
+                prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, [t])
+            # the fallback only for the budgets the point's own plan rejected (a search that
+            # was planned and timed out is not repeated) and only where the MILP's time is
+            # limited (else it would only delay a MILP that runs to the end anyway)
+            rejected = [B for B in rest if B not in own and (t, B) not in dec]
+            if opts.time_limit is not None and rejected:
+                _plan_and_search(prob, opts, alpha0, signs, rejected, dec, put, eps, times,
+                                 unit, geo, [t], share=FALLBACK_SHARE)
                 fallback.add(t)
     return fallback
 
@@ -299,7 +302,7 @@ def _search(prob, opts, alpha0, signs, rows, B, eps, geo, time_limit, split: boo
     when asked for and ``split`` (the cost model expects at least ``SPLIT_MIN_SECONDS``),
     else in this process."""
     mask = np.ones((len(rows), 1), bool)
-    if split and (opts.search_workers > 1 or opts.search_scheduler is not None):
+    if split and split_wanted(opts):
         return search_binary_split(prob, alpha0, signs, rows, [B], mask, eps, geo,
                                    time_limit=time_limit, workers=opts.search_workers,
                                    scheduler=opts.search_scheduler)
@@ -334,8 +337,7 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
                     dtype=int)
     mask = np.array([[(t, B) not in dec for B in chosen] for t in rows], dtype=bool)
     try:
-        split = opts.search_workers > 1 or opts.search_scheduler is not None
-        if split and _count(prob, max(chosen), prob.n_classes) * 2 * unit \
+        if split_wanted(opts) and _count(prob, max(chosen), prob.n_classes) * 2 * unit \
                 >= SPLIT_MIN_SECONDS:  # the plain count's time (no pruning): a big tree
             res = search_multiclass_split(prob, alphas, tops, rows, chosen, mask, eps, geo,
                                           time_limit=cap, workers=opts.search_workers,
@@ -371,8 +373,7 @@ def collective_search(prob, opts, alpha0, signs, budgets, converged: bool = True
         return {}
     geo = _geometry(prob, opts, converged)
     try:
-        if (opts.search_workers > 1 or opts.search_scheduler is not None) and \
-                _count(prob, max(chosen), 2) * unit >= SPLIT_MIN_SECONDS:
+        if split_wanted(opts) and _count(prob, max(chosen), 2) * unit >= SPLIT_MIN_SECONDS:
             count, witness, complete, nodes = search_collective_split(
                 prob, alpha0, signs, chosen, geo, time_limit=cap,
                 workers=opts.search_workers, scheduler=opts.search_scheduler)

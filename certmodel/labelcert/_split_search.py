@@ -46,12 +46,18 @@ from certmodel.labelcert._search import (
     search_multiclass,
 )
 
-__all__ = ["root_ranks", "root_ranks_multiclass", "split_parts", "merge_results",
+__all__ = ["split_wanted", "root_ranks", "root_ranks_multiclass", "split_parts", "merge_results",
            "search_binary_split", "search_multiclass_split", "search_collective_split"]
 
 PARTS_PER_WORKER = 4
 FIRST_ROUND_SHARE = 0.05  # collective: the first round's share of the time (incumbents)
 FIRST_ROUND_SECONDS = 10.0  # ... and its seconds when the search has no time limit
+
+
+def split_wanted(opts) -> bool:
+    """Do the options ask for split searches (``search_workers > 1`` or a dask
+    ``search_scheduler``)?"""
+    return opts.search_workers > 1 or opts.search_scheduler is not None
 
 
 def root_ranks(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray, budget: float,
