@@ -177,7 +177,11 @@ def load_threat(flippable: str | None, cost: str | None, y: np.ndarray):
 
 
 def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, time_limit,
-                      json_out, quiet, milp_only=False, flippable=None, cost=None):
+                      json_out, quiet, milp_only=False, flippable=None, cost=None,
+                      search_workers=1, search_scheduler=None):
+    """Certificates of one kernel-problem file.  ``search_workers`` / ``search_scheduler``
+    (``--workers`` / ``--scheduler``) split LabelCert's exact searches; ScaLabelCert's
+    certificates are sorts and MILPs, with nothing to split."""
     from certmodel._validation import check_budgets
     from certmodel.exceptions import InvalidParameterError
     from certmodel.results import records_to_json, summarize
@@ -188,6 +192,12 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
     data = load_instance(instance, need_C=(learner == "svm"))
     ridge = ridge if ridge is not None else data.get("ridge", 1.0)
     threat = load_threat(flippable, cost, data["y"])
+    options = _milp_only_options() if milp_only else None
+    if search_workers > 1 or search_scheduler is not None:
+        from certmodel.labelcert import LabelCertOptions
+
+        options = (options or LabelCertOptions()).replace(
+            search_workers=search_workers, search_scheduler=search_scheduler)
     try:
         if cost is None:
             budgets = check_budgets(list(budgets), data["K"].shape[0], "--budget")
@@ -199,8 +209,7 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
     records = certify_arrays(data["K"], data["y"], data["K_test"], data.get("C", 1.0), budgets,
                              method=method, mode=mode, learner=learner, ridge=ridge,
                              solver=solver, time_limit=time_limit,
-                             labelcert_options=_milp_only_options() if milp_only else None,
-                             threat=threat)
+                             labelcert_options=options, threat=threat)
     wall = time.perf_counter() - t0
     meta = {"instance": str(instance), "method": method, "mode": mode, "learner": learner,
             "solver": solver, "budgets": budgets, "n_train": int(data["K"].shape[0]),
@@ -257,8 +266,14 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               "this many test nodes.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Local worker processes (default: in-process when every certificate has "
-              "a closed form, e.g. the saturated regime, else up to 4 processes).")
-@click.option("--scheduler", help="dask.distributed scheduler address, tcp://HOST:PORT.")
+              "a closed form, e.g. the saturated regime, else up to 4 processes).  With "
+              "--instance: the processes each exact relabelling search is split over.")
+@click.option("--scheduler", help="dask.distributed scheduler address, tcp://HOST:PORT "
+              "(with --instance: the cluster the parts of a split search run on).")
+@click.option("--search-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --dataset and --method labelcert: local processes each hard exact "
+              "relabelling search is split over (a run uses up to --workers × this many); "
+              "with --instance give --workers.")
 @click.option("--store", type=click.Path(dir_okay=False), help="SQLite results store "
               "(stored results are reused, new ones added; records of failed tasks are "
               "computed again).")
@@ -281,8 +296,8 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
 def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
             labelled_per_class, seed,
             budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
-            max_test, workers, scheduler, store, rerun_unknown, json_out, data_dir, parity,
-            milp_only, flippable, cost, verbose, quiet):
+            max_test, workers, scheduler, search_workers, store, rerun_unknown, json_out,
+            data_dir, parity, milp_only, flippable, cost, verbose, quiet):
     """Certify robustness against label flipping.
 
     With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
@@ -310,8 +325,17 @@ def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
             raise BadInput("--milp-only needs --method labelcert")
         if budget is None:
             raise BadInput("--instance needs integer budgets: --budget 1,2,3")
+        if search_workers != 1:
+            raise BadInput(f"--search-workers {search_workers}: with --instance the records "
+                           "run in this process and --workers N splits each exact search "
+                           "over N processes; give --workers instead")
+        check_scheduler_address(scheduler)
+        if method != "labelcert" and (workers or scheduler):
+            raise BadInput("--workers/--scheduler with --instance split LabelCert's exact "
+                           f"search; --method {method} has none (give --method labelcert)")
         _certify_instance(instance, budget, method, learner, ridge, mode, solver, time_limit,
-                          json_out, quiet, milp_only, flippable, cost)
+                          json_out, quiet, milp_only, flippable, cost,
+                          search_workers=workers or 1, search_scheduler=scheduler)
         return
     if flippable is not None or cost is not None:
         raise BadInput("--flippable/--cost work with --instance (a kernel problem whose "
@@ -335,7 +359,8 @@ def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
         labelled_per_class=labelled_per_class, seed=seed, budgets=budget,
         budget_fractions=budget_fraction, method=method, mode=mode, learner=learner,
         ridge=1.0 if ridge is None else ridge, solver=solver, time_limit=time_limit,
-        max_test=max_test, parity=parity, arch_options=arch_option)
+        max_test=max_test, parity=parity, arch_options=arch_option,
+        search_workers=search_workers)
     validate_config(config)  # names, options, a known C: before any data is loaded
     from certmodel.results import records_to_json
 

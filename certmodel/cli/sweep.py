@@ -31,6 +31,9 @@ DEFAULT_STORE = "certmodel-results.sqlite"
               help="Local worker processes (default: in-process when every certificate has "
               "a closed form, e.g. the saturated regime, else up to 4 processes).")
 @click.option("--scheduler", help="dask.distributed scheduler address, tcp://HOST:PORT.")
+@click.option("--search-workers", type=click.IntRange(min=1), help="Local processes each "
+              "hard exact relabelling search of LabelCert is split over, for every labelcert "
+              "run (overrides the file's search_workers).")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Dataset folder (default $CERTMODEL_DATA).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
@@ -42,8 +45,8 @@ DEFAULT_STORE = "certmodel-results.sqlite"
               "sweep that accepts KEY (repeatable), e.g. alpha=0.1; per architecture: the "
               "file's [arch_options.ARCH] table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-run lines.")
-def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_unknown,
-          arch_option, quiet):
+def sweep(config_file, store, workers, scheduler, search_workers, data_dir, time_limit,
+          rerun_unknown, arch_option, quiet):
     """Run every configuration of a sweep (datasets × architectures × seeds × ...).
 
     Results go to the store; re-running skips what is stored, so an interrupted sweep
@@ -66,6 +69,9 @@ def sweep(config_file, store, workers, scheduler, data_dir, time_limit, rerun_un
     configs = read_sweep(config_file)
     if time_limit is not None:
         configs = [dataclasses.replace(c, time_limit=time_limit) for c in configs]
+    if search_workers is not None:
+        configs = [dataclasses.replace(c, search_workers=search_workers)
+                   if c.method == "labelcert" else c for c in configs]
     if arch_option:
         configs = _with_arch_options(configs, arch_option)
     for i, c in enumerate(configs, 1):  # every configuration before any work or file

@@ -79,7 +79,9 @@ def run_tasks(fn: Callable[[Any], Any], payloads: Sequence[Any], *, workers: int
         One payload per task.
     workers : int
         ``1``: run in this process (exceptions are caught, crashes are not isolated);
-        ``> 1``: a pool of that many local processes.
+        ``> 1``: a pool of that many local processes — except in a daemonic process (a
+        dask worker, a ``multiprocessing.Pool`` worker), which may not start children:
+        there the tasks run in this process.
     scheduler : str, optional
         Address of a dask.distributed scheduler (``tcp://HOST:PORT``); overrides ``workers``.
     timeout : float, optional
@@ -88,7 +90,7 @@ def run_tasks(fn: Callable[[Any], Any], payloads: Sequence[Any], *, workers: int
     """
     if scheduler is not None:
         yield from _run_dask(fn, payloads, scheduler, timeout)
-    elif workers <= 1:
+    elif workers <= 1 or multiprocessing.current_process().daemon:
         yield from _run_inline(fn, payloads)
     else:
         yield from _run_processes(fn, payloads, workers, timeout)

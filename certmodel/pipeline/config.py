@@ -85,6 +85,12 @@ class CertifyConfig:
         Certify a random subset of this many test nodes (``PCG64(seed)``).
     parity : bool
         Reproduce the reference numerically (NTK clipping rules, ε = 0).
+    search_workers : int
+        Local processes each of LabelCert's exact relabelling searches is split over
+        (``LabelCertOptions.search_workers``; ``method="labelcert"`` only).  Like
+        ``time_limit`` it decides only how long a record takes (and so which records end
+        ``unknown``), never a decided verdict: it is not part of the record keys.  A run
+        uses up to ``workers × search_workers`` processes.
     """
 
     dataset: str = "csbm"
@@ -107,6 +113,7 @@ class CertifyConfig:
     time_limit: float | None = None
     max_test: int | None = None
     parity: bool = False
+    search_workers: int = 1
 
     def __post_init__(self):
         check_choice(self.method, "--method", METHODS)
@@ -146,6 +153,14 @@ class CertifyConfig:
                 f"--labelled-per-class must be >= 1, got {self.labelled_per_class}")
         if not self.ridge > 0:
             raise InvalidParameterError(f"--ridge must be > 0, got {self.ridge}")
+        if (not isinstance(self.search_workers, int) or isinstance(self.search_workers, bool)
+                or self.search_workers < 1):
+            raise InvalidParameterError(
+                f"--search-workers must be an integer >= 1, got {self.search_workers!r}")
+        if self.search_workers > 1 and self.method != "labelcert":
+            raise InvalidParameterError(
+                f"--search-workers {self.search_workers} splits LabelCert's exact search; "
+                f"--method {self.method} has none (give --method labelcert or drop it)")
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (tuples become lists)."""
@@ -177,18 +192,20 @@ class CertifyConfig:
         ).hexdigest()
 
     def point_hash(self) -> str:
-        """Hash of everything but the budget list and the time limit: records are keyed by it
-        + point + budget.
+        """Hash of everything but the budget list, the time limit and the search workers:
+        records are keyed by it + point + budget.
 
         A later run with more budgets reuses the records stored for the budgets in common.  The
         time limit only decides which records end ``unknown`` (a decided verdict is exact under
         any limit), so a run with a larger limit shares the records and can re-run just the
-        ``unknown`` ones (``run_certify(..., rerun_unknown=True)``).
+        ``unknown`` ones (``run_certify(..., rerun_unknown=True)``).  ``search_workers``
+        likewise changes only the time a record takes.
         """
         d = self.to_dict()
         d.pop("budgets")
         d.pop("budget_fractions")
         d.pop("time_limit")
+        d.pop("search_workers")
         return hashlib.sha256(
             _canonical({"config": d, "version": package_version()}).encode()).hexdigest()
 

@@ -201,6 +201,10 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
             "mode": config.mode, "learner": config.learner, "ridge": config.ridge,
             "solver": config.solver, "time_limit": config.time_limit,
             "eps": 0.0 if config.parity and config.method == "labelcert" else None}
+    if config.search_workers > 1:  # method labelcert (checked by CertifyConfig)
+        from certmodel.labelcert import LabelCertOptions
+
+        base["labelcert_options"] = LabelCertOptions(search_workers=config.search_workers)
 
     # what is left to do: group test points by their missing budgets
     tasks: list[tuple[list[int], list[int]]] = []
