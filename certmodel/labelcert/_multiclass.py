@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from certmodel.backends.base import DecisionTarget
+from certmodel.labelcert import _searchpath
 from certmodel.labelcert._attack import (
     beam_attack_multiclass,
     beam_stage,
@@ -42,6 +43,7 @@ from certmodel.labelcert._records import make_record, put_enumerated, threat_ext
 from certmodel.labelcert._samplewise import saturated_records
 from certmodel.labelcert._search import search_binary
 from certmodel.labelcert._searchpath import multiclass_search_records
+from certmodel.labelcert._split_search import search_binary_split, split_wanted
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.milp.formulations import BinaryMILP, MulticlassMILP
 from certmodel.milp.standard_form import Sense
@@ -278,25 +280,48 @@ def _ovr_threat(prob: Problem, k: int):
 
 
 def class_bounds(prob: Problem, k: int, alpha: np.ndarray, signs: np.ndarray,
-                 offset: np.ndarray, rows: np.ndarray, budget, geo, time_limit: float):
+                 offset: np.ndarray, rows: np.ndarray, budget, geo, time_limit: float,
+                 opts: LabelCertOptions | None = None):
     """One one-vs-rest problem of the relaxation: proven ``signs_t f_k(t) ≥ bound_t`` over every
     admissible flip set of class ``k``'s ±1 labels within ``budget``, for the test ``rows``.
 
     Returns ``(ok, bound)`` (arrays over ``rows``): ``ok`` where no relabelling reaches the
     threshold ``offset_t`` (then ``bound_t > offset_t`` is the minimum of exact visited values
-    and pruning bounds), or None when the search timed out or a retrain failed."""
+    and pruning bounds), or None when the search timed out or a retrain failed.  With
+    ``opts`` asking for split searches (``search_workers``/``search_scheduler``) a search
+    not finished within ``SPLIT_MIN_SECONDS`` runs again split over the workers for the
+    rest of ``time_limit`` (:func:`_class_search`)."""
     th = _ovr_threat(prob, k)
     pk = dataclasses.replace(prob, classes=np.array([0, 1]), codes=(prob.codes == k).astype(int),
                              threat=dataclasses.replace(th, target_mask=np.ones(2, bool)))
     try:
-        res = search_binary(pk, alpha, signs, rows, [budget], np.ones((len(rows), 1), bool),
-                            np.zeros(len(signs)), geo, time_limit=time_limit, offset=offset)
+        res = _class_search(pk, alpha, signs, rows, budget, offset, geo, time_limit, opts)
     except RetrainFailed:
         return None
     if not res.complete.all():
         return None
     low = np.minimum(res.visited[:, 0], res.pruned[:, 0])
     return low > 0, low + offset[rows]
+
+
+def _class_search(pk: Problem, alpha, signs, rows, budget, offset, geo, time_limit: float,
+                  opts: LabelCertOptions | None):
+    """The binary search of one class problem ``pk``: in this process, or — when ``opts``
+    asks for split searches and it does not finish within ``SPLIT_MIN_SECONDS`` (starting
+    the parts costs about a second, and most of these searches take milliseconds) — once
+    more split over ``search_workers`` processes or the ``search_scheduler`` cluster for the
+    rest of ``time_limit`` (the same exact result: :mod:`~._split_search`)."""
+    args = (pk, alpha, signs, rows, [budget], np.ones((len(rows), 1), bool),
+            np.zeros(len(signs)), geo)
+    if opts is None or not split_wanted(opts):
+        return search_binary(*args, time_limit=time_limit, offset=offset)
+    first = min(time_limit, _searchpath.SPLIT_MIN_SECONDS)
+    res = search_binary(*args, time_limit=first, offset=offset)
+    if res.complete.all() or time_limit <= first:
+        return res
+    return search_binary_split(*args, time_limit=time_limit - first,
+                               workers=opts.search_workers, scheduler=opts.search_scheduler,
+                               offset=offset)
 
 
 def _relaxation_searched(prob: Problem, budgets: list, opts: LabelCertOptions, alphas, F, tops,
@@ -314,8 +339,10 @@ def _relaxation_searched(prob: Problem, budgets: list, opts: LabelCertOptions, a
     robust when ``L − max U > eps``.  When only one side misses its threshold, the split moves
     to the other side's proven bound (rivals: ``f_k < L − eps``; top: ``f_a > max U + eps``)
     and the missing side is searched once more.  Budgets run in increasing order, each search
-    capped at ``search_time`` (default ``time_limit``, 60 s when None) split over the classes;
-    a time-out stops the larger budgets, a row that fails stays open (MILPs, never a guess).
+    capped at ``search_time`` (default ``time_limit``, 60 s when None) split over the classes
+    (and over ``search_workers`` processes when it takes longer than ``SPLIT_MIN_SECONDS``:
+    :func:`_class_search`); a time-out stops the larger budgets, a row that fails stays open
+    (MILPs, never a guess).
     Path ``search``."""
     if opts.search == "never" or not opts.bound_tightening or prob.n_classes < 3:
         return {}
@@ -338,7 +365,7 @@ def _relaxation_searched(prob: Problem, budgets: list, opts: LabelCertOptions, a
         def run(k, rows_k, offset, B=B, okk=okk, lower=lower):
             signs = np.where(tops == k, 1.0, -1.0)
             got = class_bounds(prob, k, alphas[k], signs, offset, rows_k, B, geo,
-                               cap / prob.n_classes)
+                               cap / prob.n_classes, opts)
             if got is not None:
                 okk[k, rows_k], lower[k, rows_k] = got
             return got is not None

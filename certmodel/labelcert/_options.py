@@ -94,9 +94,10 @@ class LabelCertOptions:
         Explicit cap in seconds for one search call (overrides the cost model's cap).
     search_workers : int
         Local processes one relabelling search is split over — the binary sample-wise,
-        exact multiclass and collective searches (:mod:`certmodel.labelcert._split_search`:
-        the root's children dealt into parts, merged exactly; the inexact multiclass
-        relaxation's per-class searches stay in this process).  ``1`` (default): every
+        exact multiclass and collective searches and the inexact multiclass relaxation's
+        per-class searches (:mod:`certmodel.labelcert._split_search`: the root's children
+        dealt into parts, merged exactly; a per-class search is split when it has not
+        finished within ``SPLIT_MIN_SECONDS`` in this process).  ``1`` (default): every
         search runs in this process.  With more, the cost model divides a binary search's
         estimated time by this number (the MILP allowance is wall time), and searches
         estimated under ``SPLIT_MIN_SECONDS`` still run in this process.  Keep

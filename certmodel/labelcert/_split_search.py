@@ -21,7 +21,9 @@ still kept, nothing is ever proven robust from an unfinished part.  Each part ru
 bookkeeping (rows closed by a witness in one part are still searched by the others), so
 the parts retrain somewhat more nodes in total than one search does; the gain is wall time.
 
-The exact multiclass search (:func:`search_multiclass_split`) splits by the point moved
+The inexact multiclass relaxation's one-vs-rest searches are binary searches with row
+thresholds (``offset``) and split the same way.  The exact multiclass search
+(:func:`search_multiclass_split`) splits by the point moved
 first (a child moves one point to any target class; its subtree moves only later points)
 and merges like the binary one.  The collective search (:func:`search_collective_split`)
 splits the same way; its merge takes per budget the largest count over the parts (with that
@@ -165,34 +167,40 @@ class _Part:
     first_flips: np.ndarray
     root_ranks: np.ndarray
     deadline: float | None  # time.time() epoch seconds
+    offset: np.ndarray | None = None  # binary: the rows' thresholds (search_binary's offset)
 
 
 def _run_part(part: _Part) -> SearchResult:
     """Task entry point (module level, picklable): one part's search up to the deadline."""
     limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
+    extra = {"offset": part.offset} if part.search == "binary" else {}
     fn = search_binary if part.search == "binary" else search_multiclass
     return fn(part.prob, part.state, part.aux, part.rows, part.budgets, part.open_mask,
               part.eps, part.geo, time_limit=limit, first_flips=part.first_flips,
-              root_ranks=part.root_ranks)
+              root_ranks=part.root_ranks, **extra)
 
 
 def _split_samplewise(search, prob, state, aux, rows, budgets, open_mask, eps, geo, ranks,
-                      time_limit, workers, scheduler, parts) -> SearchResult:
+                      time_limit, workers, scheduler, parts, offset=None) -> SearchResult:
     """Run the parts of a sample-wise search (``search`` as in :class:`_Part`) and merge
     them (:func:`merge_results`)."""
     from certmodel.parallel import run_tasks
 
     t0, c0 = time.perf_counter(), time.process_time()
     fn = search_binary if search == "binary" else search_multiclass
+    extra = {"offset": offset} if search == "binary" else {}
     masks = split_parts(ranks, _flip_cost(prob)[0], parts or PARTS_PER_WORKER * max(1, workers))
     if not masks:  # nothing flippable: the root alone
-        return fn(prob, state, aux, rows, budgets, open_mask, eps, geo, time_limit=time_limit)
+        return fn(prob, state, aux, rows, budgets, open_mask, eps, geo, time_limit=time_limit,
+                  **extra)
     deadline = None if time_limit is None else time.time() + time_limit
     sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
         and getattr(prob, "customize", None) is not None else prob
     payloads = [_Part(search, sent, np.asarray(state, float), np.asarray(aux), rows,
                       list(budgets), np.asarray(open_mask, bool), np.asarray(eps, float), geo,
-                      m, ranks, deadline) for m in masks]
+                      m, ranks, deadline,
+                      None if offset is None else np.asarray(offset, float))
+                for m in masks]
     results: list = [None] * len(payloads)
     for out in run_tasks(_run_part, payloads, workers=workers, scheduler=scheduler):
         results[out.index] = out.value if out.ok else None
@@ -205,15 +213,16 @@ def _split_samplewise(search, prob, state, aux, rows, budgets, open_mask, eps, g
 def search_binary_split(prob, alpha0, signs, rows, budgets, open_mask, eps, geo, *,
                         time_limit: float | None = None, workers: int = 2,
                         scheduler: str | None = None, parts: int | None = None,
-                        ) -> SearchResult:
+                        offset: np.ndarray | None = None) -> SearchResult:
     """:func:`~certmodel.labelcert._search.search_binary` split into ``parts`` (default
     ``PARTS_PER_WORKER × workers``) run on ``workers`` local processes or the dask
     ``scheduler`` (:func:`certmodel.parallel.run_tasks`), merged exactly (module doc).
-    ``time_limit``: wall seconds for the whole split search."""
+    ``time_limit``: wall seconds for the whole split search; ``offset``: the rows'
+    thresholds, as in ``search_binary``."""
     rows = np.asarray(rows, int)
     ranks = root_ranks(prob, alpha0, signs, rows, float(max(budgets)), geo)
     return _split_samplewise("binary", prob, alpha0, signs, rows, budgets, open_mask, eps,
-                             geo, ranks, time_limit, workers, scheduler, parts)
+                             geo, ranks, time_limit, workers, scheduler, parts, offset)
 
 
 def search_multiclass_split(prob, alphas, tops, rows, budgets, open_mask, eps, geo, *,

@@ -9,9 +9,11 @@ bound of ``L − U`` (and the exact multiclass worst margin must then be positiv
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,13 +55,30 @@ def brute_relaxation(prob: Problem, t: int, top: int, budget) -> float:
     return vals[top] - max(v for k, v in vals.items() if k != top)
 
 
+@contextlib.contextmanager
+def _split_inline(parts: int):
+    """Every class search of the relaxation runs split into ``parts`` parts, in this process
+    (the split itself; processes are checked in
+    :func:`test_relaxation_split_over_processes_keeps_the_records`)."""
+    import certmodel.labelcert._multiclass as mc
+    import certmodel.labelcert._searchpath as sp
+
+    real = mc.search_binary_split
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sp, "SPLIT_MIN_SECONDS", 0.0)
+        mp.setattr(mc, "search_binary_split",
+                   lambda *a, **kw: real(*a, **{**kw, "workers": 1, "parts": parts}))
+        yield LabelCertOptions(search_workers=2)
+
+
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 7), C=st.sampled_from([0.05, 0.5, 5.0]),
        threat_kind=st.sampled_from(["none", "mask", "cost", "targets"]), B=st.integers(1, 2),
-       shift=st.floats(0.0, 1.0))
-def test_class_bounds_equal_or_bound_brute_force(seed, n, C, threat_kind, B, shift):
+       shift=st.floats(0.0, 1.0), parts=st.integers(0, 3))
+def test_class_bounds_equal_or_bound_brute_force(seed, n, C, threat_kind, B, shift, parts):
     """Per class: ``ok`` iff brute force stays above the threshold; the bound never exceeds
-    the brute-force minimum and equals it when the minimiser was visited."""
+    the brute-force minimum and equals it when the minimiser was visited.  ``parts > 0``:
+    the pruned search split into that many parts (``search_workers``)."""
     K, labels, K_test, threat = _instance(seed, n, threat_kind)
     prob = Problem.create(K, labels, K_test, C, threat=threat)
     alphas, F, tops, _ = _clean(prob)
@@ -69,7 +88,11 @@ def test_class_bounds_equal_or_bound_brute_force(seed, n, C, threat_kind, B, shi
         sign = np.where(tops == k, 1.0, -1.0)
         f0 = sign * F[:, k]
         offset = f0 - shift * np.abs(f0) - 1e-3  # thresholds below the clean values
-        got = class_bounds(prob, k, alphas[k], sign, offset, rows, B, geo, 60.0)
+        if parts:
+            with _split_inline(parts) as opts:
+                got = class_bounds(prob, k, alphas[k], sign, offset, rows, B, geo, 60.0, opts)
+        else:
+            got = class_bounds(prob, k, alphas[k], sign, offset, rows, B, geo, 60.0)
         assert got is not None
         ok, bound = got
         truth = brute_class(prob, k, sign, B)
@@ -164,3 +187,32 @@ def test_exact_multiclass_uses_the_relaxation_soundly(seed, threat_kind):
                                                K_test[r.test_index:r.test_index + 1],
                                                r.budget, resolved)
             assert worst[0] > 0 and r.value <= worst[0] + 1e-9
+
+
+def test_relaxation_split_over_processes_keeps_the_records(monkeypatch):
+    """``search_workers=2``: a class search that outlasts ``SPLIT_MIN_SECONDS`` (0 here)
+    runs again over two processes; the relaxation's records are the in-process ones."""
+    import certmodel.labelcert._multiclass as mc
+    import certmodel.labelcert._searchpath as sp
+
+    calls, real = [], mc.search_binary_split
+
+    def spy(*a, **kw):
+        calls.append(kw["workers"])
+        return real(*a, **kw)
+
+    K, labels, K_test, _ = _instance(3, 9, "none")
+    prob = Problem.create(K, labels, K_test, 0.5)
+    alphas, F, tops, margins0 = _clean(prob)
+    eps = LabelCertOptions().eps * prob.logit_bounds() * 2.0
+    args = (prob, [1, 2])
+    rest = (alphas, F, tops, margins0, eps, prob.classes[tops], {})
+    one = _relaxation_searched(*args, LabelCertOptions(), *rest)
+    monkeypatch.setattr(sp, "SPLIT_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(mc, "search_binary_split", spy)
+    two = _relaxation_searched(*args, LabelCertOptions(search_workers=2), *rest)
+    assert calls and set(calls) == {2}
+    assert one.keys() == two.keys() and one
+    for key in one:
+        assert one[key].verdict is two[key].verdict
+        np.testing.assert_allclose(two[key].value, one[key].value, rtol=1e-9, atol=1e-12)
