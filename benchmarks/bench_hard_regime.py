@@ -8,6 +8,8 @@ Same instances, same process, configurations side by side:
 * ``split2`` (only when asked for) — the defaults with ``search_workers=2``: binary searches
   the cost model expects to take ≥ 2 s run split over two processes
   (:mod:`certmodel.labelcert._split_search`; their processes' CPU seconds are counted);
+* ``nopairs`` (only when asked for) — the defaults without the collective pair separation
+  (``pair_separation=False``, :mod:`certmodel.labelcert._pairs`);
 * ``old`` — the previous dispatch (``search="never"``, ``samplewise_screen=False``,
   ``beam_width=0``: greedy attack only — for multiclass (``--multiclass-old``) that greedy
   attack is itself new, the dispatch before it had none; enumeration up to
@@ -56,7 +58,7 @@ from benchmarks._timing import cpu_seconds  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 7
-CONFIGS = ("search", "old", "split2")
+CONFIGS = ("search", "old", "split2", "nopairs")
 DEFAULT_CONFIGS = ("search", "old")
 
 
@@ -126,6 +128,8 @@ def _options(config: str, time_limit: float):
         return LabelCertOptions(time_limit=time_limit)
     if config == "split2":
         return LabelCertOptions(time_limit=time_limit, search_workers=2)
+    if config == "nopairs":
+        return LabelCertOptions(time_limit=time_limit, pair_separation=False)
     return LabelCertOptions(time_limit=time_limit, search="never", samplewise_screen=False,
                             beam_width=0)
 

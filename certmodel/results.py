@@ -74,6 +74,11 @@ class Path(str, enum.Enum):
     SAMPLEWISE = "samplewise"
     """Collective: sample-wise certificates settle the count (a test point proven robust at the
     budget cannot change; a replayed sample-wise witness changes as many as can change)."""
+    PAIRS = "pairs"
+    """Collective: no relabelling changes two test points of a *separated* pair (a combined
+    test point ``λ·a + (1 − λ)·b`` proven robust by the relabelling search), so the count is
+    at most the largest set of pairwise unseparated points — and a replayed relabelling
+    changes that many."""
     BOUND = "bound"
     """A cheap valid bound (e.g. the worst logit under the budget) already decided."""
     DP = "dp"

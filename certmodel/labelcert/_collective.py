@@ -28,6 +28,12 @@ point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's ``time_limit`` (or
 MILP gets the time left.  The screen's best replayed witness is the search's starting
 incumbent; with ``search_workers > 1`` (or a ``search_scheduler``) the search runs split
 over processes or the dask cluster (:mod:`certmodel.labelcert._split_search`).
+
+**Pair separation.**  If that search does not finish, the pairs of unproven points are
+separated by searches of combined test points (:mod:`certmodel.labelcert._pairs`) for
+``PAIR_SHARE`` of the time limit: the count is at most the largest clique of unseparated
+points.  When that bound meets the count of a replayed relabelling the record is exact
+(path ``pairs``); otherwise it caps the MILP's proven bound (``extra["pair_bound"]``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from certmodel.labelcert._enumerate import (
     threat_enumeration_budget,
 )
 from certmodel.labelcert._options import LabelCertOptions
+from certmodel.labelcert._pairs import pair_bound
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._records import threat_extra
 from certmodel.labelcert._samplewise import certify_samplewise
@@ -60,6 +67,7 @@ from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
 
 SCREENED_SEARCH_SHARE = 0.5  # of a record's time_limit, for the search over U before the MILP
+PAIR_SHARE = 0.25  # ... then for the pair separation (the MILP gets what is left)
 
 __all__ = ["certify_collective"]
 
@@ -164,6 +172,14 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             if rec is not None:
                 out.append(rec)
                 continue
+            pair_cap = opts.search_time if opts.search_time is not None else PAIR_SHARE * per
+            rec, pair_limit = _paired(prob, B, U, opts, alpha0, signs, clean.converged,
+                                      pair_cap, extra, scr, t0)
+            if rec is not None:
+                out.append(rec)
+                continue
+            if pair_limit is not None:
+                extra = {**extra, "pair_bound": pair_limit}
             if opts.time_limit is not None:  # the MILP gets what the record has left
                 left = opts.time_limit - (time.perf_counter() - t0)
                 milp_opts = opts.replace(time_limit=max(left, 0.05 * opts.time_limit))
@@ -175,6 +191,8 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
         res = model.solve_count(warm_start=x0)
         bound = float(res.bound) if res.bound is not None else float(len(U))
         bound = min(bound, float(len(U)))  # points outside U are proven robust at B
+        if extra.get("pair_bound") is not None:  # proven by the pair separation
+            bound = min(bound, float(extra["pair_bound"]))
         certified = prob.m - min(prob.m, math.floor(bound + 1e-6))
         relab, attacked, incumbent = None, (), None
         z = None
@@ -333,6 +351,45 @@ def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
     return _search_record(prob, B, int(count[0]), flips, signs,
                           time.perf_counter() - t0 + screen.seconds,
                           {**extra, "search_nodes": nodes})
+
+
+def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.ndarray,
+            signs: np.ndarray, converged: bool, cap: float, extra: dict, screen: _Screen,
+            t0: float) -> tuple[CollectiveRecord | None, int | None]:
+    """The pair separation of :mod:`certmodel.labelcert._pairs` over the unproven points
+    ``U`` for up to ``cap`` s: ``(record, None)`` when its clique bound meets the count of a
+    replayed relabelling (the screen's best witness, or a pair's joint witness when it
+    changes more) — an exact record, path ``pairs`` — else ``(None, bound)`` with the proven
+    bound for the MILP's record (``None`` when it proves nothing below ``|U|``)."""
+    geo = _geometry(prob, opts, converged)
+    if not opts.pair_separation or geo is None or len(U) < 2:
+        return None, None
+    best = screen.count or 0
+    try:
+        pb = pair_bound(prob, alpha0, signs, U, B, geo, cap, target=best)
+    except RetrainFailed:
+        return None, None
+    flips, changed = screen.flips, screen.changed
+    if pb.witness is not None:
+        try:
+            z = retrain_binary(prob.K, np.where(pb.witness, -prob.y_pm, prob.y_pm), prob.C)
+        except RetrainFailed:
+            z = None
+        if z is not None:
+            now = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
+            if len(now) > best:
+                flips, changed, best = pb.witness, now, len(now)
+    if pb.bound >= len(U):
+        return None, None
+    if flips is None or pb.bound > best:
+        return None, pb.bound
+    return CollectiveRecord(
+        budget=B, n_test=prob.m, certified_count=prob.m - pb.bound, bound=float(pb.bound),
+        incumbent=best, method="labelcert", path=Path.PAIRS,
+        test_indices=tuple(prob.test_indices), attacked=tuple(prob.test_indices[changed]),
+        relabelling=prob.relabelling_from_flips(flips),
+        wall_time=time.perf_counter() - t0 + screen.seconds,
+        extra={**extra, "separated_pairs": len(pb.separated)}), None
 
 
 def _search_record(prob: Problem, B, count: int, flips: np.ndarray, signs: np.ndarray,

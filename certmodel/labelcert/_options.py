@@ -118,6 +118,11 @@ class LabelCertOptions:
         without MILPs (attack, bound, enumeration, search capped at ``time_limit``); points
         proven robust leave the MILP's count, and a replayed witness that changes every other
         point settles the record exactly (path ``samplewise``).
+    pair_separation : bool
+        Collective certificates: when the collective search over the points the screen left
+        open does not finish, bound the count by the largest set of pairwise unseparated
+        points (:mod:`certmodel.labelcert._pairs`, path ``pairs`` when it meets a replayed
+        count; otherwise a cap on the MILP's bound) for a quarter of ``time_limit``.
     rivals : {"split", "max"}
         Exact multiclass: one objective per rival on one model, or the max-with-binaries block.
     solve_options : SolveOptions or None
@@ -144,6 +149,7 @@ class LabelCertOptions:
     bound_tightening: bool = True
     monotone: bool = True
     samplewise_screen: bool = True
+    pair_separation: bool = True
     rivals: str = "split"
     solve_options: SolveOptions | None = None
 
@@ -187,7 +193,7 @@ class LabelCertOptions:
         """The plain reference pipeline: MILP only, no shortcuts (for benchmarks)."""
         kw.setdefault("linearization", "reference")
         return cls(saturated=False, attack=False, enumeration="never", search="never",
-                   monotone=False, samplewise_screen=False,
+                   monotone=False, samplewise_screen=False, pair_separation=False,
                    decision=False, bound_tightening=False, **kw)
 
     def replace(self, **changes) -> LabelCertOptions:
