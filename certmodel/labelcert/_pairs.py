@@ -21,9 +21,11 @@ search at ``λ`` either proves ``φ(λ) > eps`` or stops at an exactly retrained
 whose margins ``(m_a(S), m_b(S))`` are computed exactly.  Both ``≤ 0``: ``S`` changes both
 (not separated; it is also a collective witness).  Otherwise the next ``λ`` maximises the
 minimum of the lines ``λ m_a(S) + (1 − λ) m_b(S)`` over the witnesses found; when that
-maximum is ``≤ 0`` no ``λ`` can separate the pair with these witnesses and it stays joined.
-A time-out or a failed retrain leaves the pair joined: only proven separations shrink the
-bound.
+maximum is ``≤ 0`` no ``λ`` separates these witnesses (a duality gap, or a real joint
+change), and the exact collective search over the two points alone decides the pair for the
+time left (:func:`_pair_search`: count ``< 2`` separates, ``2`` comes with a joint
+relabelling).  A time-out or a failed retrain leaves the pair joined: only proven
+separations shrink the bound.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import time
 import numpy as np
 
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
-from certmodel.labelcert._search import search_binary
+from certmodel.labelcert._search import search_binary, search_collective
 
 __all__ = ["PairBound", "pair_bound", "separate_pair", "max_clique"]
 
@@ -108,20 +110,59 @@ def separate_pair(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, a: int, 
             return "separated", None  # every admissible relabelling keeps it above eps
         S = res.witness[0][0]
         if not res.visited[0, 0] <= 0 or S is None:  # within eps of 0, no witness: undecided
+            break
+        flips = _flips(prob, S)
+        m = _margins(prob, V, flips)
+        if m is None:
             return "open", None
-        flips = np.zeros(prob.n, bool)
-        flips[list(S)] = True
-        try:
-            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
-        except RetrainFailed:
-            return "open", None
-        ma, mb = (V @ z).tolist()
-        if ma <= 0 and mb <= 0:
+        if m[0] <= 0 and m[1] <= 0:
             return "joint", flips
-        points.append((ma, mb))
+        points.append(m)
         lam, value = _best_lambda(points)
-        if value <= 0:
-            return "open", None
+        if value <= 0:  # no λ separates these witnesses: a duality gap, or a joint change
+            break
+    return _pair_search(prob, alpha0, signs, a, b, V, budget, geo, deadline)
+
+
+def _flips(prob: Problem, S) -> np.ndarray:
+    flips = np.zeros(prob.n, bool)
+    flips[list(S)] = True
+    return flips
+
+
+def _margins(prob: Problem, V: np.ndarray, flips: np.ndarray) -> tuple | None:
+    """The exact margins ``V · z`` after retraining on the relabelling ``flips``."""
+    try:
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+    except RetrainFailed:
+        return None
+    return tuple((V @ z).tolist())
+
+
+def _pair_search(prob: Problem, alpha0, signs, a: int, b: int, V: np.ndarray, budget, geo,
+                 deadline: float) -> tuple[str, np.ndarray | None]:
+    """Where no ``λ`` separates: the exact collective search
+    (:func:`~certmodel.labelcert._search.search_collective`) over the two rows alone — no
+    duality gap; a subtree is skipped once either row's bound stays above 0.  Finished,
+    its count is exact: ``< 2`` separates the pair, ``2`` comes with a relabelling that
+    changes both (replayed here)."""
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return "open", None
+    try:
+        count, witness, complete, _ = search_collective(
+            prob.rows([a, b]), alpha0, np.asarray(signs, float)[[a, b]], [budget], geo,
+            time_limit=left)
+    except RetrainFailed:
+        return "open", None
+    if not complete:
+        return "open", None
+    if count[0] < 2:
+        return "separated", None
+    flips = _flips(prob, witness[0])
+    m = _margins(prob, V, flips)
+    if m is not None and m[0] <= 0 and m[1] <= 0:
+        return "joint", flips
     return "open", None
 
 
