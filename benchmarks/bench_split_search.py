@@ -58,7 +58,6 @@ def _binary_case(name):
     from certmodel.labelcert._problem import Problem
     from certmodel.labelcert._search import search_binary
     from certmodel.labelcert._split_search import search_binary_split
-    from certmodel.labelcert._stability import KernelGeometry
     from certmodel.learners import solve_svm_dual
 
     family, n, B, t = BINARY[name]
@@ -66,12 +65,20 @@ def _binary_case(name):
     prob = Problem.create(inst.K, inst.y, inst.K_test[t:t + 1], inst.C)
     a0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
     s = np.where(prob.K_test @ (prob.y_pm * a0) >= 0, 1.0, -1.0)
+    return _case(f"binary {family} n={n} B={B} test {t}", prob, a0, s, B, search_binary,
+                 search_binary_split)
+
+
+def _case(label, prob, state, aux, B, one, split):
+    """``(label, eps, run_one(time_limit), run_split(time_limit, workers))`` for the search
+    ``one`` / its split ``split`` of the problem's single test row at budget ``B``."""
+    from certmodel.labelcert._stability import KernelGeometry
+
     eps = 1e-6 * prob.C * np.abs(prob.K_test).sum(axis=1)
-    args = (prob, a0, s, np.array([0]), [B], np.ones((1, 1), bool), eps,
+    args = (prob, state, aux, np.array([0]), [B], np.ones((1, 1), bool), eps,
             KernelGeometry(prob.K))
-    return (f"binary {family} n={n} B={B} test {t}", eps[0],
-            lambda tl: search_binary(*args, time_limit=tl),
-            lambda tl, w: search_binary_split(*args, time_limit=tl, workers=w))
+    return (label, eps[0], lambda tl: one(*args, time_limit=tl),
+            lambda tl, w: split(*args, time_limit=tl, workers=w))
 
 
 def _multiclass_case(name, data_dir):
@@ -79,7 +86,6 @@ def _multiclass_case(name, data_dir):
     from certmodel.labelcert._problem import Problem
     from certmodel.labelcert._search import search_multiclass
     from certmodel.labelcert._split_search import search_multiclass_split
-    from certmodel.labelcert._stability import KernelGeometry
     from certmodel.learners import solve_svm_dual
 
     key, node, B = MULTICLASS[name]
@@ -93,12 +99,8 @@ def _multiclass_case(name, data_dir):
                                       prob.C).alpha for k in range(nK)])
     Z = np.where(prob.codes[None] == np.arange(nK)[:, None], 1.0, -1.0) * alphas
     tops = (prob.K_test @ Z.T).argmax(axis=1)
-    eps = 1e-6 * prob.C * np.abs(prob.K_test).sum(axis=1)
-    args = (prob, alphas, tops, np.array([0]), [B], np.ones((1, 1), bool), eps,
-            KernelGeometry(prob.K))
-    return (f"multiclass {key} target {node} B={B}", eps[0],
-            lambda tl: search_multiclass(*args, time_limit=tl),
-            lambda tl, w: search_multiclass_split(*args, time_limit=tl, workers=w))
+    return _case(f"multiclass {key} target {node} B={B}", prob, alphas, tops, B,
+                 search_multiclass, search_multiclass_split)
 
 
 def _verdict(res, eps) -> str:
