@@ -26,6 +26,12 @@ change), and the exact collective search over the two points alone decides the p
 time left (:func:`_pair_search`: count ``< 2`` separates, ``2`` comes with a joint
 relabelling).  A time-out or a failed retrain leaves the pair joined: only proven
 separations shrink the bound.
+
+When the clique bound stays above the count ``k`` of a known relabelling, the time left
+tries to refute every set of ``k + 1`` pairwise unseparated points: the exact collective
+search over such a set alone, started from the count ``k``, prunes every subtree that
+cannot change the whole set; if it finishes for every set, no relabelling changes ``k + 1``
+points (any ``k + 1`` changed points would form such a set) and the bound is ``k``.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import numpy as np
 from certmodel.labelcert._problem import Problem, RetrainFailed, retrain_binary
 from certmodel.labelcert._search import search_binary, search_collective
 
-__all__ = ["PairBound", "pair_bound", "separate_pair", "max_clique"]
+__all__ = ["PairBound", "pair_bound", "separate_pair", "changed_together", "max_clique"]
 
 MAX_ROUNDS = 8  # searches per pair (λ steps)
 EPS_REL = 1e-6  # soundness margin of a combined point: EPS_REL · C · Σ_j |row_j|
@@ -139,6 +145,27 @@ def _margins(prob: Problem, V: np.ndarray, flips: np.ndarray) -> tuple | None:
     return tuple((V @ z).tolist())
 
 
+def changed_together(prob: Problem, alpha0, signs, T, budget, geo, deadline: float) -> bool | None:
+    """Can one relabelling within ``budget`` change every test row of ``T``?  ``False`` when
+    the exact collective search over ``T`` alone, started from the count ``|T| − 1``, finishes
+    without reaching ``|T|`` (it then prunes every subtree that cannot change all of ``T``;
+    the starting count is a threshold, not a claimed relabelling); ``True`` when it reaches
+    ``|T|`` (a visited, exactly retrained relabelling); ``None`` undecided by ``deadline``."""
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return None
+    T = [int(t) for t in T]
+    try:
+        count, _, complete, _ = search_collective(
+            prob.rows(T), alpha0, np.asarray(signs, float)[T], [budget], geo,
+            time_limit=left, incumbent=(len(T) - 1, (), 0.0))
+    except RetrainFailed:
+        return None
+    if count[0] >= len(T):
+        return True
+    return False if complete else None
+
+
 def _pair_search(prob: Problem, alpha0, signs, a: int, b: int, V: np.ndarray, budget, geo,
                  deadline: float) -> tuple[str, np.ndarray | None]:
     """Where no ``λ`` separates: the exact collective search
@@ -189,14 +216,40 @@ def max_clique(nodes: list, joined) -> int:
     return best
 
 
+MAX_SETS = 200  # (target + 1)-cliques the set refutation tries at most
+SET_SHARE = 0.4  # of pair_bound's time kept for the set refutation (when given a target)
+
+
+def _refute_cliques(prob, alpha0, signs, U, sep, budget, geo, target: int,
+                    deadline: float) -> int:
+    """``target`` when no set of ``target + 1`` pairwise unseparated rows of ``U`` can be
+    changed together (:func:`changed_together` refutes each, before ``deadline``) — every
+    relabelling then changes at most ``target`` of ``U`` — else ``len(U)`` (no claim)."""
+    k = target + 1
+    sets = [T for T in itertools.combinations(U, k)
+            if all(frozenset(p) not in sep for p in itertools.combinations(T, 2))]
+    if len(sets) > MAX_SETS:
+        return len(U)
+    for i, T in enumerate(sets):
+        share = (deadline - time.perf_counter()) / (len(sets) - i)
+        if share <= 0 or changed_together(prob, alpha0, signs, T, budget, geo,
+                                          time.perf_counter() + share) is not False:
+            return len(U)
+    return target
+
+
 def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, geo,
                time_limit: float, target: int | None = None) -> PairBound:
     """The clique bound on how many of the test rows ``U`` one relabelling within ``budget``
     changes (module doc), spending at most ``time_limit`` seconds; pairs whose rows have the
-    smallest clean margins first.  ``target``: stop once the bound reaches it (e.g. the
-    count a replayed relabelling already achieves)."""
+    largest clean margins first.  ``target`` (the count a replayed relabelling already
+    achieves): stop once the bound reaches it; if the pairs leave it above, the time left
+    tries to refute every ``target + 1`` pairwise unseparated rows as a set
+    (:func:`changed_together`), which proves the bound ``target``."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit
+    # with a target, the pairs leave SET_SHARE of the time to the set refutation
+    pairs_end = deadline if target is None else t0 + (1.0 - SET_SHARE) * time_limit
     U = [int(t) for t in U]
     margins = (prob.K_test[U] * np.asarray(signs, float)[U, None]) @ (prob.y_pm * alpha0)
     order = [U[i] for i in np.argsort(-margins)]  # large margins separate most easily
@@ -212,7 +265,7 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
     for a, b in pairs:
         if target is not None and bound <= target:
             break
-        per = max((deadline - time.perf_counter()) / max(1, len(pairs) - tried), 0.0)
+        per = max((pairs_end - time.perf_counter()) / max(1, len(pairs) - tried), 0.0)
         if per <= 0:
             break
         verdict, flips = separate_pair(prob, alpha0, signs, a, b, budget, geo,
@@ -224,6 +277,9 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
             bound = clique()
         elif verdict == "joint" and witness is None:
             witness = flips
+    if target is not None and target < bound:
+        bound = min(bound, _refute_cliques(prob, alpha0, signs, U, sep, budget, geo, target,
+                                           deadline))
     return PairBound(bound=bound, separated=sorted(tuple(sorted(p)) for p in sep),
                      witness=witness, complete=decided == len(pairs),
                      seconds=time.perf_counter() - t0)

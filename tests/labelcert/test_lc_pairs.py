@@ -14,7 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certmodel.labelcert import LabelCertOptions, certify
-from certmodel.labelcert._pairs import max_clique, pair_bound, separate_pair
+from certmodel.labelcert._pairs import (
+    changed_together,
+    max_clique,
+    pair_bound,
+    separate_pair,
+)
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.learners import solve_svm_dual
@@ -84,9 +89,28 @@ def test_separated_pairs_are_never_changed_together(seed, n, B, scale, C, restri
 def test_clique_bound_is_never_below_the_exact_count(seed, n, B, scale, restricted):
     prob, a0, s = _setup(seed, n, 6, scale, 3.0, restricted)
     truth = max((len(c) for c in _changed_sets(prob, s, B)), default=0)
-    pb = pair_bound(prob, a0, s, np.arange(prob.m), B, KernelGeometry(prob.K), 60.0)
+    geo = KernelGeometry(prob.K)
+    pb = pair_bound(prob, a0, s, np.arange(prob.m), B, geo, 60.0)
     assert pb.bound >= truth
     assert pb.complete or pb.bound <= prob.m
+    # a target: the set refutation proves exactly the true count, never below it
+    assert pair_bound(prob, a0, s, np.arange(prob.m), B, geo, 60.0, target=truth).bound \
+        == truth
+    if truth >= 1:
+        assert pair_bound(prob, a0, s, np.arange(prob.m), B, geo, 60.0,
+                          target=truth - 1).bound >= truth
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 7), B=st.integers(1, 3),
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), restricted=st.booleans(), k=st.integers(1, 4))
+def test_changed_together_equals_brute_force(seed, n, B, scale, restricted, k):
+    prob, a0, s = _setup(seed, n, 5, scale, 3.0, restricted)
+    geo = KernelGeometry(prob.K)
+    changed = _changed_sets(prob, s, B)
+    for T in itertools.combinations(range(prob.m), k):
+        got = changed_together(prob, a0, s, T, B, geo, float("inf"))
+        assert got == any(set(T) <= c for c in changed), T
 
 
 @settings(max_examples=60, deadline=None)
