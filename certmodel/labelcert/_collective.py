@@ -32,8 +32,9 @@ over processes or the dask cluster (:mod:`certmodel.labelcert._split_search`).
 **Pair separation.**  If that search does not finish, the pairs of unproven points are
 separated by searches of combined test points (:mod:`certmodel.labelcert._pairs`) for
 ``PAIR_SHARE`` of the time limit: the count is at most the largest clique of unseparated
-points.  When that bound meets the count of a replayed relabelling the record is exact
-(path ``pairs``); otherwise it caps the MILP's proven bound (``extra["pair_bound"]``).
+points (and at most the replayed count when every set one larger is refuted).  When that
+bound meets the count of a replayed relabelling the record is exact (path ``pairs``);
+otherwise it caps the MILP's proven bound (``extra["pair_bound"]``).
 """
 
 from __future__ import annotations

@@ -121,8 +121,9 @@ class LabelCertOptions:
     pair_separation : bool
         Collective certificates: when the collective search over the points the screen left
         open does not finish, bound the count by the largest set of pairwise unseparated
-        points (:mod:`certmodel.labelcert._pairs`, path ``pairs`` when it meets a replayed
-        count; otherwise a cap on the MILP's bound) for a quarter of ``time_limit``.
+        points, then refute the sets one larger than a replayed count
+        (:mod:`certmodel.labelcert._pairs`, path ``pairs`` when it meets that count;
+        otherwise a cap on the MILP's bound) for a quarter of ``time_limit``.
     rivals : {"split", "max"}
         Exact multiclass: one objective per rival on one model, or the max-with-binaries block.
     solve_options : SolveOptions or None
