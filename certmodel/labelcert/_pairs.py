@@ -220,14 +220,32 @@ MAX_SETS = 200  # (target + 1)-cliques the set refutation tries at most
 SET_SHARE = 0.4  # of pair_bound's time kept for the set refutation (when given a target)
 
 
+def _cliques(nodes: list, joined, k: int, limit: int) -> list:
+    """Up to ``limit`` sets of ``k`` of ``nodes`` that are pairwise ``joined`` (each once,
+    grown in the order of ``nodes`` by later joined nodes only)."""
+    out: list = []
+
+    def grow(chosen: list, cands: list):
+        if len(out) >= limit:
+            return
+        if len(chosen) == k:
+            out.append(tuple(chosen))
+            return
+        for i, v in enumerate(cands):
+            if len(chosen) + len(cands) - i < k:
+                return
+            grow(chosen + [v], [u for u in cands[i + 1:] if joined(u, v)])
+
+    grow([], list(nodes))
+    return out
+
+
 def _refute_cliques(prob, alpha0, signs, U, sep, budget, geo, target: int,
                     deadline: float) -> int:
     """``target`` when no set of ``target + 1`` pairwise unseparated rows of ``U`` can be
     changed together (:func:`changed_together` refutes each, before ``deadline``) — every
     relabelling then changes at most ``target`` of ``U`` — else ``len(U)`` (no claim)."""
-    k = target + 1
-    sets = [T for T in itertools.combinations(U, k)
-            if all(frozenset(p) not in sep for p in itertools.combinations(T, 2))]
+    sets = _cliques(U, lambda u, v: frozenset((u, v)) not in sep, target + 1, MAX_SETS + 1)
     if len(sets) > MAX_SETS:
         return len(U)
     for i, T in enumerate(sets):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from certmodel.labelcert import LabelCertOptions, certify
 from certmodel.labelcert._pairs import (
+    _cliques,
     changed_together,
     max_clique,
     pair_bound,
@@ -126,6 +127,11 @@ def test_max_clique_equals_brute_force(k, p, seed):
     best = max((r for r in range(k + 1) for S in itertools.combinations(nodes, r)
                 if all(joined(u, v) for u, v in itertools.combinations(S, 2))), default=0)
     assert max_clique(nodes, joined) == best
+    for r in range(1, k + 1):  # every r-clique once, and only those
+        want = {S for S in itertools.combinations(nodes, r)
+                if all(joined(u, v) for u, v in itertools.combinations(S, 2))}
+        got = _cliques(nodes, joined, r, 10**6)
+        assert len(got) == len(set(got)) and set(got) == want
 
 
 def _force_pairs(monkeypatch):
