@@ -10,12 +10,16 @@ the same question is a label-linear collective problem (no KKT block).
 
 **Sample-wise screen.**  Before any collective MILP, the cheap sample-wise stages (attack,
 stability bound, enumeration, relabelling search — no MILP; :func:`certify_samplewise` with
-``milp=False``, the search capped at one ``time_limit``) run on every test point.  A point
+``milp=False``) run on every test point; its searches stop at a deadline of
+``SCREEN_SHARE`` × ``time_limit`` per budget screened (each search call also at one
+``time_limit``).  A point
 proven robust at budget ``B`` cannot change under any admissible relabelling of budget ``B``, so
 the count is at most ``|U|``, ``U`` the points not proven robust; every sample-wise witness
 within ``B`` is replayed by retraining and the changes it causes on the *whole* test set are
-counted; the best is grown greedily by unions with other witnesses that stay within ``B``
-(each union retrained and counted).  If a witness changes all of ``U`` the record is exact
+counted, as is the relabelling of a beam attack on the count over ``U``
+(:mod:`certmodel.labelcert._collective_beam`, width ``beam_width``); the best is grown
+greedily by unions with the other witnesses that stay within ``B`` (each union retrained
+and counted).  If a witness changes all of ``U`` the record is exact
 (path ``samplewise``); otherwise the MILP counts only over ``U`` (a smaller objective, same
 proven bound) and its incumbent competes with the best witness.
 
@@ -23,18 +27,24 @@ proven bound) and its incumbent competes with the best witness.
 (:func:`~certmodel.labelcert._search.search_collective`) counts over ``U`` alone — the
 points outside ``U`` never change at ``B``, so its count is the exact count of the whole
 test set, and with few rows to keep open its bounds prune far more than over every test
-point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's ``time_limit`` (or
-``search_time`` when set); finished, the record is exact (path ``search``); otherwise the
-MILP gets the time left.  The screen's best replayed witness is the search's starting
-incumbent; with ``search_workers > 1`` (or a ``search_scheduler``) the search runs split
-over processes or the dask cluster (:mod:`certmodel.labelcert._split_search`).
+point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's own time — ``time_limit``
+less the record's share of the screen — (or ``search_time`` when set); finished, the record
+is exact (path ``search``); otherwise the MILP gets the time left.  The screen's best
+replayed witness is the search's starting incumbent; with ``search_workers > 1`` (or a
+``search_scheduler``) the search runs split over processes or the dask cluster
+(:mod:`certmodel.labelcert._split_search`).
 
 **Pair separation.**  If that search does not finish, the pairs of unproven points are
 separated by searches of combined test points (:mod:`certmodel.labelcert._pairs`) for
-``PAIR_SHARE`` of the time limit: the count is at most the largest clique of unseparated
+``PAIR_SHARE`` of the record's own time: the count is at most the largest clique of unseparated
 points (and at most the replayed count when every set one larger is refuted).  When that
 bound meets the count of a replayed relabelling the record is exact (path ``pairs``);
 otherwise it caps the MILP's proven bound (``extra["pair_bound"]``).
+
+**Time.**  With ``time_limit = T`` a record's stages together stay within about ``T``: its
+share of the screen (≤ ``SCREEN_SHARE · T`` for the searches; the attack, bound and
+enumeration stages are not interrupted), then search and pairs from what is left, and the
+MILP gets ``T`` less everything before it (at least ``MIN_SHARE · T``).
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ import time
 
 import numpy as np
 
+from certmodel.deadline import stage_deadline
+from certmodel.labelcert._collective_beam import collective_beam
 from certmodel.labelcert._enumerate import (
     enumerate_collective,
     enumerate_linear_collective,
@@ -67,8 +79,10 @@ from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
 
-SCREENED_SEARCH_SHARE = 0.5  # of a record's time_limit, for the search over U before the MILP
-PAIR_SHARE = 0.25  # ... then for the pair separation (the MILP gets what is left)
+SCREEN_SHARE = 0.25  # of a record's time_limit, at most, for its share of the screen's searches
+SCREENED_SEARCH_SHARE = 0.5  # of the record's time after the screen: the search over U
+PAIR_SHARE = 0.25  # ... then the pair separation (the MILP gets what is left)
+MIN_SHARE = 0.05  # of time_limit: the least a stage that starts is given
 
 __all__ = ["certify_collective"]
 
@@ -139,7 +153,7 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
     enumerated.update(_searched(prob, [B for B in budgets if B not in enumerated], opts,
                                 alpha0, signs, clean.converged))
     screen = _samplewise_screen(prob, [B for B in budgets if B > 0 and B not in enumerated],
-                                opts, signs)
+                                opts, signs, alpha0)
     for B in budgets:
         t0 = time.perf_counter()
         clean_changed = np.flatnonzero(signs * f <= 0)
@@ -164,16 +178,19 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
         milp_opts = opts
         if scr is not None and (opts.search == "always" or (
                 opts.search == "auto" and opts.enumeration != "never")):
+            # the record's time after its share of the screen: half for the search, a
+            # quarter for the pairs, the rest for the MILP (an explicit search_time caps each)
             per = opts.time_limit if opts.time_limit is not None else \
                 MILP_SECONDS_IF_UNLIMITED
+            own = max(per - scr.seconds, MIN_SHARE * per)
             cap = opts.search_time if opts.search_time is not None else \
-                SCREENED_SEARCH_SHARE * per
+                SCREENED_SEARCH_SHARE * own
             rec = _screened_search(prob, B, U, opts, alpha0, signs, clean.converged, cap,
                                    extra, scr)
             if rec is not None:
                 out.append(rec)
                 continue
-            pair_cap = opts.search_time if opts.search_time is not None else PAIR_SHARE * per
+            pair_cap = opts.search_time if opts.search_time is not None else PAIR_SHARE * own
             rec, pair_limit = _paired(prob, B, U, opts, alpha0, signs, clean.converged,
                                       pair_cap, extra, scr, t0)
             if rec is not None:
@@ -181,15 +198,15 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
                 continue
             if pair_limit is not None:
                 extra = {**extra, "pair_bound": pair_limit}
-            if opts.time_limit is not None:  # the MILP gets what the record has left
-                left = opts.time_limit - (time.perf_counter() - t0)
-                milp_opts = opts.replace(time_limit=max(left, 0.05 * opts.time_limit))
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test[U], signs[U],
                                linearization=opts.linearization, backend=opts.backend,
-                               options=milp_opts.solver_options(), threat=prob.threat,
+                               options=opts.solver_options(), threat=prob.threat,
                                complementarity=opts.complementarity)
         x0 = model.start(np.zeros(prob.n, bool), alpha0) if opts.warm_start else None
-        res = model.solve_count(warm_start=x0)
+        if scr is not None and opts.time_limit is not None:  # the MILP gets what is left
+            left = opts.time_limit - scr.seconds - (time.perf_counter() - t0)
+            milp_opts = opts.replace(time_limit=max(left, MIN_SHARE * opts.time_limit))
+        res = model.solve_count(warm_start=x0, options=milp_opts.solver_options())
         bound = float(res.bound) if res.bound is not None else float(len(U))
         bound = min(bound, float(len(U)))  # points outside U are proven robust at B
         if extra.get("pair_bound") is not None:  # proven by the pair separation
@@ -252,14 +269,18 @@ def _screened_record(prob: Problem, B, scr: _Screen, extra: dict, seconds: float
 
 
 def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, signs: np.ndarray,
-                       ) -> dict:
-    """``{B: _Screen}`` from the sample-wise stages without MILPs (module docstring)."""
+                       alpha0: np.ndarray | None = None) -> dict:
+    """``{B: _Screen}`` from the sample-wise stages without MILPs and the collective beam
+    (module docstring); ``alpha0``: the clean dual solution (solved here when None)."""
     if not budgets or prob.customize is not None or not opts.samplewise_screen:
         return {}
     t0 = time.perf_counter()
     cap = opts.search_time if opts.search_time is not None else opts.time_limit
+    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    deadline = t0 + SCREEN_SHARE * per * len(budgets)
     try:  # the screen only helps: if any of its stages fails, the MILP decides as before
-        recs = certify_samplewise(prob, budgets, opts.replace(search_time=cap), milp=False)
+        recs = certify_samplewise(prob, budgets, opts.replace(search_time=cap), milp=False,
+                                  deadline=deadline)
     except (RetrainFailed, ArithmeticError, np.linalg.LinAlgError):
         return {}
     pos = {int(v): t for t, v in enumerate(prob.test_indices)}
@@ -282,7 +303,9 @@ def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, sig
                          float(prob.threat.cost[flips].sum())))
     out = {}
     for B in budgets:
-        best = _combined(prob, signs, replayed, B)
+        found = replayed + _beam_witness(prob, opts, alpha0, signs,
+                                         np.flatnonzero(~robust[B]), B)
+        best = _combined(prob, signs, found, B)
         flips, changed = (None, None) if best is None else best[:2]
         out[B] = _Screen(robust[B], flips, changed, None if changed is None else len(changed),
                          0.0)
@@ -290,6 +313,32 @@ def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, sig
     for scr in out.values():
         scr.seconds = seconds
     return out
+
+
+def _beam_witness(prob: Problem, opts: LabelCertOptions, alpha0: np.ndarray | None,
+                  signs: np.ndarray, U: np.ndarray, B) -> list:
+    """The collective beam's relabelling over the unproven rows ``U`` at ``B``
+    (:func:`~certmodel.labelcert._collective_beam.collective_beam`, width and candidates
+    ``beam_width``; only with ``attack``), replayed by retraining: ``[(flips, changed,
+    cost)]``, or ``[]`` when it changes nothing or the replay fails."""
+    if not opts.attack or opts.beam_width <= 0 or not len(U):
+        return []
+    try:
+        if alpha0 is None:
+            alpha0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
+        count, flips = collective_beam(prob, alpha0, signs, U, B,
+                                       width=opts.beam_width, candidates=opts.beam_width,
+                                       deadline=stage_deadline())
+    except RetrainFailed:
+        return []
+    if count <= 0 or not flips.any():
+        return []
+    try:
+        z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+    except RetrainFailed:
+        return []
+    return [(flips, np.flatnonzero(signs * (prob.K_test @ z) <= 0),
+             float(prob.threat.cost[flips].sum()))]
 
 
 def _combined(prob: Problem, signs: np.ndarray, replayed: list, B):
@@ -359,9 +408,11 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
             t0: float) -> tuple[CollectiveRecord | None, int | None]:
     """The pair separation of :mod:`certmodel.labelcert._pairs` over the unproven points
     ``U`` for up to ``cap`` s: ``(record, None)`` when its clique bound meets the count of a
-    replayed relabelling (the screen's best witness, or a pair's joint witness when it
-    changes more) — an exact record, path ``pairs`` — else ``(None, bound)`` with the proven
-    bound for the MILP's record (``None`` when it proves nothing below ``|U|``)."""
+    replayed relabelling — an exact record, path ``pairs`` — else ``(None, bound)`` with
+    the proven bound for the MILP's record (``None`` when it proves nothing below ``|U|``).
+    The pairs' joint relabellings are replayed and, with the screen's best witness, grown by
+    unions within ``B`` (:func:`_combined`); a better one replaces the screen's best (the
+    MILP record's incumbent then starts from it)."""
     geo = _geometry(prob, opts, converged)
     if not opts.pair_separation or geo is None or len(U) < 2:
         return None, None
@@ -371,15 +422,19 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
     except RetrainFailed:
         return None, None
     flips, changed = screen.flips, screen.changed
-    if pb.witness is not None:
-        try:
-            z = retrain_binary(prob.K, np.where(pb.witness, -prob.y_pm, prob.y_pm), prob.C)
-        except RetrainFailed:
-            z = None
-        if z is not None:
-            now = np.flatnonzero(signs * (prob.K_test @ z) <= 0)
-            if len(now) > best:
-                flips, changed, best = pb.witness, now, len(now)
+    if pb.witnesses:  # the pairs' joint relabellings and the screen's best, grown by unions
+        found = [] if flips is None else [(flips, changed, float(prob.threat.cost[flips].sum()))]
+        for w in pb.witnesses:
+            try:
+                z = retrain_binary(prob.K, np.where(w, -prob.y_pm, prob.y_pm), prob.C)
+            except RetrainFailed:
+                continue
+            found.append((w, np.flatnonzero(signs * (prob.K_test @ z) <= 0),
+                          float(prob.threat.cost[w].sum())))
+        grown = _combined(prob, signs, found, B)
+        if grown is not None and len(grown[1]) > best:
+            flips, changed, best = grown[0], grown[1], len(grown[1])
+            screen.flips, screen.changed, screen.count = flips, changed, best
     if pb.bound >= len(U):
         return None, None
     if flips is None or pb.bound > best:

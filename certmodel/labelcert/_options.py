@@ -115,7 +115,8 @@ class LabelCertOptions:
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
     samplewise_screen : bool
         Collective certificates: before the collective MILP, run the sample-wise stages
-        without MILPs (attack, bound, enumeration, search capped at ``time_limit``); points
+        without MILPs (attack, bound, enumeration; its searches stop after a quarter of
+        ``time_limit`` per budget screened, each search call after one ``time_limit``); points
         proven robust leave the MILP's count, and a replayed witness that changes every other
         point settles the record exactly (path ``samplewise``).
     pair_separation : bool
@@ -123,7 +124,8 @@ class LabelCertOptions:
         open does not finish, bound the count by the largest set of pairwise unseparated
         points, then refute the sets one larger than a replayed count
         (:mod:`certmodel.labelcert._pairs`, path ``pairs`` when it meets that count;
-        otherwise a cap on the MILP's bound) for a quarter of ``time_limit``.
+        otherwise a cap on the MILP's bound) for a quarter of the record's time left after
+        the screen.
     rivals : {"split", "max"}
         Exact multiclass: one objective per rival on one model, or the max-with-binaries block.
     solve_options : SolveOptions or None

@@ -61,8 +61,9 @@ class PairBound:
         Proven: no relabelling within the budget changes more than ``bound`` of ``U``.
     separated : list of (int, int)
         The pairs of rows (indices into the problem's test rows) proven separated.
-    witness : ndarray (n,) bool or None
-        A relabelling found to change two rows of ``U`` together (exactly retrained).
+    witnesses : list of ndarray (n,) bool
+        The relabellings found to change two rows of ``U`` together (exactly retrained),
+        one per such pair, in the order found.
     complete : bool
         Every pair was decided (separated, or changed together by a found relabelling).
     seconds : float
@@ -70,7 +71,7 @@ class PairBound:
 
     bound: int
     separated: list
-    witness: np.ndarray | None
+    witnesses: list
     complete: bool
     seconds: float
 
@@ -273,7 +274,7 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
     order = [U[i] for i in np.argsort(-margins)]  # large margins separate most easily
     sep: set = set()
     decided = tried = 0
-    witness = None
+    witnesses: list = []
     pairs = list(itertools.combinations(order, 2))
 
     def clique() -> int:
@@ -293,11 +294,11 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
         if verdict == "separated":
             sep.add(frozenset((a, b)))
             bound = clique()
-        elif verdict == "joint" and witness is None:
-            witness = flips
+        elif verdict == "joint":
+            witnesses.append(flips)
     if target is not None and target < bound:
         bound = min(bound, _refute_cliques(prob, alpha0, signs, U, sep, budget, geo, target,
                                            deadline))
     return PairBound(bound=bound, separated=sorted(tuple(sorted(p)) for p in sep),
-                     witness=witness, complete=decided == len(pairs),
+                     witnesses=witnesses, complete=decided == len(pairs),
                      seconds=time.perf_counter() - t0)

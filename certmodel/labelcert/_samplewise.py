@@ -155,11 +155,14 @@ def _milp_decide(prob, models, opts, t, k_t, sign, budget, eps_abs, start, optio
 
 
 def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions, *,
-                       milp: bool = True) -> list[CertificateRecord]:
+                       milp: bool = True, deadline: float | None = None,
+                       ) -> list[CertificateRecord]:
     """Binary sample-wise certificates for every test row and budget (see module docstring).
 
     ``milp=False`` stops before the MILP stage and returns only the records the cheaper
-    stages decided (the collective certificate's screen, :mod:`._collective`)."""
+    stages decided (the collective certificate's screen, :mod:`._collective`); ``deadline``
+    (a :func:`time.perf_counter` time) then bounds its relabelling searches and tree
+    estimates (:func:`~._searchpath.binary_search_records`)."""
     if opts.saturated and prob.saturated:
         return saturated_records(prob, budgets, prob.C)
     y = prob.y_pm
@@ -276,7 +279,7 @@ def certify_samplewise(prob: Problem, budgets: list[int], opts: LabelCertOptions
 
     # branch and bound over relabellings where the cost model prefers it to the MILP (#12)
     searched = binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
-                                     clean.converged)
+                                     clean.converged, deadline=deadline)
     # a point the search tried as a fallback (FALLBACK_SHARE of its allowance) leaves its
     # MILPs the rest of their time limit
     short = None if opts.time_limit is None else \

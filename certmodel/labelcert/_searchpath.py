@@ -175,7 +175,7 @@ def _replan(prob, opts, open_rec, unit, chosen, cap, geo, probe, n_classes: int)
 
 
 def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, times,
-                          converged: bool) -> set:
+                          converged: bool, deadline: float | None = None) -> set:
     """Decide open binary sample-wise records by the search where the cost model says so.
 
     Cost of budget ``B``: the counted relabellings × the measured retrain cost, or — when
@@ -190,6 +190,10 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     point is still searched at those budgets for ``FALLBACK_SHARE`` of its allowance (a
     planned search that timed out is not repeated); returns those points,
     whose MILPs then get the rest (``(1 − FALLBACK_SHARE) · time_limit`` each).
+
+    ``deadline`` (a :func:`time.perf_counter` time), optional: no search or tree estimate
+    runs past it — every cap above is cut to the time left, and nothing starts after it
+    (the collective certificate's screen, whose records are not the caller's records).
     """
     if opts.search == "never" or not any((t, B) not in dec for t in range(prob.m)
                                          for B in budgets):
@@ -200,30 +204,36 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     rows = [t for t in range(prob.m) if any((t, B) not in dec for B in budgets)]
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
     chosen = _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit,
-                              geo, range(prob.m))
+                              geo, range(prob.m), deadline=deadline)
     rest = [B for B in budgets if B not in chosen]  # budgets the joint plan rejected
     fallback = set()
     if rest and geo is not None and opts.search == "auto" and opts.enumeration != "never":
         for t in rows:
             own = chosen if len(rows) == 1 else _plan_and_search(
-                prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, [t])
+                prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, [t],
+                deadline=deadline)
             # the fallback only for the budgets the point's own plan rejected (a search that
             # was planned and timed out is not repeated) and only where the MILP's time is
             # limited (else it would only delay a MILP that runs to the end anyway)
             rejected = [B for B in rest if B not in own and (t, B) not in dec]
             if opts.time_limit is not None and rejected:
                 _plan_and_search(prob, opts, alpha0, signs, rejected, dec, put, eps, times,
-                                 unit, geo, [t], share=FALLBACK_SHARE)
+                                 unit, geo, [t], share=FALLBACK_SHARE, deadline=deadline)
                 fallback.add(t)
     return fallback
 
 
 def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
-                     points, share: float | None = None) -> list:
+                     points, share: float | None = None, deadline: float | None = None,
+                     ) -> list:
     """Plan (:func:`plan_search`) and run the binary search for the open records of the
     test ``points``: budgets smallest first under one deadline.  Returns the budgets
     chosen.  ``share``: no plan — search every open budget, capped at that share of the
-    MILP allowance of the open records (or at ``search_time`` when set)."""
+    MILP allowance of the open records (or at ``search_time`` when set).  ``deadline``: every
+    cap is cut to the time left before it (nothing runs once it has passed)."""
+    left = np.inf if deadline is None else deadline - time.perf_counter()
+    if left <= 0:
+        return []
     points = list(points)
     open_rec = {B: sum((t, B) not in dec for t in points) for B in budgets}
     if not any(open_rec.values()):
@@ -236,8 +246,9 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
         cap = opts.search_time if opts.search_time is not None else \
             share * per * sum(open_rec.values())
         return _search_budgets(prob, opts, alpha0, signs, chosen, budgets, dec, put, eps,
-                               times, geo, points, cap, {})
-    dive_time = PROBE_SHARE * per * sum(open_rec.values()) / len(open_rec)
+                               times, geo, points, min(cap, left), {})
+    dive_time = min(PROBE_SHARE * per * sum(open_rec.values()) / len(open_rec),
+                    PROBE_SHARE * left)
 
     speedup = _speedup(opts)
     chosen_seconds = {B: _count(prob, B, 2) * unit / speedup for B in budgets}
@@ -257,6 +268,8 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)  # the planning
     if not chosen:
         return []
+    if deadline is not None:
+        cap = min(cap, deadline - time.perf_counter())
     return _search_budgets(prob, opts, alpha0, signs, chosen, budgets, dec, put, eps, times,
                            geo, points, cap, chosen_seconds)
 

@@ -94,6 +94,10 @@ def test_clique_bound_is_never_below_the_exact_count(seed, n, B, scale, restrict
     pb = pair_bound(prob, a0, s, np.arange(prob.m), B, geo, 60.0)
     assert pb.bound >= truth
     assert pb.complete or pb.bound <= prob.m
+    for w in pb.witnesses:  # each joint relabelling is admissible and changes two rows
+        assert prob.threat.admissible(w, B)
+        f = retrain_logits(prob.K, np.where(w, -prob.y_pm, prob.y_pm), prob.C, prob.K_test)
+        assert int(np.sum(s * f <= 0)) >= 2
     # a target: the set refutation proves exactly the true count, never below it
     assert pair_bound(prob, a0, s, np.arange(prob.m), B, geo, 60.0, target=truth).bound \
         == truth

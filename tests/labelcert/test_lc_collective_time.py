@@ -1,0 +1,132 @@
+"""A collective record's stages share its ``time_limit``: the sample-wise screen's searches
+stop at their deadline, and search, pairs and MILP get what the record has left.
+
+Wiring tests (spies on the stages; deterministic) and one end-to-end check that records on
+an instance nothing settles quickly stay near ``time_limit``.  Verdict exactness with these
+caps is covered by the brute-force tests of the collective paths
+(test_lc_collective_screen.py, test_lc_pairs.py): the caps only decide how long a stage may
+run, never what it may conclude."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import certmodel.labelcert._collective as coll
+import certmodel.labelcert._searchpath as sp
+from certmodel.labelcert import LabelCertOptions, certify
+from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._samplewise import certify_samplewise
+from certmodel.results import Path, Verdict
+from tests.labelcert.oracles import brute_binary, random_instance
+
+# the search decides every record (no enumeration, no attack), so the spies see its calls
+SEARCH_ONLY = LabelCertOptions(max_enumeration=1, search="always", attack=False,
+                               beam_width=0, time_limit=30.0)
+
+
+def _spy_search(monkeypatch):
+    calls = []
+    orig = sp._search
+
+    def spy(prob, opts, alpha0, signs, rows, B, eps, geo, time_limit, split):
+        calls.append((time.perf_counter(), time_limit))
+        return orig(prob, opts, alpha0, signs, rows, B, eps, geo, time_limit, split)
+
+    monkeypatch.setattr(sp, "_search", spy)
+    return calls
+
+
+def test_screen_search_does_not_start_after_its_deadline(monkeypatch):
+    K, y, K_test = random_instance(5, 10, m=4)
+    prob = Problem.create(K, y.astype(float), K_test, 5.0)
+    calls = _spy_search(monkeypatch)
+    recs = certify_samplewise(prob, [2, 3], SEARCH_ONLY, milp=False,
+                              deadline=time.perf_counter() - 1.0)
+    assert calls == []
+    assert not any(r.path is Path.SEARCH for r in recs)
+
+
+def test_screen_search_is_capped_at_the_time_left(monkeypatch):
+    K, y, K_test = random_instance(6, 10, m=4)
+    ypm = y.astype(float)
+    prob = Problem.create(K, ypm, K_test, 5.0)
+    calls = _spy_search(monkeypatch)
+    deadline = time.perf_counter() + 5.0
+    recs = certify_samplewise(prob, [2, 3], SEARCH_ONLY, milp=False, deadline=deadline)
+    assert calls, "the search should have run"
+    for started, limit in calls:
+        assert limit <= deadline - started + 0.01  # computed just before the call
+    # the search still decides, exactly
+    for r in recs:
+        if r.path is Path.SEARCH:
+            t = int(r.test_index)
+            worst = brute_binary(K, ypm, 5.0, K_test[t:t + 1], r.budget)[0]
+            assert (r.verdict is Verdict.ROBUST) == (worst > 0)
+
+
+def test_collective_record_stages_share_the_time_limit(monkeypatch):
+    """Screen deadline ≤ SCREEN_SHARE·T per budget; search + pairs + MILP ≤ T less the
+    record's share of the screen."""
+    T = 8.0
+    K, y, K_test = random_instance(11, 9, m=5)
+    seen = {"search": [], "pairs": [], "milp": [], "screen": []}
+
+    orig_screen = coll.certify_samplewise
+
+    def screen(prob, budgets, opts, milp=True, deadline=None):
+        seen["screen"].append((time.perf_counter(), deadline, len(budgets)))
+        orig_screen(prob, budgets, opts, milp=milp, deadline=deadline)
+        return []  # as if it had proven nothing: every record goes on to the later stages
+
+    def searched(prob, B, U, opts, alpha0, signs, converged, cap, extra, scr):
+        seen["search"].append((cap, scr.seconds))
+        return None  # as if it had not finished
+
+    orig_pairs = coll.pair_bound
+
+    def pairs(prob, alpha0, signs, U, B, geo, cap, target=0):
+        seen["pairs"].append(cap)
+        return orig_pairs(prob, alpha0, signs, U, B, geo, cap, target=target)
+
+    class Milp(coll.CollectiveMILP):
+        def solve_count(self, *, warm_start=None, options=None):
+            seen["milp"].append(options.time_limit)
+            return super().solve_count(warm_start=warm_start, options=options)
+
+    monkeypatch.setattr(coll, "collective_search", lambda *a, **k: {})  # to the screen
+    monkeypatch.setattr(coll, "certify_samplewise", screen)
+    monkeypatch.setattr(coll, "_screened_search", searched)
+    monkeypatch.setattr(coll, "pair_bound", pairs)
+    monkeypatch.setattr(coll, "CollectiveMILP", Milp)
+    opts = LabelCertOptions(time_limit=T, enumeration="auto", max_enumeration=1, beam_width=0)
+    recs = certify(K, y.astype(float), K_test, 50.0, [2, 3], mode="collective",
+                   options=opts)
+    (start, deadline, J), = seen["screen"]
+    assert deadline <= start + coll.SCREEN_SHARE * T * J + 1e-6
+    milp_recs = [r for r in recs if r.path is Path.MILP]
+    assert milp_recs, "the instance should leave a record to the MILP"
+    assert len(seen["search"]) >= len(milp_recs) and len(seen["milp"]) == len(milp_recs)
+    for (cap, screen_s), milp_t in zip(seen["search"], seen["milp"]):
+        assert cap <= coll.SCREENED_SEARCH_SHARE * T + 1e-9
+        assert milp_t <= T - screen_s + 1e-9 or milp_t == pytest.approx(coll.MIN_SHARE * T)
+    for cap in seen["pairs"]:
+        assert cap <= coll.PAIR_SHARE * T + 1e-9
+
+
+def test_collective_records_stay_near_their_time_limit():
+    """End to end, nothing mocked: C·rowsum 10, budgets where neither enumeration nor a
+    short search settles the count — each record (its share of the screen included) stays
+    within ``time_limit`` plus a fixed allowance for the stages that are not interrupted
+    (the solver process's start, the model build, attacks, replays: ≈ 1 s here).  Before
+    the screen had a deadline the budget-4 record took 5.0 s of a 3 s limit."""
+    T = 3.0
+    K, y, K_test = random_instance(4, 60, m=8)
+    C = 10.0 / np.abs(K).sum(axis=1).max()
+    recs = certify(K, y.astype(float), K_test, C, [4, 8], mode="collective",
+                   options=LabelCertOptions(time_limit=T))
+    assert any(r.path is Path.MILP for r in recs)  # the stages ran out of time
+    for r in recs:
+        assert r.wall_time <= T + 1.5, (r.budget, r.path, r.wall_time)
