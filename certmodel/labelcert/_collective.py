@@ -12,7 +12,7 @@ the same question is a label-linear collective problem (no KKT block).
 stability bound, enumeration, relabelling search — no MILP; :func:`certify_samplewise` with
 ``milp=False``) run on every test point; its searches stop at a deadline of
 ``SCREEN_SHARE`` × ``time_limit`` per budget screened (each search call also at one
-``time_limit``).  A point
+``time_limit``; with ``search_time`` set, each call at ``search_time`` and no deadline).  A point
 proven robust at budget ``B`` cannot change under any admissible relabelling of budget ``B``, so
 the count is at most ``|U|``, ``U`` the points not proven robust; every sample-wise witness
 within ``B`` is replayed by retraining and the changes it causes on the *whole* test set are
@@ -277,7 +277,9 @@ def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, sig
     t0 = time.perf_counter()
     cap = opts.search_time if opts.search_time is not None else opts.time_limit
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
-    deadline = t0 + SCREEN_SHARE * per * len(budgets)
+    # an explicit search_time is the user's cap on each search: then no screen deadline
+    deadline = None if opts.search_time is not None else \
+        t0 + SCREEN_SHARE * per * len(budgets)
     try:  # the screen only helps: if any of its stages fails, the MILP decides as before
         recs = certify_samplewise(prob, budgets, opts.replace(search_time=cap), milp=False,
                                   deadline=deadline)

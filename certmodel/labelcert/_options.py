@@ -91,7 +91,8 @@ class LabelCertOptions:
         open goes to the MILP (``auto`` is off when ``enumeration="never"``, which forces
         the MILP).  ``always``: every open budget, same cap.
     search_time : float or None
-        Explicit cap in seconds for one search call (overrides the cost model's cap).
+        Explicit cap in seconds for one search call (overrides the cost model's cap, and
+        the shares of a collective record's time its screen, search and pairs get).
     search_workers : int
         Local processes one relabelling search is split over — the binary sample-wise,
         exact multiclass and collective searches and the inexact multiclass relaxation's

@@ -130,3 +130,27 @@ def test_collective_records_stay_near_their_time_limit():
     assert any(r.path is Path.MILP for r in recs)  # the stages ran out of time
     for r in recs:
         assert r.wall_time <= T + 1.5, (r.budget, r.path, r.wall_time)
+
+
+def test_an_explicit_search_time_lifts_the_screen_deadline(monkeypatch):
+    """``search_time`` is the user's own cap per search call: the screen then has no
+    deadline and the collective search gets ``search_time``, not a share of the record."""
+    K, y, K_test = random_instance(11, 9, m=5)
+    seen = {}
+    orig_screen = coll.certify_samplewise
+
+    def screen(prob, budgets, opts, milp=True, deadline=None):
+        seen["deadline"] = deadline
+        orig_screen(prob, budgets, opts, milp=milp, deadline=deadline)
+        return []
+
+    def searched(prob, B, U, opts, alpha0, signs, converged, cap, extra, scr):
+        seen["cap"] = cap
+        return None
+
+    monkeypatch.setattr(coll, "collective_search", lambda *a, **k: {})
+    monkeypatch.setattr(coll, "certify_samplewise", screen)
+    monkeypatch.setattr(coll, "_screened_search", searched)
+    opts = LabelCertOptions(time_limit=4.0, search_time=7.0, max_enumeration=1, beam_width=0)
+    certify(K, y.astype(float), K_test, 50.0, [2], mode="collective", options=opts)
+    assert seen == {"deadline": None, "cap": 7.0}
