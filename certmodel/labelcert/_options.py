@@ -125,7 +125,7 @@ class LabelCertOptions:
         open does not finish, bound the count by the largest set of pairwise unseparated
         points, then refute the sets one larger than a replayed count
         (:mod:`certmodel.labelcert._pairs`, path ``pairs`` when it meets that count;
-        otherwise a cap on the MILP's bound) for a quarter of the record's time left after
+        otherwise a cap on the MILP's bound) for 40 % of the record's time left after
         the screen.
     rivals : {"split", "max"}
         Exact multiclass: one objective per rival on one model, or the max-with-binaries block.
