@@ -44,8 +44,12 @@ point, so the test point's largest open budget — and the radius ``r`` its boun
 shrinks during the search.  Threat models: only flippable points branch, a node's cost is
 ``Σ_{i∈S} cost_i`` and children must fit the largest open budget; the number of further
 flips is at most ``⌊(B − cost(S)) / min cost⌋``; multiclass children move points only to
-target classes.  A time-out leaves the undecided (test point, budget) pairs open: the
-search never claims ``robust`` for a test point whose subtree was not finished.
+target classes.  A time-out leaves the undecided (test point, budget) pairs open, except
+in the binary search for the test rows whose unexplored subtrees are all bounded: each node
+on its stack keeps the (B1)/(B3) bounds computed when it was pushed, and a row for which
+they all exceed ``eps`` is complete (:func:`_finished_rows`) — a joint search that runs out
+of time still proves its easy rows.  No row is claimed ``robust`` with an unbounded
+relabelling left.
 """
 
 from __future__ import annotations
@@ -389,17 +393,20 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
                         min_cost)
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
-    # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,), AL (p, n) flips still allowed)
+    # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,), AL (p, n) flips still allowed,
+    # LB (rows, p) lower bounds on the margins below each node: −inf where not computed)
+    R0 = len(rows)
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
-              np.zeros(1), flippable[None].copy())]
+              np.zeros(1), flippable[None].copy(), np.full((R0, 1), -np.inf))]
     nodes = pruned = 0
     timed_out = False
+    unfinished = None  # LB of a node whose children were not all processed (time-out)
     j = np.arange(n)
     while stack:
         if time_limit is not None and time.perf_counter() - t_start > time_limit:
             timed_out = True
             break
-        S, A, Y, c, AL = stack.pop()
+        S, A, Y, c, AL, LB = stack.pop()
         Rmax = tr.rmax()
         active = np.isfinite(Rmax)
         if not active.any():
@@ -434,6 +441,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         for lo in range(0, len(par), _CHUNK):
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
                 timed_out = True
+                unfinished = LB
                 break
             p, i = par[lo:lo + _CHUNK], idx[lo:lo + _CHUNK]
             Yc = Y[p].copy()
@@ -459,6 +467,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             if not expandable.any():
                 continue
             keep = expandable.copy()
+            lb = np.full((R0, len(p)), -np.inf)
             # a subtree can only be skipped if every active row's margin already exceeds eps
             # (lb ≤ margin): the bound is computed for those nodes only
             cand = expandable & ~_need(M, eps_r, active)
@@ -471,10 +480,31 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
                     pruned += int(gone.sum())
                     tr.prune(lb[:, gone], cc[gone])
             if keep.any():
-                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep], allowed[keep]))
+                stack.append((Sc[keep], Ac[keep], Yc[keep], cc[keep], allowed[keep],
+                              lb[:, keep]))
     complete = np.full(len(rows), not timed_out)
+    if timed_out:
+        complete = _finished_rows(tr, stack, unfinished, eps_r)
     return SearchResult(bud, tr.visited, tr.pruned, tr.witness, complete, nodes, pruned,
                         time.perf_counter() - t_start, time.process_time() - c_start)
+
+
+def _finished_rows(tr: _Tracker, stack: list, unfinished, eps_r: np.ndarray) -> np.ndarray:
+    """After a time-out of :func:`search_binary`: the rows whose unexplored relabellings
+    are bounded anyway.  Every admissible relabelling was visited, lies in a pruned subtree
+    (``tr.pruned``), or lies below a node still on the ``stack`` (or below the node whose
+    children were being processed, ``unfinished``); each of those nodes carries the lower
+    bounds of its subtree computed when it was pushed, per row for that row's largest open
+    budget then — which only shrinks, so they stay valid.  A row is complete when all of
+    them exceed its ``eps``; those bounds are folded into its open budgets' ``pruned``."""
+    lbs = [e[5] for e in stack] + ([unfinished] if unfinished is not None else [])
+    if not lbs:
+        return np.ones(len(eps_r), bool)
+    low = np.hstack(lbs).min(axis=1, initial=np.inf)
+    done = low > eps_r
+    fold = done[:, None] & tr.open
+    tr.pruned = np.where(fold, np.minimum(tr.pruned, low[:, None]), tr.pruned)
+    return done
 
 
 def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
