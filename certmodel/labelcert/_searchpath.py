@@ -81,19 +81,20 @@ def _count(prob, B, n_classes: int) -> int:
 
 
 def plan_search(prob, opts, open_records: dict, unit: float, n_classes: int = 2,
-                retrains_per_node: int = 1, seconds_of=None):
+                retrains_per_node: int = 1, seconds_of=None, limit: float = np.inf):
     """``(budgets, cap)``: the budgets to search and the time cap (``([], 0)``: none).
 
     ``open_records[B]`` is the number of open records at budget ``B``.  ``seconds_of(B)``,
     optional: an estimate of the search's seconds at ``B`` that accounts for pruning (Knuth's
-    tree estimate); asked only where the plain count rejects ``B``.
+    tree estimate); asked only where the plain count rejects ``B``.  ``limit``: the most
+    seconds there are (a deadline's time left): no allowance is larger.
     """
     if opts.search == "never" or (opts.search == "auto" and opts.enumeration == "never"):
         return [], 0.0
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
     chosen, allowance = [], 0.0
     for B in sorted(b for b, k in open_records.items() if k > 0 and b > 0):
-        allow = per * sum(k for b, k in open_records.items() if 0 < b <= B)
+        allow = min(per * sum(k for b, k in open_records.items() if 0 < b <= B), limit)
         est = _count(prob, B, n_classes) * unit * retrains_per_node
         if opts.search == "auto" and est > allow and seconds_of is not None:
             est = min(est, seconds_of(B))
@@ -193,7 +194,9 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
 
     ``deadline`` (a :func:`time.perf_counter` time), optional: no search or tree estimate
     runs past it — every cap above is cut to the time left, and nothing starts after it
-    (the collective certificate's screen, whose records are not the caller's records).
+    (the collective certificate's screen, whose records are not the caller's records);
+    plans then accept only searches expected to end before it, and the single points go
+    budget by budget, easiest first (:func:`_points_before`).
     """
     if opts.search == "never" or not any((t, B) not in dec for t in range(prob.m)
                                          for B in budgets):
@@ -208,6 +211,10 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     rest = [B for B in budgets if B not in chosen]  # budgets the joint plan rejected
     fallback = set()
     if rest and geo is not None and opts.search == "auto" and opts.enumeration != "never":
+        if deadline is not None:
+            _points_before(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo,
+                           rows, deadline)
+            return fallback
         for t in rows:
             own = chosen if len(rows) == 1 else _plan_and_search(
                 prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, [t],
@@ -221,6 +228,41 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
                                  unit, geo, [t], share=FALLBACK_SHARE, deadline=deadline)
                 fallback.add(t)
     return fallback
+
+
+def _points_before(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, rows,
+                   deadline: float) -> None:
+    """The single-point searches of :func:`binary_search_records` under a ``deadline``:
+    budget by budget (smallest first), the points easiest first (largest clean margin),
+    each point planned — and, where its plan rejects the budget and ``time_limit`` is set,
+    searched for ``FALLBACK_SHARE`` of its allowance — within an equal share of the time
+    left among the points still to go at that budget (what an easy point leaves passes on).
+    A witness also settles the point's larger open budgets (monotone)."""
+    margins = signs * (prob.K_test @ (prob.y_pm * alpha0))
+    rows = sorted(rows, key=lambda t: -margins[t])
+    for B in sorted(rest):
+        todo = [t for t in rows if (t, B) not in dec]
+        for q, t in enumerate(todo):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            if (t, B) in dec:
+                continue
+            share = time.perf_counter() + left / (len(todo) - q)
+            own = _plan_and_search(prob, opts, alpha0, signs, [B], dec, put, eps, times, unit,
+                                   geo, [t], deadline=share)
+            if B not in own and (t, B) not in dec and opts.time_limit is not None:
+                _plan_and_search(prob, opts, alpha0, signs, [B], dec, put, eps, times, unit,
+                                 geo, [t], share=FALLBACK_SHARE, deadline=share)
+            rec = dec.get((t, B))
+            if rec is not None and rec.verdict is Verdict.NOT_ROBUST and rec.relabelling:
+                cost = float(prob.threat.cost[list(rec.relabelling)].sum())
+                flips = np.zeros(prob.n, bool)
+                flips[list(rec.relabelling)] = True
+                for B2 in rest:
+                    if B2 > B and (t, B2) not in dec and prob.threat.within(cost, B2):
+                        put(t, B2, Verdict.NOT_ROBUST, rec.value, ValueKind.WITNESS_MARGIN,
+                            Path.MONOTONE, flips=flips)
 
 
 def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
@@ -262,7 +304,8 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
 
     try:
         chosen, cap = plan_search(prob, opts, open_rec, unit / speedup,
-                                  seconds_of=tree_seconds if geo is not None else None)
+                                  seconds_of=tree_seconds if geo is not None else None,
+                                  limit=left)
     except RetrainFailed:
         return []
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)  # the planning

@@ -13,14 +13,19 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import certmodel.labelcert._collective as coll
 import certmodel.labelcert._searchpath as sp
 from certmodel.labelcert import LabelCertOptions, certify
-from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._problem import Problem, retrain_binary
 from certmodel.labelcert._samplewise import certify_samplewise
+from certmodel.learners import solve_svm_dual
 from certmodel.results import Path, Verdict
-from tests.labelcert.oracles import brute_binary, random_instance
+from certmodel.threat import ThreatModel
+from tests.labelcert.oracles import brute_binary, random_instance, retrain_logits
+from tests.threat.oracles import admissible_sets
 
 # the search decides every record (no enumeration, no attack), so the spies see its calls
 SEARCH_ONLY = LabelCertOptions(max_enumeration=1, search="always", attack=False,
@@ -154,3 +159,55 @@ def test_an_explicit_search_time_lifts_the_screen_deadline(monkeypatch):
     opts = LabelCertOptions(time_limit=4.0, search_time=7.0, max_enumeration=1, beam_width=0)
     certify(K, y.astype(float), K_test, 50.0, [2], mode="collective", options=opts)
     assert seen == {"deadline": None, "cap": 7.0}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 8), C=st.sampled_from([0.5, 5.0, 50.0]),
+       restricted=st.booleans(), left=st.sampled_from([0.05, 30.0]))
+def test_single_points_under_a_deadline_equal_brute_force(seed, n, C, restricted, left):
+    """Under a deadline the single-point searches run budget by budget, easiest first
+    (the joint plan is made to reject here, so they decide everything): every record they
+    decide equals brute force, witnesses (also the monotone ones) replay."""
+    K, y, K_test = random_instance(seed, n, m=4)
+    threat = None
+    if restricted:
+        rng = np.random.default_rng(seed)
+        mask = rng.random(n) < 0.8
+        mask[0] = True
+        threat = ThreatModel(flippable=mask, cost=rng.choice([1.0, 1.5], n))
+    prob = Problem.create(K, y.astype(float), K_test, C, threat=threat)
+    orig = sp._plan_and_search
+
+    def no_joint(prob_, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
+                 points, share=None, deadline=None):
+        if len(list(points)) > 1:
+            return []
+        return orig(prob_, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
+                    points, share=share, deadline=deadline)
+
+    opts = LabelCertOptions(max_enumeration=1, attack=False, beam_width=0, time_limit=30.0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sp, "_plan_and_search", no_joint)
+        recs = certify_samplewise(prob, [1, 2, 3], opts, milp=False,
+                                  deadline=time.perf_counter() + left)
+    f0 = prob.K_test @ (prob.y_pm * solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha)
+    sign = np.where(f0 >= 0, 1.0, -1.0)
+    worst = {}
+    for B in (1, 2, 3):
+        w = sign * f0
+        for S in admissible_sets(prob.threat, B):
+            yy = prob.y_pm.copy()
+            yy[list(S)] *= -1
+            w = np.minimum(w, sign * retrain_logits(prob.K, yy, prob.C, prob.K_test))
+        worst[B] = w
+    assert recs
+    for r in recs:
+        t = int(np.flatnonzero(prob.test_indices == r.test_index)[0])
+        if r.verdict is Verdict.NOT_ROBUST:
+            flips = np.zeros(prob.n, bool)
+            flips[list(r.relabelling)] = True
+            assert prob.threat.admissible(flips, r.budget)
+            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+            assert sign[t] * (prob.K_test[t] @ z) <= 0
+        elif r.verdict is Verdict.ROBUST:
+            assert worst[r.budget][t] > 0
