@@ -248,12 +248,12 @@ def _points_before(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, 
                 return
             if (t, B) in dec:
                 continue
-            share = time.perf_counter() + left / (len(todo) - q)
+            until = time.perf_counter() + left / (len(todo) - q)  # this point's share
             own = _plan_and_search(prob, opts, alpha0, signs, [B], dec, put, eps, times, unit,
-                                   geo, [t], deadline=share)
+                                   geo, [t], deadline=until)
             if B not in own and (t, B) not in dec and opts.time_limit is not None:
                 _plan_and_search(prob, opts, alpha0, signs, [B], dec, put, eps, times, unit,
-                                 geo, [t], share=FALLBACK_SHARE, deadline=share)
+                                 geo, [t], share=FALLBACK_SHARE, deadline=until)
             rec = dec.get((t, B))
             if rec is not None and rec.verdict is Verdict.NOT_ROBUST and rec.relabelling:
                 cost = float(prob.threat.cost[list(rec.relabelling)].sum())
