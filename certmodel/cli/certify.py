@@ -261,7 +261,8 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               help="MILP backend: highs, gurobi, scip, a plug-in, or pyomo:NAME (any Pyomo "
               "solver, e.g. pyomo:cbc); `certmodel solvers` lists what is installed.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
-              help="Seconds per MILP (time-outs give `unknown`).")
+              help="Seconds per MILP (time-outs give `unknown`); a collective record's "
+              "stages share it.")
 @click.option("--max-test", type=click.IntRange(min=1), help="Certify a random subset of "
               "this many test nodes.")
 @click.option("--workers", type=click.IntRange(min=1),
