@@ -31,7 +31,7 @@ from certmodel.learners._svm_batch import solve_svm_dual_batch
 from certmodel.results import Path, ValueKind, Verdict
 
 __all__ = ["AttackPath", "MulticlassAttackPath", "beam_attack", "beam_attack_multiclass",
-           "beam_stage", "greedy_attacks", "greedy_attacks_multiclass"]
+           "beam_children", "beam_stage", "greedy_attacks", "greedy_attacks_multiclass"]
 
 
 @dataclasses.dataclass
@@ -325,6 +325,31 @@ def beam_attack_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, 
     return None
 
 
+def beam_children(prob: Problem, F: np.ndarray, A: np.ndarray, score: np.ndarray,
+                  candidates: int):
+    """One beam step: every kept flip set ``F[p]`` (duals ``A[p]``) grows by each of its
+    ``candidates`` best-scoring single flips (``score`` (b, n), ``−inf``: not allowed);
+    children are deduplicated and retrained in one batched solve warm-started from the
+    parent (the flipped point at ``α_i = C``).  Returns ``(Fc, Yc, Ac, converged)`` or None
+    when no child is allowed."""
+    C, y = prob.C, prob.y_pm
+    cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
+    valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
+    parent = np.repeat(np.arange(len(F)), cand.shape[1])[valid.ravel()]
+    flip = cand[valid]
+    if not len(parent):
+        return None
+    Fc = F[parent].copy()
+    Fc[np.arange(len(parent)), flip] = True
+    Fc, first = np.unique(Fc, axis=0, return_index=True)
+    parent, flip = parent[first], flip[first]
+    Yc = np.where(Fc, -y[None, :], y[None, :])
+    A0 = A[parent].copy()
+    A0[np.arange(len(parent)), flip] = C
+    Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A0)
+    return Fc, Yc, Ac, ok
+
+
 def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: float,
                 width: int = 32, candidates: int = 16) -> tuple[np.ndarray, float] | None:
     """Beam-search relabelling attack on test row ``t`` (binary), exact retraining throughout.
@@ -339,7 +364,7 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
     (fewest flips; the lowest margin among them), or None (also when the stage time limit,
     :func:`~certmodel.deadline.stage_deadline`, passes first).
     """
-    n, C = prob.n, prob.C
+    n = prob.n
     threat = prob.threat
     k_t = prob.K_test[t]
     y = prob.y_pm
@@ -354,20 +379,10 @@ def beam_attack(prob: Problem, alpha0: np.ndarray, t: int, sign: float, budget: 
             return None
         score = _flip_scores(prob, sign, Y, k_t[None, :], A, F, spent,
                              np.full(len(F), float(budget)))
-        cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
-        valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
-        parent = np.repeat(np.arange(len(F)), cand.shape[1])[valid.ravel()]
-        flip = cand[valid]
-        if not len(parent):
+        grown = beam_children(prob, F, A, score, candidates)
+        if grown is None:
             return None
-        Fc = F[parent].copy()
-        Fc[np.arange(len(parent)), flip] = True
-        Fc, first = np.unique(Fc, axis=0, return_index=True)
-        parent, flip = parent[first], flip[first]
-        Yc = np.where(Fc, -y[None, :], y[None, :])
-        A0 = A[parent].copy()
-        A0[np.arange(len(parent)), flip] = C
-        Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A0)
+        Fc, Yc, Ac, ok = grown
         margin = sign * (Yc * Ac) @ k_t
         margin[~ok] = np.inf  # never build a witness on an unconverged retrain
         if not np.isfinite(margin).any():

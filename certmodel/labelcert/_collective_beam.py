@@ -14,7 +14,8 @@ the drop of each unchanged row's margin at fixed α (the ``C/2`` keeps ``α_i = 
 play, as in :func:`~certmodel.labelcert._attack.greedy_attacks`) relative to what that row
 still needs — per unit cost with a threat model's costs.  Children are deduplicated,
 retrained in one batched solve (warm start: the parent's α with ``α_i = C``; unconverged
-retrains dropped), counted exactly, and the ``width`` best are kept by
+retrains dropped; :func:`~certmodel.labelcert._attack.beam_children`), counted exactly,
+and the ``width`` best are kept by
 
     score = #{t ∈ U : m_t ≤ 0} + (Σ of the k largest progress values) / (|U| + 1),
 
@@ -30,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from certmodel.deadline import Deadline
+from certmodel.labelcert._attack import beam_children
 from certmodel.labelcert._problem import Problem
-from certmodel.learners._svm_batch import solve_svm_dual_batch
 
 __all__ = ["collective_beam"]
 
@@ -62,21 +63,10 @@ def collective_beam(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, bud
         score = (w @ V) * (2.0 * Y * (A + C / 2.0)) / th.cost[None, :]  # (b, n)
         fits = th.mask[None, :] & ~F & (spent[:, None] + th.cost[None, :]
                                          <= budget + 1e-9 * max(1.0, abs(budget)))
-        score = np.where(fits, score, -np.inf)
-        cand = np.argsort(-score, axis=1, kind="stable")[:, :candidates]
-        valid = np.isfinite(np.take_along_axis(score, cand, axis=1))
-        parent = np.repeat(np.arange(len(F)), cand.shape[1])[valid.ravel()]
-        flip = cand[valid]
-        if not len(parent):
+        grown = beam_children(prob, F, A, np.where(fits, score, -np.inf), candidates)
+        if grown is None:
             break
-        Fc = F[parent].copy()
-        Fc[np.arange(len(parent)), flip] = True
-        Fc, first = np.unique(Fc, axis=0, return_index=True)
-        parent, flip = parent[first], flip[first]
-        Yc = np.where(Fc, -y[None, :], y[None, :])
-        A0 = A[parent].copy()
-        A0[np.arange(len(parent)), flip] = C
-        Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A0)
+        Fc, Yc, Ac, ok = grown
         Mc = (Yc * Ac) @ V.T
         count = np.where(ok, np.sum(Mc <= 0, axis=1), -1)
         top = int(np.argmax(count))

@@ -20,6 +20,41 @@ def random_instance(seed: int, n: int, m: int = 3, d: int = 3, ridge: float = 0.
     return Kf[:n, :n], y, Kf[n:, :n]
 
 
+def random_threat(seed: int, n: int, p: float = 0.8, costs=(1.0, 1.5)):
+    """A restricted threat model: each point flippable with probability ``p`` (point 0
+    always), per-point costs drawn from ``costs``."""
+    from certmodel.threat import ThreatModel
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random(n) < p
+    mask[0] = True
+    return ThreatModel(flippable=mask, cost=rng.choice(list(costs), n))
+
+
+def threat_problem(seed: int, n: int, m: int, scale: float, C: float, restricted: bool,
+                   p: float = 0.75, costs=(1.0, 2.0)):
+    """``(prob, alpha0, signs)``: :func:`random_instance` with kernels × ``scale`` and
+    ``C / scale`` (the same SVM), optionally under :func:`random_threat`."""
+    from certmodel.labelcert._problem import Problem
+
+    K, y, K_test = random_instance(seed, n, m=m)
+    threat = random_threat(seed, n, p, costs) if restricted else None
+    prob = Problem.create(K * scale, y.astype(float), K_test * scale, C / scale, threat=threat)
+    a0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
+    s = np.where(prob.K_test @ (prob.y_pm * a0) >= 0, 1.0, -1.0)
+    return prob, a0, s
+
+
+def replayed_count(prob, signs, relabelling, budget) -> int:
+    """A collective record's relabelling, checked admissible within ``budget`` and
+    retrained: how many test predictions it changes."""
+    flips = np.zeros(prob.n, bool)
+    flips[list(relabelling)] = True
+    assert prob.threat.admissible(flips, budget)
+    f = retrain_logits(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C, prob.K_test)
+    return int(np.sum(signs * f <= 0))
+
+
 def retrain_logits(K, y_pm, C, K_test):
     a = solve_svm_dual(K, np.asarray(y_pm, float), C).alpha
     return K_test @ (np.asarray(y_pm, float) * a)

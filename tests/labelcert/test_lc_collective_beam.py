@@ -11,10 +11,8 @@ from hypothesis import strategies as st
 
 from certmodel.labelcert import LabelCertOptions, certify
 from certmodel.labelcert._collective_beam import collective_beam
-from certmodel.labelcert._problem import Problem
-from certmodel.learners import solve_svm_dual
 from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import random_instance
+from tests.labelcert.oracles import replayed_count, threat_problem
 from tests.threat.oracles import admissible_sets, retrain_logits
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -22,18 +20,7 @@ SETTINGS = settings(max_examples=25, deadline=None,
 
 
 def _setup(seed, n, m, scale, C, restricted):
-    K, y, K_test = random_instance(seed, n, m=m)
-    K, K_test = K * scale, K_test * scale
-    threat = None
-    if restricted:
-        rng = np.random.default_rng(seed)
-        mask = rng.random(n) < 0.75
-        mask[0] = True
-        threat = ThreatModel(flippable=mask, cost=rng.choice([0.5, 1.0, 2.0], n))
-    prob = Problem.create(K, y.astype(float), K_test, C / scale, threat=threat)
-    a0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
-    s = np.where(prob.K_test @ (prob.y_pm * a0) >= 0, 1.0, -1.0)
-    return prob, a0, s
+    return threat_problem(seed, n, m, scale, C, restricted, costs=(0.5, 1.0, 2.0))
 
 
 @SETTINGS
@@ -95,12 +82,7 @@ def test_collective_records_keep_at_least_the_beams_count(seed, n, C, restricted
         if rec.budget in beams:
             assert (rec.incumbent or 0) >= beams[rec.budget]
         if rec.relabelling:
-            flips = np.zeros(prob.n, bool)
-            flips[list(rec.relabelling)] = True
-            assert prob.threat.admissible(flips, rec.budget)
-            f = retrain_logits(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C,
-                               prob.K_test)
-            assert int(np.sum(s * f <= 0)) == rec.incumbent
+            assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
 
 
 def test_the_screen_runs_the_beam(monkeypatch):

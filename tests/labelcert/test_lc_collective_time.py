@@ -23,8 +23,7 @@ from certmodel.labelcert._problem import Problem, retrain_binary
 from certmodel.labelcert._samplewise import certify_samplewise
 from certmodel.learners import solve_svm_dual
 from certmodel.results import Path, Verdict
-from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import brute_binary, random_instance, retrain_logits
+from tests.labelcert.oracles import brute_binary, random_instance, random_threat, retrain_logits
 from tests.threat.oracles import admissible_sets
 
 # the search decides every record (no enumeration, no attack), so the spies see its calls
@@ -169,12 +168,7 @@ def test_single_points_under_a_deadline_equal_brute_force(seed, n, C, restricted
     (the joint plan is made to reject here, so they decide everything): every record they
     decide equals brute force, witnesses (also the monotone ones) replay."""
     K, y, K_test = random_instance(seed, n, m=4)
-    threat = None
-    if restricted:
-        rng = np.random.default_rng(seed)
-        mask = rng.random(n) < 0.8
-        mask[0] = True
-        threat = ThreatModel(flippable=mask, cost=rng.choice([1.0, 1.5], n))
+    threat = random_threat(seed, n) if restricted else None
     prob = Problem.create(K, y.astype(float), K_test, C, threat=threat)
     orig = sp._plan_and_search
 

@@ -21,12 +21,10 @@ from certmodel.labelcert._pairs import (
     pair_bound,
     separate_pair,
 )
-from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._stability import KernelGeometry
-from certmodel.learners import solve_svm_dual
 from certmodel.results import Path
 from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import random_instance
+from tests.labelcert.oracles import replayed_count, threat_problem
 from tests.threat.oracles import admissible_sets, retrain_logits
 
 SETTINGS = settings(max_examples=10, deadline=None,
@@ -34,18 +32,7 @@ SETTINGS = settings(max_examples=10, deadline=None,
 
 
 def _setup(seed, n, m, scale, C, restricted):
-    K, y, K_test = random_instance(seed, n, m=m)
-    K, K_test = K * scale, K_test * scale
-    threat = None
-    if restricted:
-        rng = np.random.default_rng(seed)
-        mask = rng.random(n) < 0.75
-        mask[0] = True
-        threat = ThreatModel(flippable=mask, cost=rng.choice([1.0, 2.0], n))
-    prob = Problem.create(K, y.astype(float), K_test, C / scale, threat=threat)
-    a0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
-    s = np.where(prob.K_test @ (prob.y_pm * a0) >= 0, 1.0, -1.0)
-    return prob, a0, s
+    return threat_problem(seed, n, m, scale, C, restricted)
 
 
 def _changed_sets(prob, s, B):
@@ -168,10 +155,5 @@ def test_pairs_records_equal_brute_force(monkeypatch, restricted):
             assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
             if rec.path is Path.PAIRS:
                 assert rec.incumbent == truth == int(round(rec.bound))
-                flips = np.zeros(prob.n, bool)
-                flips[list(rec.relabelling)] = True
-                assert prob.threat.admissible(flips, rec.budget)
-                f = retrain_logits(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C,
-                                   prob.K_test)
-                assert int(np.sum(s * f <= 0)) == rec.incumbent
+                assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
     assert Path.PAIRS in seen  # the path is exercised, not only reachable

@@ -23,8 +23,7 @@ from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._search import search_binary
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.learners import solve_svm_dual
-from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import random_instance
+from tests.labelcert.oracles import random_instance, random_threat
 
 STATS = {"timed_out": 0, "proven_after_time_out": 0}
 
@@ -57,12 +56,7 @@ def _worst(prob, s, B):
 def test_rows_proven_after_a_time_out_equal_brute_force(seed, n, logC, scale, restricted,
                                                         chunk):
     K, y, K_test = random_instance(seed, n, m=5)
-    threat = None
-    if restricted:
-        rng = np.random.default_rng(seed)
-        mask = rng.random(n) < 0.8
-        mask[0] = True
-        threat = ThreatModel(flippable=mask, cost=rng.choice([1.0, 1.5], n))
+    threat = random_threat(seed, n) if restricted else None
     prob = Problem.create(K * scale, y, K_test * scale, 10.0 ** logC / scale, threat=threat)
     alpha0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
     s = np.where(prob.K_test @ (prob.y_pm * alpha0) >= 0, 1.0, -1.0)
