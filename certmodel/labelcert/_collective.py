@@ -296,14 +296,7 @@ def _samplewise_screen(prob: Problem, budgets: list, opts: LabelCertOptions, sig
             flips = np.zeros(prob.n, bool)
             flips[list(r.relabelling)] = True
             witnesses.setdefault(flips.tobytes(), flips)
-    replayed = []
-    for flips in witnesses.values():
-        try:
-            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
-        except RetrainFailed:
-            continue
-        replayed.append((flips, np.flatnonzero(signs * (prob.K_test @ z) <= 0),
-                         float(prob.threat.cost[flips].sum())))
+    replayed = [w for w in (_replayed(prob, signs, f) for f in witnesses.values()) if w]
     out = {}
     for B in budgets:
         found = replayed + _beam_witness(prob, opts, alpha0, signs,
@@ -336,12 +329,19 @@ def _beam_witness(prob: Problem, opts: LabelCertOptions, alpha0: np.ndarray | No
         return []
     if count <= 0 or not flips.any():
         return []
+    w = _replayed(prob, signs, flips)
+    return [w] if w is not None else []
+
+
+def _replayed(prob: Problem, signs: np.ndarray, flips: np.ndarray):
+    """``(flips, changed, cost)``: the relabelling ``flips`` retrained, the test rows it
+    changes and its cost; None when the retrain fails (no witness)."""
     try:
         z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
     except RetrainFailed:
-        return []
-    return [(flips, np.flatnonzero(signs * (prob.K_test @ z) <= 0),
-             float(prob.threat.cost[flips].sum()))]
+        return None
+    return flips, np.flatnonzero(signs * (prob.K_test @ z) <= 0), \
+        float(prob.threat.cost[flips].sum())
 
 
 def _combined(prob: Problem, signs: np.ndarray, replayed: list, B):
@@ -427,13 +427,7 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
     flips, changed = screen.flips, screen.changed
     if pb.witnesses:  # the pairs' joint relabellings and the screen's best, grown by unions
         found = [] if flips is None else [(flips, changed, float(prob.threat.cost[flips].sum()))]
-        for w in pb.witnesses:
-            try:
-                z = retrain_binary(prob.K, np.where(w, -prob.y_pm, prob.y_pm), prob.C)
-            except RetrainFailed:
-                continue
-            found.append((w, np.flatnonzero(signs * (prob.K_test @ z) <= 0),
-                          float(prob.threat.cost[w].sum())))
+        found += [w for w in (_replayed(prob, signs, f) for f in pb.witnesses) if w]
         grown = _combined(prob, signs, found, B)
         if grown is not None and len(grown[1]) > best:
             flips, changed, best = grown[0], grown[1], len(grown[1])
