@@ -21,6 +21,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 __all__ = ["TaskOutcome", "run_tasks", "default_workers"]
@@ -159,7 +160,17 @@ def _run_processes(fn, payloads, workers: int, timeout: float | None) -> Iterato
                 pool = _new_pool(workers)
             while pending and len(running) < workers:
                 i = pending.pop()
-                running[pool.submit(fn, payloads[i])] = (i, time.perf_counter())
+                try:
+                    running[pool.submit(fn, payloads[i])] = (i, time.perf_counter())
+                except BrokenProcessPool:
+                    # a worker died and the pool knows before the futures in flight do:
+                    # this task never started; the running ones fail below as suspects
+                    pending.append(i)
+                    break
+            if not running:   # broken with nothing in flight: nobody to blame, start afresh
+                _kill_pool(pool)
+                pool = None
+                continue
             wait_for = None
             if timeout is not None:
                 oldest = min(t for _, t in running.values())
@@ -170,7 +181,7 @@ def _run_processes(fn, payloads, workers: int, timeout: float | None) -> Iterato
                 i, t0 = running.pop(fut)
                 try:
                     value = fut.result()
-                except cf.process.BrokenProcessPool:
+                except BrokenProcessPool:
                     suspects.append(i)
                 except Exception as e:  # noqa: BLE001
                     yield TaskOutcome(i, error=_describe(e), wall_time=time.perf_counter() - t0)
@@ -219,7 +230,7 @@ def _run_solo(pool, fn, payload, i, timeout) -> TaskOutcome:
         value = fut.result(timeout=timeout)
     except cf.TimeoutError:
         return TaskOutcome(i, error="timeout", wall_time=time.perf_counter() - t0)
-    except cf.process.BrokenProcessPool:
+    except BrokenProcessPool:
         return TaskOutcome(i, error=_DIED, wall_time=time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001
         return TaskOutcome(i, error=_describe(e), wall_time=time.perf_counter() - t0)

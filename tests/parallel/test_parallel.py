@@ -55,6 +55,49 @@ def test_process_timeout():
     assert out[0].value == 1 and out[2].value == 4
 
 
+class _RacingPool:
+    """A pool whose worker for task 1 dies and which, like ``ProcessPoolExecutor``, marks
+    itself broken (so ``submit`` raises) before it fails the futures in flight."""
+
+    _processes: dict = {}
+
+    def __init__(self, log):
+        self.log, self.futures = log, []
+
+    def submit(self, fn, x):
+        import concurrent.futures as cf
+        from concurrent.futures.process import BrokenProcessPool
+
+        if any(f.payload == 1 for f in self.futures):
+            for f in self.futures:
+                if not f.done():
+                    f.set_exception(BrokenProcessPool("worker died"))
+            raise BrokenProcessPool("pool broken")
+        fut = cf.Future()
+        fut.payload = x
+        if x != 1:
+            fut.set_result(fn(x))
+        self.futures.append(fut)
+        self.log.append(x)
+        return fut
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        pass
+
+
+def test_pool_broken_before_its_futures_fail(monkeypatch):
+    """The race CI met: ``submit`` raised BrokenProcessPool before the dead worker's future
+    failed; the task not yet started must be run on a fresh pool, the dead one reported."""
+    from certmodel.parallel import executor
+
+    log = []
+    monkeypatch.setattr(executor, "_new_pool", lambda n: _RacingPool(log))
+    out = _by_index(run_tasks(square_or_fail, [0, 1, 2, 3], workers=2))
+    assert set(out) == {0, 1, 2, 3}
+    assert "died" in out[1].error
+    assert [out[i].value for i in (0, 2, 3)] == [0, 4, 9]
+
+
 class _CrashingTask:
     """Picklable callable adding the crash marker to every payload."""
 
