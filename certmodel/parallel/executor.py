@@ -225,9 +225,8 @@ def _run_processes(fn, payloads, workers: int, timeout: float | None) -> Iterato
 
 def _run_solo(pool, fn, payload, i, timeout) -> TaskOutcome:
     t0 = time.perf_counter()
-    fut = pool.submit(fn, payload)
     try:
-        value = fut.result(timeout=timeout)
+        value = pool.submit(fn, payload).result(timeout=timeout)
     except cf.TimeoutError:
         return TaskOutcome(i, error="timeout", wall_time=time.perf_counter() - t0)
     except BrokenProcessPool:
