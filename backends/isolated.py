@@ -9,7 +9,8 @@ the verdict is ``unknown``) and the reason in ``log`` / ``extra["killed"]``.  Th
 starts a fresh child and replays ``load``, the current objective and column bounds.
 
 The child is forked from a ``forkserver`` that has imported only the backend modules (no
-JAX threads, no HiGHS scheduler), so starting one costs tens of milliseconds; its stdout
+JAX threads, no HiGHS scheduler), so starting one costs milliseconds once that server runs
+(the server itself starts once per process, ≈ 1 s, at the first solve); its stdout
 is pointed at stderr, so nothing a solver prints can reach ``--json -``.  Where a child
 cannot be started (e.g. inside a daemonic worker process) the backend runs in-process with
 its own time limit only, and says so once with a ``RuntimeWarning``.
