@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 from certmodel._validation import check_choice
+from certmodel.blas import blas_threads
 from certmodel.deadline import stage_time_limit
 from certmodel.exceptions import InvalidParameterError
 from certmodel.labelcert._collective import certify_collective
@@ -106,7 +107,7 @@ def certify(K, y, K_test, C, budgets, *, mode: str = "samplewise",
             "mode='collective' needs binary labels (the collective certificate is binary)")
     # a failing solver makes only the records it affects unknown (never an aborted call);
     # time_limit bounds every stage (enumeration, attack: stage_deadline; MILP: hard kill)
-    with stage_time_limit(opts.time_limit):
+    with stage_time_limit(opts.time_limit), blas_threads(opts.blas_threads):
         if mode == "samplewise":
             if prob.binary:
                 return guarded(certify_samplewise, prob, bs, opts)
@@ -147,6 +148,6 @@ def min_flips(K, y, K_test, C, max_budget: int, *, options: LabelCertOptions | N
         raise InvalidParameterError(f"max_budget == {max_budget}, must be >= 1 (> 0 for a "
                                     "cost budget)")
     fn = certify_samplewise if prob.binary else certify_multiclass
-    if not prob.threat.unit_cost:
-        return min_cost_records(functools.partial(guarded, fn), prob, max_budget, opts)
-    return min_flips_records(functools.partial(guarded, fn), prob, max_budget, opts)
+    records = min_flips_records if prob.threat.unit_cost else min_cost_records
+    with blas_threads(opts.blas_threads):
+        return records(functools.partial(guarded, fn), prob, max_budget, opts)

@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+from certmodel.blas import blas_threads, current
 from certmodel.labelcert._flip_order import node_ranks, node_ranks_ovr
 from certmodel.labelcert._search import (
     SearchResult,
@@ -168,6 +169,7 @@ class _Part:
     root_ranks: np.ndarray
     deadline: float | None  # time.time() epoch seconds
     offset: np.ndarray | None = None  # binary: the rows' thresholds (search_binary's offset)
+    blas: int | None = None  # the caller's BLAS threads (certmodel.blas.current)
 
 
 def _run_part(part: _Part) -> SearchResult:
@@ -175,9 +177,10 @@ def _run_part(part: _Part) -> SearchResult:
     limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
     extra = {"offset": part.offset} if part.search == "binary" else {}
     fn = search_binary if part.search == "binary" else search_multiclass
-    return fn(part.prob, part.state, part.aux, part.rows, part.budgets, part.open_mask,
-              part.eps, part.geo, time_limit=limit, first_flips=part.first_flips,
-              root_ranks=part.root_ranks, **extra)
+    with blas_threads(part.blas):
+        return fn(part.prob, part.state, part.aux, part.rows, part.budgets, part.open_mask,
+                  part.eps, part.geo, time_limit=limit, first_flips=part.first_flips,
+                  root_ranks=part.root_ranks, **extra)
 
 
 def _split_samplewise(search, prob, state, aux, rows, budgets, open_mask, eps, geo, ranks,
@@ -199,7 +202,7 @@ def _split_samplewise(search, prob, state, aux, rows, budgets, open_mask, eps, g
     payloads = [_Part(search, sent, np.asarray(state, float), np.asarray(aux), rows,
                       list(budgets), np.asarray(open_mask, bool), np.asarray(eps, float), geo,
                       m, ranks, deadline,
-                      None if offset is None else np.asarray(offset, float))
+                      None if offset is None else np.asarray(offset, float), current())
                 for m in masks]
     results: list = [None] * len(payloads)
     for out in run_tasks(_run_part, payloads, workers=workers, scheduler=scheduler):
@@ -252,6 +255,7 @@ class _CollectivePart:
     root_ranks: np.ndarray
     deadline: float | None
     seconds: float | None = None  # at most this long from the part's own start
+    blas: int | None = None  # the caller's BLAS threads (certmodel.blas.current)
 
 
 def _run_collective_part(part: _CollectivePart):
@@ -260,10 +264,10 @@ def _run_collective_part(part: _CollectivePart):
     limit = None if part.deadline is None else max(part.deadline - time.time(), 0.0)
     if part.seconds is not None:
         limit = part.seconds if limit is None else min(limit, part.seconds)
-    out = search_collective(part.prob, part.alpha0, part.signs, part.budgets, part.geo,
-                            time_limit=limit, incumbent=part.incumbent,
-                            first_flips=part.first_flips, root_ranks=part.root_ranks)
-    return out
+    with blas_threads(part.blas):
+        return search_collective(part.prob, part.alpha0, part.signs, part.budgets, part.geo,
+                                 time_limit=limit, incumbent=part.incumbent,
+                                 first_flips=part.first_flips, root_ranks=part.root_ranks)
 
 
 def search_collective_split(prob, alpha0, signs, budgets, geo, *,
@@ -319,7 +323,8 @@ def search_collective_split(prob, alpha0, signs, budgets, geo, *,
                 start = (int(count[j]), S, float(cost[S].sum()))
         deadline = None if left is None else time.time() + left
         payloads = [_CollectivePart(sent, np.asarray(alpha0, float), np.asarray(signs, float),
-                                    bud, geo, start, masks[w], ranks, deadline, per_part)
+                                    bud, geo, start, masks[w], ranks, deadline, per_part,
+                                    current())
                     for w in pending]
         still = []
         for out in run_tasks(_run_collective_part, payloads, workers=workers,
