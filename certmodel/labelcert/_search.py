@@ -260,6 +260,33 @@ def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
     return ((lb <= eps[:, None]) & active[:, None]).any(axis=0)
 
 
+def _children_b3(MP, rr, R, c_par, pc, ic, kid_allowed, AL, RK, cost, min_cost, ro, ZP, YP,
+                 C):
+    """(B3) lower bounds (len(rr), q) on the margins of rows ``rr`` everywhere in the
+    subtrees of the children ``(pc[q], ic[q])``, from their parents (margins ``MP``, ``z`` and
+    labels ``ZP``/``YP``, allowed flips ``AL``, order ``RK`` (P, n)) before the children are
+    retrained: the parent's margin less ``rest``, plus the term of the child's flip ``i``
+    (forced), plus the most negative terms of at most ``⌊(R − cost(parent)) / min cost⌋ − 1``
+    further points the child may flip (``kid_allowed``; none when no further flip fits).
+    Valid for the child itself too (no further flip).  Returns ``(b3, room, rf)``: ``room[q]``
+    whether a further flip fits, ``rf[q]`` the parent's flips left within ``R``."""
+    n = ZP.shape[1]
+    up, inv = np.unique(pc, return_inverse=True)
+    # the parents' terms in their own order: a child's allowed set is a suffix there
+    ordU = np.argsort(RK[up], axis=1)
+    AL_r = np.take_along_axis(AL[up], ordU, axis=1)
+    start = RK[pc, ic] + 1
+    rf = _max_flips_vec(R - c_par[pc], min_cost, n)
+    room = ((R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL) & kid_allowed.any(axis=1)
+    b3 = MP[np.ix_(rr, pc)] - ro.rest[rr, None]
+    further = np.where(room, np.maximum(rf - 1, 0), 0)
+    for blk in row_blocks(len(rr), len(up) * n):
+        Tb = flip_terms(ro.V[rr[blk]], ZP[up], YP[up], C, ro.kappa[rr[blk]], ro.k, pin=ro.pin)
+        b3[blk] += Tb[:, inv, ic] + suffix_smallest_sums(
+            np.take_along_axis(Tb, ordU[None], axis=2), AL_r, inv, start, further)
+    return b3, room, rf
+
+
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
             AL, RK, min_cost, ro, ZP, YP):
     """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
@@ -267,37 +294,23 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
     ``aP``, ``z`` and labels ``ZP``/``YP``, allowed flips ``AL`` and order ``RK`` (P, n)): the
     child's subtree flips ``i`` and at most ``⌊(R − cost(parent)) / min cost⌋ − 1`` more of
     its allowed points (:func:`~certmodel.labelcert._flip_order.child_masks`).  (B3) forces
-    ``i`` (its term plus the most negative allowed ones); (B1), for the children (B3) leaves
-    open, bounds the radius over ``A ⊆ {i} ∪ allowed`` (only ``{i}`` when no further flip
-    fits).  Returns ``(skip, lb)``."""
+    ``i`` (its term plus the most negative allowed ones, :func:`_children_b3`); (B1), for the
+    children (B3) leaves open, bounds the radius over ``A ⊆ {i} ∪ allowed`` (only ``{i}`` when
+    no further flip fits).  Returns ``(skip, lb)``."""
     q = len(par)
-    n = aP.shape[1]
     lb = np.full((len(MP), q), -np.inf)
     cand = ~_need(MP[:, par], eps_r, active)
     if not cand.any():
         return np.zeros(q, bool), lb
-    jj = np.arange(n)
+    jj = np.arange(aP.shape[1])
     pc, ic = par[cand], idx[cand]
-    up, inv = np.unique(pc, return_inverse=True)
     kid_allowed = child_masks(AL, RK, pc, ic)  # (q', n)
-    # the parents' terms in their own order: a child's allowed set is a suffix there
-    ordU = np.argsort(RK[up], axis=1)
-    AL_r = np.take_along_axis(AL[up], ordU, axis=1)
-    start = RK[pc, ic] + 1
     single = None
     for R in np.unique(Rmax[active]):
         rr = np.flatnonzero(Rmax == R)
-        rf = _max_flips_vec(R - c_par[pc], min_cost, n)
-        room = (R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL
-        room &= kid_allowed.any(axis=1)
+        b3, room, rf = _children_b3(MP, rr, R, c_par, pc, ic, kid_allowed, AL, RK, cost,
+                                    min_cost, ro, ZP, YP, C)
         Mr = MP[np.ix_(rr, pc)]
-        b3 = Mr - ro.rest[rr, None]
-        for blk in row_blocks(len(rr), len(up) * n):
-            Tb = flip_terms(ro.V[rr[blk]], ZP[up], YP[up], C, ro.kappa[rr[blk]], ro.k,
-                            pin=ro.pin)
-            b3[blk] += Tb[:, inv, ic] + suffix_smallest_sums(
-                np.take_along_axis(Tb, ordU[None], axis=2), AL_r, inv, start,
-                np.where(room, np.maximum(rf - 1, 0), 0))
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
         delta = np.zeros(len(pc))
         # leaves of the subtree: A = {i} (one point, closed 1-D iteration)
@@ -886,14 +899,24 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         if root and first_flips is not None:
             ok &= np.asarray(first_flips, bool)[None, :]
         par, idx = np.nonzero(ok)
+        MP = Kt @ (Y * A).T
         if root and root_ranks is not None:
             RK = np.asarray(root_ranks, int)[None, :]
         elif use_bound and order:
-            MP = Kt @ (Y * A).T
             RK = node_ranks(ro, Y * A, Y, C, AL, None, MP, _max_flips_vec(Rtop - c, min_cost, n),
                             np.zeros(len(MP)))
         else:
             RK = np.broadcast_to(jj, AL.shape)
+        if use_bound and len(par):
+            # children whose whole subtree (the child included) cannot beat the best count
+            # at the smallest budget the child fits: skipped before they are retrained
+            b3, _, _ = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx,
+                                    child_masks(AL, RK, par, idx), AL, RK, cost, min_cost,
+                                    ro, Y * A, Y, C)
+            fit = np.searchsorted(bud, c[par] + cost[idx] - _COST_TOL * max(1.0, Rtop),
+                                  side="left")
+            skip = np.sum(b3 <= 0, axis=0) <= count[np.minimum(fit, len(bud) - 1)]
+            par, idx = par[~skip], idx[~skip]
         for lo in range(0, len(par), _CHUNK):
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
                 timed_out = True

@@ -413,3 +413,58 @@ def test_search_witness_settles_larger_budgets(monkeypatch):
             assert s[t] * prob.K_test[t] @ _z(prob.K, yy, prob.C) <= 0
         return
     raise AssertionError("no instance with a budget-1 witness found")
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 7), logC=st.floats(-1.0, 1.5),
+       depth=st.integers(0, 1), shuffle=st.booleans())
+def test_children_b3_bounds_every_margin_below_a_child(seed, n, logC, depth, shuffle):
+    """The bound the collective search skips children by *before* retraining them
+    (:func:`~certmodel.labelcert._search._children_b3`): for every child ``(parent, i)`` and
+    test row, at most the exact margin of the child itself and of every relabelling below it
+    (``i`` plus up to ``r − 1`` of the points after ``i`` in the parent's order) — brute
+    force, from the root and from a one-flip parent, in data or a random order, kernels
+    and C over 2.5 orders of magnitude."""
+    from certmodel.labelcert._flip_order import child_masks
+    from certmodel.labelcert._search import _children_b3, b3_readout
+
+    rng = np.random.default_rng(seed)
+    K, y, K_test = random_instance(seed, n, m=4)
+    scale = 10.0 ** rng.uniform(-2, 2)
+    K, K_test = K * scale, K_test * scale
+    prob = Problem.create(K, y, K_test, 10.0 ** logC / np.abs(K).sum(axis=1).max())
+    K, K_test, C, y_pm = prob.K, prob.K_test, prob.C, prob.y_pm
+    R = 3
+    alpha0 = solve_svm_dual(K, y_pm, C).alpha
+    signs = np.where(K_test @ (y_pm * alpha0) >= 0, 1.0, -1.0)
+    Kt = K_test * signs[:, None]
+    geo = KernelGeometry(K)
+    kappa, rest = geo.readout(K_test, C)
+    flippable = np.ones(n, bool)
+    ro = b3_readout(prob, geo, alpha0, y_pm, Kt, kappa, rest, R, flippable, 1.0)
+    S0 = [int(rng.integers(n))] if depth else []
+    Y = y_pm.copy()
+    Y[S0] *= -1
+    Z = _z(K, Y, C)
+    A = Z * Y
+    AL = flippable.copy()
+    AL[S0] = False
+    rank = rng.permutation(n) if shuffle else np.arange(n)
+    par, idx = np.nonzero(AL[None, :])
+    kids = child_masks(AL[None], rank[None], par, idx)
+    cost = np.ones(n)
+    b3, room, _ = _children_b3((Kt @ Z)[:, None], np.arange(len(Kt)), float(R),
+                               np.array([float(len(S0))]), par, idx, kids, AL[None],
+                               rank[None], cost, 1.0, ro, Z[None], Y[None], C)
+    tol = 1e-8 * C * np.abs(K_test).sum(axis=1)
+    for q, i in enumerate(idx):
+        later = np.flatnonzero(kids[q])
+        extra = R - len(S0) - 1
+        assert room[q] == (extra >= 1 and len(later) > 0)
+        worst = np.full(len(Kt), np.inf)
+        for r in range(0, max(extra, 0) + 1):
+            for T in itertools.combinations(later, r):
+                yy = Y.copy()
+                yy[[i, *T]] *= -1
+                worst = np.minimum(worst, Kt @ _z(K, yy, C))
+        assert np.all(b3[:, q] <= worst + tol), (q, b3[:, q], worst)
