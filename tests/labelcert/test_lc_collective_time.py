@@ -212,3 +212,26 @@ def test_single_points_under_a_deadline_equal_brute_force(seed, n, C, restricted
             assert sign[t] * (prob.K_test[t] @ z) <= 0
         elif r.verdict is Verdict.ROBUST:
             assert worst[r.budget][t] > 0
+
+
+def test_under_a_deadline_single_points_are_searched_before_any_joint_search(monkeypatch):
+    """A joint plan whose estimate fits the deadline could take all of it and prove
+    nothing: under a deadline every open point is first searched alone (easiest first);
+    a joint search, if any, comes after them and only over points they left open."""
+    K, y, K_test = random_instance(11, 9, m=5)
+    prob = Problem.create(K, y.astype(float), K_test, 50.0)
+    calls = []
+    orig = sp._search
+
+    def spy(prob_, opts, alpha0, signs, rows, B, *a, **k):
+        calls.append((tuple(int(r) for r in rows), B))
+        return orig(prob_, opts, alpha0, signs, rows, B, *a, **k)
+
+    monkeypatch.setattr(sp, "_search", spy)
+    opts = LabelCertOptions(max_enumeration=1, attack=False, beam_width=0, time_limit=30.0)
+    certify_samplewise(prob, [2, 3], opts, milp=False, deadline=time.perf_counter() + 30.0)
+    assert calls
+    singles = [c for c in calls if len(c[0]) == 1]
+    first_joint = next((q for q, c in enumerate(calls) if len(c[0]) > 1), len(calls))
+    assert all(len(c[0]) == 1 for c in calls[:first_joint])
+    assert {c[0][0] for c in singles} >= {r for c in calls[first_joint:] for r in c[0]}
