@@ -446,7 +446,6 @@ def test_children_b3_bounds_every_margin_below_a_child(seed, n, logC, depth, shu
     Y = y_pm.copy()
     Y[S0] *= -1
     Z = _z(K, Y, C)
-    A = Z * Y
     AL = flippable.copy()
     AL[S0] = False
     rank = rng.permutation(n) if shuffle else np.arange(n)
