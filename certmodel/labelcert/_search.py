@@ -899,24 +899,25 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         if root and first_flips is not None:
             ok &= np.asarray(first_flips, bool)[None, :]
         par, idx = np.nonzero(ok)
-        MP = Kt @ (Y * A).T
+        ZP = Y * A
+        MP = Kt @ ZP.T
         if root and root_ranks is not None:
             RK = np.asarray(root_ranks, int)[None, :]
         elif use_bound and order:
-            RK = node_ranks(ro, Y * A, Y, C, AL, None, MP, _max_flips_vec(Rtop - c, min_cost, n),
+            RK = node_ranks(ro, ZP, Y, C, AL, None, MP, _max_flips_vec(Rtop - c, min_cost, n),
                             np.zeros(len(MP)))
         else:
             RK = np.broadcast_to(jj, AL.shape)
+        kids = child_masks(AL, RK, par, idx)  # (q, n): what each child may still flip
         if use_bound and len(par):
             # children whose whole subtree (the child included) cannot beat the best count
             # at the smallest budget the child fits: skipped before they are retrained
-            b3, _, _ = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx,
-                                    child_masks(AL, RK, par, idx), AL, RK, cost, min_cost,
-                                    ro, Y * A, Y, C)
+            b3, _, _ = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx, kids, AL, RK,
+                                    cost, min_cost, ro, ZP, Y, C)
             fit = np.searchsorted(bud, c[par] + cost[idx] - _COST_TOL * max(1.0, Rtop),
                                   side="left")
-            skip = np.sum(b3 <= 0, axis=0) <= count[np.minimum(fit, len(bud) - 1)]
-            par, idx = par[~skip], idx[~skip]
+            keep_q = np.sum(b3 <= 0, axis=0) > count[np.minimum(fit, len(bud) - 1)]
+            par, idx, kids = par[keep_q], idx[keep_q], kids[keep_q]
         for lo in range(0, len(par), _CHUNK):
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
                 timed_out = True
@@ -942,7 +943,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                     if fits[k] and changed[k] > count[jb]:
                         count[jb] = int(changed[k])
                         witness[jb] = tuple(sorted(int(v) for v in Sc[k]))
-            allowed = child_masks(AL, RK, p, i)
+            allowed = kids[lo:lo + _CHUNK]
             expandable = (Rtop - cc >= min_cost - _COST_TOL) & allowed.any(axis=1)
             if not expandable.any():
                 continue
