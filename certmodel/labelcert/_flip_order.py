@@ -26,7 +26,8 @@ import numpy as np
 
 from certmodel.labelcert._response import Readout, flip_terms
 
-__all__ = ["node_ranks", "node_ranks_ovr", "node_keys", "ranks_from_keys", "child_masks"]
+__all__ = ["node_ranks", "node_ranks_ovr", "node_keys", "ranks_from_keys", "child_masks",
+           "has_later"]
 
 
 def node_ranks(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.ndarray,
@@ -105,3 +106,13 @@ def child_masks(allowed: np.ndarray, rank: np.ndarray, par: np.ndarray,
     """Allowed flips below the children ``(par[q], idx[q])``: the parent's allowed points
     after ``idx[q]`` in the parent's order.  (q, n) bool."""
     return allowed[par] & (rank[par] > rank[par, idx][:, None])
+
+
+def has_later(allowed: np.ndarray, rank: np.ndarray, par: np.ndarray,
+              idx: np.ndarray) -> np.ndarray:
+    """Whether each child ``(par[q], idx[q])`` may still flip a point: ``child_masks(…)
+    .any(axis=1)`` without building the (q, n) masks — the child's point is not the last of
+    its parent's allowed points in the parent's order.  (q,) bool."""
+    last = np.where(allowed, rank, -1).max(axis=1, initial=-1)
+    return rank[par, idx] < last[par]
+

@@ -31,7 +31,8 @@ for the clean top class ``a`` and every rival ``k`` (``ρ'_t = 2C√n ρ(v_t)``)
 collective searches also use the response-ball bound (B3) of
 :mod:`certmodel.labelcert._response` — the node's margin plus the ``r`` most negative
 per-point terms ``τ_i`` (``i ∈ A(S)``; a child's own flip is forced), no iteration — and
-take the larger of (B3) and (B1) (B1's radius only where B3 does not already prune).  A
+take the larger of (B3) and (B1) (B1's radius only where B3 does not already prune, and
+only while it closes subtrees (B3) leaves open: :class:`RadiusGate`).  A
 subtree is skipped for test point ``t`` only when ``lb_t > eps_t`` (its relabellings cannot
 reach a margin ``≤ eps_t``); the smallest such bound is kept, so a ``robust`` verdict reports
 ``min(exact visited margins, pruning bounds) > eps_t`` — a proven lower bound.  A
@@ -59,7 +60,7 @@ import time
 
 import numpy as np
 
-from certmodel.labelcert._flip_order import child_masks, node_ranks, node_ranks_ovr
+from certmodel.labelcert._flip_order import child_masks, has_later, node_ranks, node_ranks_ovr
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.labelcert._response import (
     Readout,
@@ -73,8 +74,8 @@ from certmodel.labelcert._response import (
 from certmodel.labelcert._stability import KernelGeometry, budget_bounds, hinge_gap
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["SearchResult", "stability_radius_batch", "search_binary", "search_multiclass",
-           "search_collective"]
+__all__ = ["SearchResult", "RadiusGate", "stability_radius_batch", "search_binary",
+           "search_multiclass", "search_collective"]
 
 _CHUNK = 2048  # children per batched retrain
 _SCREEN = 4 * _CHUNK  # multiclass children bounded per block (bounded memory, time checks)
@@ -240,6 +241,34 @@ class _Tracker:
                                                                           np.inf))
 
 
+class RadiusGate:
+    """Whether to compute (B1)/(B2)'s iterated radius for the subtrees (B3) leaves open.
+
+    Both bounds are valid and a subtree is skipped on the larger, so leaving (B1) out only
+    ever prunes less — verdicts and soundness are unchanged.  On the C·rowsum-10, -4 and -2
+    instances of ``benchmarks/bench_hard_regime`` (every family, n = 60 and 120, budgets 4
+    and 8) (B3) dominated it everywhere: (B1) closed none of ≈ 9 M subtrees it was computed
+    for and took ≈ 20 % of the search's time.  So a search computes it while it pays: after
+    ``warmup`` subtrees tried with fewer than a share ``min_share`` closed by (B1) alone, it is
+    computed only on every ``probe``-th call (each such call can re-enable it)."""
+
+    def __init__(self, warmup: int = 2000, min_share: float = 1e-3, probe: int = 32):
+        self.warmup, self.min_share, self.probe = warmup, min_share, probe
+        self.tried = self.won = self.calls = 0
+
+    def use(self) -> bool:
+        """Compute the radius on this call?"""
+        self.calls += 1
+        if self.tried < self.warmup or self.won >= self.min_share * self.tried:
+            return True
+        return self.calls % self.probe == 0
+
+    def record(self, tried: int, won: int) -> None:
+        """``tried`` subtrees got the radius, ``won`` of them closed by it alone."""
+        self.tried += int(tried)
+        self.won += int(won)
+
+
 def b3_readout(prob, geo, alpha0, y_pm, V, kappa, rest, budget, flippable, min_cost,
                ) -> Readout:
     """The (B3ᵁ) read-out for a search from the exact clean solution ``alpha0`` (labels
@@ -260,14 +289,14 @@ def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
     return ((lb <= eps[:, None]) & active[:, None]).any(axis=0)
 
 
-def _children_b3(MP, rr, R, c_par, pc, ic, kid_allowed, AL, RK, cost, min_cost, ro, ZP, YP,
-                 C):
+def _children_b3(MP, rr, R, c_par, pc, ic, later, AL, RK, cost, min_cost, ro, ZP, YP, C):
     """(B3) lower bounds (len(rr), q) on the margins of rows ``rr`` everywhere in the
     subtrees of the children ``(pc[q], ic[q])``, from their parents (margins ``MP``, ``z`` and
     labels ``ZP``/``YP``, allowed flips ``AL``, order ``RK`` (P, n)) before the children are
     retrained: the parent's margin less ``rest``, plus the term of the child's flip ``i``
     (forced), plus the most negative terms of at most ``⌊(R − cost(parent)) / min cost⌋ − 1``
-    further points the child may flip (``kid_allowed``; none when no further flip fits).
+    further points the child may flip (none when no further flip fits or ``later[q]``, whether
+    the child may flip any point at all, is False).
     Valid for the child itself too (no further flip).  Returns ``(b3, room, rf)``: ``room[q]``
     whether a further flip fits, ``rf[q]`` the parent's flips left within ``R``."""
     n = ZP.shape[1]
@@ -277,7 +306,7 @@ def _children_b3(MP, rr, R, c_par, pc, ic, kid_allowed, AL, RK, cost, min_cost, 
     AL_r = np.take_along_axis(AL[up], ordU, axis=1)
     start = RK[pc, ic] + 1
     rf = _max_flips_vec(R - c_par[pc], min_cost, n)
-    room = ((R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL) & kid_allowed.any(axis=1)
+    room = ((R - c_par[pc] - cost[ic]) >= min_cost - _COST_TOL) & later
     b3 = MP[np.ix_(rr, pc)] - ro.rest[rr, None]
     further = np.where(room, np.maximum(rf - 1, 0), 0)
     for blk in row_blocks(len(rr), len(up) * n):
@@ -288,7 +317,7 @@ def _children_b3(MP, rr, R, c_par, pc, ic, kid_allowed, AL, RK, cost, min_cost, 
 
 
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
-            AL, RK, min_cost, ro, ZP, YP):
+            AL, RK, min_cost, ro, ZP, YP, gate: RadiusGate | None = None):
     """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
     retraining them, with the parent as the base node (margins ``MP``, functional margins
     ``aP``, ``z`` and labels ``ZP``/``YP``, allowed flips ``AL`` and order ``RK`` (P, n)): the
@@ -296,7 +325,8 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
     its allowed points (:func:`~certmodel.labelcert._flip_order.child_masks`).  (B3) forces
     ``i`` (its term plus the most negative allowed ones, :func:`_children_b3`); (B1), for the
     children (B3) leaves open, bounds the radius over ``A ⊆ {i} ∪ allowed`` (only ``{i}`` when
-    no further flip fits).  Returns ``(skip, lb)``."""
+    no further flip fits) — when ``gate`` (:class:`RadiusGate`) says it still pays.
+    Returns ``(skip, lb)``."""
     q = len(par)
     lb = np.full((len(MP), q), -np.inf)
     cand = ~_need(MP[:, par], eps_r, active)
@@ -304,14 +334,16 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
         return np.zeros(q, bool), lb
     jj = np.arange(aP.shape[1])
     pc, ic = par[cand], idx[cand]
-    kid_allowed = child_masks(AL, RK, pc, ic)  # (q', n)
+    later = has_later(AL, RK, pc, ic)
     single = None
     for R in np.unique(Rmax[active]):
         rr = np.flatnonzero(Rmax == R)
-        b3, room, rf = _children_b3(MP, rr, R, c_par, pc, ic, kid_allowed, AL, RK, cost,
+        b3, room, rf = _children_b3(MP, rr, R, c_par, pc, ic, later, AL, RK, cost,
                                     min_cost, ro, ZP, YP, C)
         Mr = MP[np.ix_(rr, pc)]
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+        if gate is not None and open_.any() and not gate.use():
+            open_[:] = False
         delta = np.zeros(len(pc))
         # leaves of the subtree: A = {i} (one point, closed 1-D iteration)
         leaf = open_ & ~room
@@ -322,14 +354,18 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
         for r_ in np.unique(rf[room & open_]):
             sel = room & open_ & (rf == r_)
             if r_ > 0:
-                allowed = (jj[None, :] == ic[sel, None]) | kid_allowed[sel]
+                allowed = (jj[None, :] == ic[sel, None]) | child_masks(AL, RK, pc[sel], ic[sel])
                 target = _radius_target(Mr[:, sel], rest[rr], eps_r[rr], kappa[rr])
                 delta[sel] = stability_radius_batch(aP[pc[sel]], ksq, C, int(r_), allowed,
                                                     target)
         b1 = np.where(open_[None, :], Mr - (kappa[rr, None] * delta[None, :]
                                            + rest[rr, None]), -np.inf)
+        both = np.maximum(b3, b1)
+        if gate is not None and open_.any():
+            gate.record(open_.sum(), (open_ & ~_need(both, eps_r[rr], np.ones(len(rr), bool)))
+                        .sum())
         sub = np.full((len(rr), q), -np.inf)
-        sub[:, cand] = np.maximum(b3, b1)
+        sub[:, cand] = both
         lb[rr] = sub
     lb[~active] = np.inf
     skip = cand & ~_need(lb, eps_r, active)
@@ -337,10 +373,11 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
 
 
 def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, rest, ksq,
-                    C, K, min_cost):
+                    C, K, min_cost, gate: RadiusGate | None = None):
     """Lower bounds (rows, p) on every margin below the nodes ``cand`` (−inf elsewhere,
     +inf on inactive rows): the larger of (B3) of :mod:`certmodel.labelcert._response` and
-    (B1); (B1)'s iterated radius is computed only for the nodes (B3) leaves open."""
+    (B1); (B1)'s iterated radius is computed only for the nodes (B3) leaves open, and only
+    when ``gate`` (:class:`RadiusGate`) says it still pays."""
     n = Z.shape[1]
     lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
     ci = np.flatnonzero(cand)
@@ -352,6 +389,8 @@ def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, 
         b3 = Mr + drop_bounds(ro.V[rr], Z[ci], Y[ci], C, ro.kappa[rr], ro.k, allowed[ci],
                               r_flips, ro.pin) - ro.rest[rr, None]
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+        if gate is not None and open_.any() and not gate.use():
+            open_[:] = False
         delta = np.zeros(len(ci))
         for rf in np.unique(r_flips[open_]):
             sel = (r_flips == rf) & open_
@@ -363,7 +402,11 @@ def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, 
                                                     allowed[ci[sel]], target)
         b1 = np.where(open_[None, :], Mr - (kappa[rr, None] * delta[None, :]
                                            + rest[rr, None]), -np.inf)
-        lb[np.ix_(rr, ci)] = np.maximum(b3, b1)
+        both = np.maximum(b3, b1)
+        if gate is not None and open_.any():
+            gate.record(open_.sum(), (open_ & ~_need(both, eps_r[rr], np.ones(len(rr), bool)))
+                        .sum())
+        lb[np.ix_(rr, ci)] = both
     return lb
 
 
@@ -412,6 +455,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
     stack = [(np.zeros((1, 0), np.int64), np.asarray(alpha0, float)[None], y0[None].copy(),
               np.zeros(1), flippable[None].copy(), np.full((R0, 1), -np.inf))]
     nodes = pruned = 0
+    gate = RadiusGate()
     timed_out = False
     unfinished = None  # LB of a node whose children were not all processed (time-out)
     j = np.arange(n)
@@ -446,7 +490,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         if use_bound and len(par):  # bound the children's subtrees before retraining them
             aP = Y * (ZP @ K)
             skip, lbP = _screen(aP, MP, c, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C,
-                                cost, AL, RK, min_cost, ro, ZP, Y)
+                                cost, AL, RK, min_cost, ro, ZP, Y, gate)
             if skip.any():
                 pruned += int(skip.sum())
                 tr.prune(lbP[:, skip], c[par[skip]])
@@ -486,7 +530,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
                 lb = _subtree_bounds(M, Z, Yc, cc, allowed, cand, Rmax, active, ro, eps_r,
-                                     kappa, rest, ksq, C, K, min_cost)
+                                     kappa, rest, ksq, C, K, min_cost, gate)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
                 if gone.any():
@@ -530,7 +574,8 @@ def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
 
 
 def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, Rmax, active,
-                       eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost, ros, ZP, YP):
+                       eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost, ros, ZP, YP,
+                       gate: RadiusGate | None = None):
     """Multiclass :func:`_screen`: child ``(par[q], j[q] → new[q])``'s subtree bounded from
     the parent (``z``/labels ``ZP``, ``YP`` of shape (P, K, n)).  Problem ``k`` sees the flip
     of ``j`` only if ``k ∈ {y_j, new}``, and further flips only at the points the child may
@@ -538,7 +583,7 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
     ``k`` or (``k`` a target) move to it; a leaf child changes problems ``y_j`` and ``new``
     alone (every other ``f_k`` is exact).  Each logit's interval is the intersection of
     (B3ᵁ) (read-outs ``ros``; ``j``'s term forced in its two problems) and, for the
-    children (B3ᵁ) leaves open, (B2)."""
+    children (B3ᵁ) leaves open, (B2) (when ``gate``, :class:`RadiusGate`, says it pays)."""
     q = len(par)
     n = aP.shape[2]
     nK = aP.shape[1]
@@ -551,14 +596,14 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
     oc = codes[jc]
     up_, inv = np.unique(pc, return_inverse=True)
     touched = (np.arange(nK)[None, :] == oc[:, None]) | (np.arange(nK)[None, :] == nc[:, None])
-    later = child_masks(AL, RK, pc, jc)
+    has_more = has_later(AL, RK, pc, jc)
     ordU = np.argsort(RK[up_], axis=1)  # the parents' terms in their own order
     start = RK[pc, jc] + 1
     single = None
     for R in np.unique(Rmax[active]):
         rr = np.flatnonzero(Rmax == R)
         rf = _max_flips_vec(R - c_par[pc], min_cost, n)
-        room = ((R - c_par[pc] - cost[jc]) >= min_cost - _COST_TOL) & later.any(axis=1)
+        room = ((R - c_par[pc] - cost[jc]) >= min_cost - _COST_TOL) & has_more
         nxt = np.where(room, np.maximum(rf - 1, 0), 0)
         Fq = FP[rr][:, pc]  # (rows, q, K)
         lo, hi = Fq.copy(), Fq.copy()
@@ -575,6 +620,8 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
                                                allow_k, inv, start, nxt)
                     out[blk, :, k] += sign * (own + suf - ro.rest[rb, None])
         open_ = _need(_ovr_bound(lo, hi, tops_r[rr]), eps_r[rr], np.ones(len(rr), bool))
+        if gate is not None and open_.any() and not gate.use():
+            open_[:] = False
         delta = np.full((len(pc), nK), np.inf)
         leaf = open_ & ~room
         if leaf.any():
@@ -589,10 +636,11 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
             # (B2) exceeds eps once every class's radius is below this common target
             target = _radius_target(MP[np.ix_(rr, pc[sel])], 2.0 * rest[rr], eps_r[rr],
                                     2.0 * kappa[rr])
+            later = child_masks(AL, RK, pc[sel], jc[sel])
             for k in range(nK):
                 allow = (jj[None, :] == jc[sel, None]) & \
                     ((oc[sel] == k) | (nc[sel] == k))[:, None]
-                allow |= later[sel] & ((codes == k) | targets[k])[None, :]
+                allow |= later & ((codes == k) | targets[k])[None, :]
                 delta[sel, k] = stability_radius_batch(aP[pc[sel], k], ksq, C, int(r_), allow,
                                                        target)
         fin = np.isfinite(delta)[None]
@@ -600,8 +648,12 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
                        + rest[rr, None, None], np.inf)
         lo = np.maximum(lo, Fq - rad)
         hi = np.minimum(hi, Fq + rad)
+        both = _ovr_bound(lo, hi, tops_r[rr])
+        if gate is not None and open_.any():
+            gate.record(open_.sum(), (open_ & ~_need(both, eps_r[rr], np.ones(len(rr), bool)))
+                        .sum())
         sub = np.full((len(rr), q), -np.inf)
-        sub[:, cand] = _ovr_bound(lo, hi, tops_r[rr])
+        sub[:, cand] = both
         lb[rr] = sub
     lb[~active] = np.inf
     skip = cand & ~_need(lb, eps_r, active)
@@ -624,12 +676,13 @@ def _class_bounds(ros, Z, Y, C, allow, r, rows):
 
 
 def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r,
-                               eps_r, kappa, rest, ksq, C, K, min_cost, codes, targets):
+                               eps_r, kappa, rest, ksq, C, K, min_cost, codes, targets,
+                               gate: RadiusGate | None = None):
     """Multiclass :func:`_subtree_bounds`: each logit ``f_k`` of a descendant lies in the
     intersection of its (B3) interval and its (B2) interval ``f_k ± (κ Δ^k_r + ρ')``; the
     margin bound is ``lo_top − max_{k ≠ top} hi_k`` (B2's radii only where B3 leaves the
-    node open).  Problem ``k`` sees flips only at points leaving ``k`` or moving to a target
-    ``k``."""
+    node open, and only when ``gate``, :class:`RadiusGate`, says it pays).  Problem ``k``
+    sees flips only at points leaving ``k`` or moving to a target ``k``."""
     n, nK = Z.shape[2], Z.shape[1]
     lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
     ci = np.flatnonzero(cand)
@@ -644,6 +697,8 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
         lo_f, hi_f = Fc + down, Fc + up
         mar = _ovr_bound(lo_f, hi_f, tops_r[rr])
         open_ = _need(mar, eps_r[rr], np.ones(len(rr), bool))
+        if gate is not None and open_.any() and not gate.use():
+            open_[:] = False
         if open_.any():
             if G is None:
                 G = (Zc.reshape(-1, n) @ K).reshape(-1, nK, n)  # (q, K, n) = K z^k
@@ -663,6 +718,9 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
             lo_f[:, oi] = np.maximum(lo_f[:, oi], Fc[:, oi] - rad)
             hi_f[:, oi] = np.minimum(hi_f[:, oi], Fc[:, oi] + rad)
             mar[:, oi] = _ovr_bound(lo_f[:, oi], hi_f[:, oi], tops_r[rr])
+            if gate is not None:
+                gate.record(len(oi), (~_need(mar[:, oi], eps_r[rr], np.ones(len(rr), bool)))
+                            .sum())
         sub = lb[rr]
         sub[:, ci] = mar
         lb[rr] = sub
@@ -725,6 +783,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
               flippable[None].copy())]
     class_allowed = [(codes == k) | targets[k] for k in range(nK)]
     nodes = pruned = 0
+    gate = RadiusGate()
     timed_out = False
     jj = np.arange(n)
     while stack:
@@ -779,7 +838,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                     skip, lbP = _screen_multiclass(
                         aP, FP, MP, tops_r, c, par, cj[opt], cc_new[opt], codes, targets,
                         Rmax, active, eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost,
-                        ros, ZP, YP)
+                        ros, ZP, YP, gate)
                     if skip.any():
                         pruned += int(skip.sum())
                         tr.prune(lbP[:, skip], c[par[skip]])
@@ -830,7 +889,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             if use_bound and cand.any():
                 lb = _subtree_bounds_multiclass(
                     M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r, eps_r, kappa,
-                    rest, ksq, C, K, min_cost, codes, targets)
+                    rest, ksq, C, K, min_cost, codes, targets, gate)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
                 if gone.any():
@@ -885,6 +944,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
               flippable[None].copy())]
     nodes = 0
+    gate = RadiusGate()
     timed_out = False
     jj = np.arange(n)
     while stack:
@@ -912,8 +972,8 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         if use_bound and len(par):
             # children whose whole subtree (the child included) cannot beat the best count
             # at the smallest budget the child fits: skipped before they are retrained
-            b3, _, _ = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx, kids, AL, RK,
-                                    cost, min_cost, ro, ZP, Y, C)
+            b3, _, _ = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx,
+                                    kids.any(axis=1), AL, RK, cost, min_cost, ro, ZP, Y, C)
             fit = np.searchsorted(bud, c[par] + cost[idx] - _COST_TOL * max(1.0, Rtop),
                                   side="left")
             keep_q = np.sum(b3 <= 0, axis=0) > count[np.minimum(fit, len(bud) - 1)]
@@ -960,6 +1020,8 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 lb = M[:, ci] + drop_bounds(ro.V, Z[ci], Yc[ci], C, ro.kappa, ro.k,
                                             allowed[ci], rf_all[ci], ro.pin) - ro.rest[:, None]
                 open_ = np.sum(lb <= 0, axis=0) > best[ci]
+                if open_.any() and not gate.use():
+                    open_[:] = False
                 delta = np.zeros(len(ci))
                 for rf in np.unique(rf_all[ci][open_]):
                     sel = open_ & (rf_all[ci] == rf)
@@ -970,6 +1032,8 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 b1 = M[:, ci] - (kappa[:, None] * delta[None, :] + rest[:, None])
                 lb = np.where(open_[None, :], np.maximum(lb, b1), lb)
                 ub = np.sum(lb <= 0, axis=0)
+                if open_.any():
+                    gate.record(open_.sum(), (open_ & (ub <= best[ci])).sum())
                 keep = expandable.copy()
                 keep[ci[ub <= best[ci]]] = False
             if keep.any():

@@ -5,6 +5,8 @@ pruned tree smaller."""
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._response import Readout, flip_terms
@@ -83,3 +85,18 @@ def test_node_ranks_sort_by_the_nodes_own_terms_and_open_rows():
     margins = np.array([[-1.0, -1.0], [1e9, 1e9], [1e9, 1e9]])
     k0 = node_keys(ro, Z, Y, C, allowed, None, margins, np.array([2, 2]), np.zeros(3))
     np.testing.assert_allclose(k0, T[0] / T[0].min(axis=1, keepdims=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 12), P=st.integers(1, 4))
+def test_has_later_is_whether_the_child_mask_has_a_point(seed, n, P):
+    """:func:`has_later` (no (q, n) masks) equals ``child_masks(…).any(axis=1)``, including
+    parents with nothing allowed and children at the last allowed point."""
+    from certmodel.labelcert._flip_order import child_masks, has_later
+
+    rng = np.random.default_rng(seed)
+    allowed = rng.random((P, n)) < 0.6
+    rank = np.stack([rng.permutation(n) for _ in range(P)])
+    par, idx = np.nonzero(allowed)
+    assert np.array_equal(has_later(allowed, rank, par, idx),
+                          child_masks(allowed, rank, par, idx).any(axis=1))

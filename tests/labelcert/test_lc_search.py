@@ -1,14 +1,17 @@
 """The branch-and-bound relabelling search equals brute force (binary, multiclass, collective),
 including restricted threat models (flippable mask, per-point costs, target classes)."""
 
+import contextlib
 import itertools
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from certmodel.labelcert import _search
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._search import (
+    RadiusGate,
     search_binary,
     search_collective,
     search_multiclass,
@@ -40,6 +43,33 @@ def _z(K, y_pm, C):
     return y_pm * solve_svm_dual(K, y_pm, C).alpha
 
 
+class _NeverGate(RadiusGate):
+    def use(self):
+        self.calls += 1
+        return False
+
+
+class _AlwaysGate(RadiusGate):
+    def use(self):
+        self.calls += 1
+        return True
+
+
+_GATES = {"adaptive": RadiusGate, "never": _NeverGate, "always": _AlwaysGate}
+GATE = st.sampled_from(sorted(_GATES))
+
+
+@contextlib.contextmanager
+def _radius_gate(mode):
+    """The searches with (B1)/(B2)'s radius as the gate decides, never, or always."""
+    saved = _search.RadiusGate
+    _search.RadiusGate = _GATES[mode]
+    try:
+        yield
+    finally:
+        _search.RadiusGate = saved
+
+
 def _threat(draw_mask, draw_cost, n, rng):
     mask = rng.random(n) < 0.7 if draw_mask else None
     cost = rng.choice([1.0, 1.5, 2.0], n) if draw_cost else None
@@ -48,9 +78,11 @@ def _threat(draw_mask, draw_cost, n, rng):
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 8), logC=st.floats(-1.0, 1.0),
-       mask=st.booleans(), cost=st.booleans(), order=st.booleans(), parts=st.integers(0, 3))
-def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, parts):
-    """``parts > 0``: the search split into that many parts (in this process), merged."""
+       mask=st.booleans(), cost=st.booleans(), order=st.booleans(), parts=st.integers(0, 3),
+       gate=GATE)
+def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, parts, gate):
+    """``parts > 0``: the search split into that many parts (in this process), merged.
+    ``gate``: (B1)'s radius as :class:`RadiusGate` decides, never, or always."""
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=4)
     C = 10.0 ** logC
@@ -65,12 +97,13 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
     scale = C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
     geo = KernelGeometry(K)
-    if parts:
-        res = search_binary_split(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool),
-                                  eps, geo, workers=1, parts=parts)
-    else:
-        res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool), eps,
-                            geo, order=order)
+    with _radius_gate(gate):
+        if parts:
+            res = search_binary_split(prob, alpha0, s, np.arange(4), budgets,
+                                      np.ones((4, 3), bool), eps, geo, workers=1, parts=parts)
+        else:
+            res = search_binary(prob, alpha0, s, np.arange(4), budgets, np.ones((4, 3), bool),
+                                eps, geo, order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = np.full(4, np.inf)
@@ -99,8 +132,9 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), mask=st.booleans(),
-       cost=st.booleans(), order=st.booleans(), seeded=st.booleans(), parts=st.integers(0, 3))
-def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts):
+       cost=st.booleans(), order=st.booleans(), seeded=st.booleans(), parts=st.integers(0, 3),
+       gate=GATE)
+def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts, gate):
     """``seeded``: the search starts from a random admissible relabelling's replayed count
     (the collective screen's incumbent) — the counts stay exact.  ``parts > 0``: split into
     that many parts (in this process), merged."""
@@ -123,14 +157,15 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
             yy[list(S0)] *= -1
             start = (int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)), np.array(S0),
                      float(th.cost[list(S0)].sum()))
-    if parts:
-        count, wit, complete, _ = search_collective_split(
-            prob, alpha0, s, budgets, KernelGeometry(K), incumbent=start, workers=1,
-            parts=parts)
-    else:
-        count, wit, complete, _ = search_collective(prob, alpha0, s, budgets,
-                                                    KernelGeometry(K), order=order,
-                                                    incumbent=start)
+    with _radius_gate(gate):
+        if parts:
+            count, wit, complete, _ = search_collective_split(
+                prob, alpha0, s, budgets, KernelGeometry(K), incumbent=start, workers=1,
+                parts=parts)
+        else:
+            count, wit, complete, _ = search_collective(prob, alpha0, s, budgets,
+                                                        KernelGeometry(K), order=order,
+                                                        incumbent=start)
     assert complete
     for j, B in enumerate(budgets):
         best = 0
@@ -148,8 +183,8 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 6), mask=st.booleans(),
-       targets=st.booleans(), order=st.booleans(), parts=st.integers(0, 3))
-def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, parts):
+       targets=st.booleans(), order=st.booleans(), parts=st.integers(0, 3), gate=GATE)
+def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, parts, gate):
     rng = np.random.default_rng(seed)
     K, _, K_test = random_instance(seed, n, m=3)
     labels = rng.integers(0, 3, n)
@@ -179,13 +214,14 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, par
     budgets = [1, 2]
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
-    if parts:  # split into that many parts (in this process), merged
-        res = search_multiclass_split(prob, alphas, tops, np.arange(3), budgets,
-                                      np.ones((3, 2), bool), eps, KernelGeometry(K),
-                                      workers=1, parts=parts)
-    else:
-        res = search_multiclass(prob, alphas, tops, np.arange(3), budgets,
-                                np.ones((3, 2), bool), eps, KernelGeometry(K), order=order)
+    with _radius_gate(gate):
+        if parts:  # split into that many parts (in this process), merged
+            res = search_multiclass_split(prob, alphas, tops, np.arange(3), budgets,
+                                          np.ones((3, 2), bool), eps, KernelGeometry(K),
+                                          workers=1, parts=parts)
+        else:
+            res = search_multiclass(prob, alphas, tops, np.arange(3), budgets,
+                                    np.ones((3, 2), bool), eps, KernelGeometry(K), order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = margin(F0)
@@ -209,6 +245,16 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, par
                 assert margin(logits(lab))[r] <= tol[r]
             if ref[r] <= 0:
                 assert res.visited[r, j] <= tol[r]
+
+
+def test_radius_gate_stops_computing_a_radius_that_never_closes_a_subtree():
+    gate = RadiusGate(warmup=100, min_share=0.01, probe=4)
+    assert all(gate.use() for _ in range(3))  # warm-up: always
+    gate.record(100, 0)  # 100 subtrees tried, none closed by the radius alone
+    calls = [gate.use() for _ in range(12)]
+    assert calls == [True, False, False, False] * 3  # only every 4th call (4, 8, 12) probes
+    gate.record(50, 5)  # a probe finds it paying (5 of 150 ≥ 1 %): always again
+    assert all(gate.use() for _ in range(8))
 
 
 def test_batch_radius_at_least_as_tight_as_scalar():
@@ -453,7 +499,7 @@ def test_children_b3_bounds_every_margin_below_a_child(seed, n, logC, depth, shu
     kids = child_masks(AL[None], rank[None], par, idx)
     cost = np.ones(n)
     b3, room, _ = _children_b3((Kt @ Z)[:, None], np.arange(len(Kt)), float(R),
-                               np.array([float(len(S0))]), par, idx, kids, AL[None],
+                               np.array([float(len(S0))]), par, idx, kids.any(axis=1), AL[None],
                                rank[None], cost, 1.0, ro, Z[None], Y[None], C)
     tol = 1e-8 * C * np.abs(K_test).sum(axis=1)
     for q, i in enumerate(idx):
