@@ -85,16 +85,20 @@ def node_keys(ro: Readout, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.n
 
 
 def node_ranks_ovr(ros: list, Z: np.ndarray, Y: np.ndarray, C: float, allowed: np.ndarray,
-                   class_allowed: list, rows: np.ndarray, tops: np.ndarray) -> np.ndarray:
+                   class_allowed: list, rows: np.ndarray, tops: np.ndarray,
+                   rivals: np.ndarray | None = None) -> np.ndarray:
     """:func:`node_ranks` for the one-vs-rest problems (``Z``/``Y`` (P, K, n), read-outs
     ``ros[k]``, predicted classes ``tops`` of ``rows``): a point's key is its largest share
     of a harmful logit move — the decrease of the row's top class, the increase of a rival —
-    each class over the flips it sees (``class_allowed[k]`` (n,))."""
+    each class over the flips it sees (``class_allowed[k]`` (n,)); ``rivals`` (len(rows), K)
+    bool, optional: the classes each row's margin is taken against (default: all but its
+    top)."""
     keys = np.full((Z.shape[0], Z.shape[2]), -np.inf)
     for k, ro in enumerate(ros):
         al = allowed & class_allowed[k][None, :]
+        up = tops != k if rivals is None else rivals[:, k]
         for r_, sel in ((ro, tops == k),
-                        (Readout(-ro.V, ro.kappa, ro.k, ro.rest, ro.pin), tops != k)):
+                        (Readout(-ro.V, ro.kappa, ro.k, ro.rest, ro.pin), up)):
             if sel.any():
                 kk = node_keys(r_, Z[:, k], Y[:, k], C, al, rows[sel])
                 keys = np.maximum(keys, np.where(al, kk, -np.inf))

@@ -564,16 +564,41 @@ def _finished_rows(tr: _Tracker, stack: list, unfinished, eps_r: np.ndarray) -> 
     return done
 
 
-def _ovr_margins(F: np.ndarray, tops: np.ndarray) -> np.ndarray:
-    """``F`` (rows, p, K) logits -> (rows, p) margins ``f_top − max_{k≠top} f_k``."""
+def _ovr_margins(F: np.ndarray, tops: np.ndarray, rivals: np.ndarray) -> np.ndarray:
+    """``F`` (rows, p, K) logits -> (rows, p) margins ``f_top − max_{k rival} f_k``
+    (``rivals`` (rows, K) bool: every ``k ≠ top``, or one rival per row)."""
     ar = np.arange(len(tops))
-    top = F[ar, :, tops]
-    G = F.copy()
-    G[ar, :, tops] = -np.inf
-    return top - G.max(axis=2)
+    return F[ar, :, tops] - np.where(rivals[:, None, :], F, -np.inf).max(axis=2)
 
 
-def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, Rmax, active,
+def rival_mask(tops_r: np.ndarray, n_classes: int,
+               rivals_r: np.ndarray | None = None) -> np.ndarray:
+    """(rows, K) bool: the classes a row's margin is taken against — every class but its
+    top, or (``rivals_r``) the one rival of each row."""
+    cls = np.arange(n_classes)[None, :]
+    if rivals_r is None:
+        return cls != np.asarray(tops_r)[:, None]
+    return cls == np.asarray(rivals_r)[:, None]
+
+
+def move_mask(prob: Problem, moves: np.ndarray | None = None) -> np.ndarray:
+    """(n, K) bool: point ``j`` may move to class ``c`` — flippable, ``c`` a target and not
+    its class, and (``moves``) allowed there."""
+    flippable, _, targets = _flip_cost(prob)
+    out = flippable[:, None] & targets[None, :] & \
+        (prob.codes[:, None] != np.arange(prob.n_classes)[None, :])
+    return out if moves is None else out & np.asarray(moves, bool)
+
+
+def class_masks(codes: np.ndarray, moves: np.ndarray) -> list:
+    """Per binary problem ``k`` the points a relabelling in ``moves`` can change there:
+    those of class ``k`` that can move, and those that can move to ``k``."""
+    movable = moves.any(axis=1)
+    return [((codes == k) & movable) | moves[:, k] for k in range(moves.shape[1])]
+
+
+def _screen_multiclass(aP, FP, MP, tops_r, rivals_r, c_par, par, j, new, codes, class_allowed,
+                       Rmax, active,
                        eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost, ros, ZP, YP,
                        gate: RadiusGate | None = None):
     """Multiclass :func:`_screen`: child ``(par[q], j[q] → new[q])``'s subtree bounded from
@@ -608,7 +633,7 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
         Fq = FP[rr][:, pc]  # (rows, q, K)
         lo, hi = Fq.copy(), Fq.copy()
         for k, ro in enumerate(ros):
-            allow_k = np.take_along_axis(AL[up_] & ((codes == k) | targets[k])[None, :],
+            allow_k = np.take_along_axis(AL[up_] & class_allowed[k][None, :],
                                          ordU, axis=1)
             for blk in row_blocks(len(rr), len(up_) * n):
                 rb = rr[blk]
@@ -619,7 +644,8 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
                     suf = suffix_smallest_sums(np.take_along_axis(T, ordU[None], axis=2),
                                                allow_k, inv, start, nxt)
                     out[blk, :, k] += sign * (own + suf - ro.rest[rb, None])
-        open_ = _need(_ovr_bound(lo, hi, tops_r[rr]), eps_r[rr], np.ones(len(rr), bool))
+        open_ = _need(_ovr_bound(lo, hi, tops_r[rr], rivals_r[rr]), eps_r[rr],
+                      np.ones(len(rr), bool))
         if gate is not None and open_.any() and not gate.use():
             open_[:] = False
         delta = np.full((len(pc), nK), np.inf)
@@ -640,7 +666,7 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
             for k in range(nK):
                 allow = (jj[None, :] == jc[sel, None]) & \
                     ((oc[sel] == k) | (nc[sel] == k))[:, None]
-                allow |= later & ((codes == k) | targets[k])[None, :]
+                allow |= later & class_allowed[k][None, :]
                 delta[sel, k] = stability_radius_batch(aP[pc[sel], k], ksq, C, int(r_), allow,
                                                        target)
         fin = np.isfinite(delta)[None]
@@ -648,7 +674,7 @@ def _screen_multiclass(aP, FP, MP, tops_r, c_par, par, j, new, codes, targets, R
                        + rest[rr, None, None], np.inf)
         lo = np.maximum(lo, Fq - rad)
         hi = np.minimum(hi, Fq + rad)
-        both = _ovr_bound(lo, hi, tops_r[rr])
+        both = _ovr_bound(lo, hi, tops_r[rr], rivals_r[rr])
         if gate is not None and open_.any():
             gate.record(open_.sum(), (open_ & ~_need(both, eps_r[rr], np.ones(len(rr), bool)))
                         .sum())
@@ -676,7 +702,8 @@ def _class_bounds(ros, Z, Y, C, allow, r, rows):
 
 
 def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r,
-                               eps_r, kappa, rest, ksq, C, K, min_cost, codes, targets,
+                               rivals_r, eps_r, kappa, rest, ksq, C, K, min_cost,
+                               class_allowed,
                                gate: RadiusGate | None = None):
     """Multiclass :func:`_subtree_bounds`: each logit ``f_k`` of a descendant lies in the
     intersection of its (B3) interval and its (B2) interval ``f_k ± (κ Δ^k_r + ρ')``; the
@@ -687,7 +714,7 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
     lb = np.where(cand[None, :], np.inf, -np.inf) * np.ones((len(M), 1))
     ci = np.flatnonzero(cand)
     Zc, Yc = Z[ci], Yall[ci]
-    allow = [allowed[ci] & ((codes == k) | targets[k])[None, :] for k in range(nK)]
+    allow = [allowed[ci] & class_allowed[k][None, :] for k in range(nK)]
     G = None
     for R in np.unique(Rmax[active]):
         rr = np.flatnonzero(Rmax == R)
@@ -695,7 +722,7 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
         Fc = F[rr][:, ci]  # (rows, q, K)
         down, up = _class_bounds(ros, Zc, Yc, C, allow, rf_all, rr)
         lo_f, hi_f = Fc + down, Fc + up
-        mar = _ovr_bound(lo_f, hi_f, tops_r[rr])
+        mar = _ovr_bound(lo_f, hi_f, tops_r[rr], rivals_r[rr])
         open_ = _need(mar, eps_r[rr], np.ones(len(rr), bool))
         if gate is not None and open_.any() and not gate.use():
             open_[:] = False
@@ -717,7 +744,7 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
             rad = kappa[rr, None, None] * delta[None] + rest[rr, None, None]
             lo_f[:, oi] = np.maximum(lo_f[:, oi], Fc[:, oi] - rad)
             hi_f[:, oi] = np.minimum(hi_f[:, oi], Fc[:, oi] + rad)
-            mar[:, oi] = _ovr_bound(lo_f[:, oi], hi_f[:, oi], tops_r[rr])
+            mar[:, oi] = _ovr_bound(lo_f[:, oi], hi_f[:, oi], tops_r[rr], rivals_r[rr])
             if gate is not None:
                 gate.record(len(oi), (~_need(mar[:, oi], eps_r[rr], np.ones(len(rr), bool)))
                             .sum())
@@ -727,23 +754,26 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
     return lb
 
 
-def _ovr_bound(lo_f, hi_f, tops):
-    """``lo_f[t, q, top_t] − max_{k ≠ top_t} hi_f[t, q, k]`` (rows, q)."""
+def _ovr_bound(lo_f, hi_f, tops, rivals):
+    """``lo_f[t, q, top_t] − max_{k rival of t} hi_f[t, q, k]`` (rows, q)."""
     ar = np.arange(len(tops))
-    top = lo_f[ar, :, tops]
-    H = hi_f.copy()
-    H[ar, :, tops] = -np.inf
-    return top - H.max(axis=2)
+    return lo_f[ar, :, tops] - np.where(rivals[:, None, :], hi_f, -np.inf).max(axis=2)
 
 
 def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows: np.ndarray,
                       budgets: list, open_mask: np.ndarray, eps: np.ndarray,
                       geo: KernelGeometry | None, time_limit: float | None = None,
                       order: bool = True, first_flips: np.ndarray | None = None,
-                      root_ranks: np.ndarray | None = None) -> SearchResult:
+                      root_ranks: np.ndarray | None = None, rivals: np.ndarray | None = None,
+                      moves: np.ndarray | None = None) -> SearchResult:
     """Multiclass (one-vs-rest) analogue of :func:`search_binary` (``order``, ``first_flips``
     and ``root_ranks`` as there: a part of a split search expands only the root's children
     that move a point of ``first_flips``).
+
+    ``rivals`` (indexed like ``tops``), optional: the margin of row ``t`` is taken against the
+    one class ``rivals[t]``, ``f_top − f_rival``, instead of every other class; ``moves``
+    (n, K) bool, optional: the only (point, new class) moves searched (with the threat
+    model's).  Both serve :func:`search_multiclass_rivals`.
 
     A child relabels point ``j`` from its clean class ``a`` to a target ``c``: only the binary
     problems ``a`` and ``c`` are retrained (the other ``K − 2`` SVMs are the parent's); the
@@ -758,6 +788,9 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
     min_cost = float(cost[flippable].min()) if flippable.any() else np.inf
     Kt = prob.K_test[rows]
     tops_r = np.asarray(tops)[rows]
+    rivals_r = rival_mask(tops_r, nK, None if rivals is None else np.asarray(rivals)[rows])
+    mv = move_mask(prob, moves)
+    class_allowed = class_masks(codes, mv)
     eps_r = np.asarray(eps, float)[rows]
     tr = _Tracker(np.asarray(open_mask, bool), bud, eps_r)
     use_bound = geo is not None and geo.psd
@@ -768,20 +801,19 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
         ksq = geo.diag_sqrt
         # problem k sees flips of points leaving k or (k a target) moving to k
         ros = [b3_readout(prob, geo, A0[k], np.where(codes == k, 1.0, -1.0), Kt, kappa, rest,
-                          float(bud.max()), flippable & ((codes == k) | targets[k]), min_cost)
+                          float(bud.max()), class_allowed[k], min_cost)
                for k in range(nK)]
     # (new class option o of point j): the o-th target class other than codes[j]
-    opts = [np.array([c for c in cls if targets[c] and c != codes[j_]]) for j_ in range(n)]
+    opts = [np.flatnonzero(mv[j_]) for j_ in range(n)]
     cj = np.concatenate([np.full(len(o), j_) for j_, o in enumerate(opts)]).astype(np.int64)
     cc_new = np.concatenate(opts).astype(np.int64) if len(cj) else np.zeros(0, np.int64)
-    sel_flip = flippable[cj] if len(cj) else np.zeros(0, bool)
-    cj, cc_new = cj[sel_flip], cc_new[sel_flip]
+
     Z0 = np.where(codes[None, :] == cls[:, None], 1.0, -1.0) * A0
-    tr.visit(_ovr_margins((Kt @ Z0.T)[:, None, :], tops_r), np.zeros(1), lambda a: ())
+    tr.visit(_ovr_margins((Kt @ Z0.T)[:, None, :], tops_r, rivals_r), np.zeros(1),
+             lambda a: ())
     # stack entries: (pairs (p, b, 2) int, labels (p, n), A (p, K, n), c (p,), AL (p, n))
     stack = [(np.zeros((1, 0, 2), np.int64), codes[None].copy(), A0[None], np.zeros(1),
-              flippable[None].copy())]
-    class_allowed = [(codes == k) | targets[k] for k in range(nK)]
+              mv.any(axis=1)[None].copy())]
     nodes = pruned = 0
     gate = RadiusGate()
     timed_out = False
@@ -810,14 +842,15 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             RK = np.asarray(root_ranks, int)[None, :]
         elif use_bound and order:
             ra = np.flatnonzero(active)
-            RK = node_ranks_ovr(ros, ZP, YP, C, AL, class_allowed, ra, tops_r[ra])
+            RK = node_ranks_ovr(ros, ZP, YP, C, AL, class_allowed, ra, tops_r[ra],
+                                rivals_r[ra])
         else:
             RK = np.broadcast_to(jj, AL.shape)
         if use_bound and len(par_all):
             # BLAS products (np.einsum without optimize loops in C): (r, p, K) and (p, K, n)
             FP = (ZP.reshape(-1, n) @ Kt.T).reshape(len(ZP), nK, -1).transpose(2, 0, 1)
             aP = YP * (ZP.reshape(-1, n) @ K).reshape(ZP.shape)
-            MP = _ovr_margins(FP, tops_r)
+            MP = _ovr_margins(FP, tops_r, rivals_r)
         # children in blocks of _SCREEN: each block is bounded from its parents (skipped
         # subtrees are never retrained), then retrained in chunks of _CHUNK; the time limit
         # is checked before every block and chunk
@@ -836,7 +869,8 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
                     if not active.any():
                         break
                     skip, lbP = _screen_multiclass(
-                        aP, FP, MP, tops_r, c, par, cj[opt], cc_new[opt], codes, targets,
+                        aP, FP, MP, tops_r, rivals_r, c, par, cj[opt], cc_new[opt], codes,
+                        class_allowed,
                         Rmax, active, eps_r, kappa, rest, ksq, C, cost, AL, RK, min_cost,
                         ros, ZP, YP, gate)
                     if skip.any():
@@ -870,7 +904,7 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             Yall = np.where(Lc[:, None, :] == cls[None, :, None], 1.0, -1.0)  # (p, K, n)
             Z = Yall * Ac
             F = (Z.reshape(-1, n) @ Kt.T).reshape(m_, nK, -1).transpose(2, 0, 1)  # (r, p, K)
-            M = _ovr_margins(F, tops_r)
+            M = _ovr_margins(F, tops_r, rivals_r)
             Sc = np.concatenate([S[p], np.stack([j, new], axis=1)[:, None, :]], axis=1)
             cc = c[p] + cost[j]
             nodes += m_
@@ -888,8 +922,8 @@ def search_multiclass(prob: Problem, alphas: np.ndarray, tops: np.ndarray, rows:
             cand = expandable & ~_need(M, eps_r, active)
             if use_bound and cand.any():
                 lb = _subtree_bounds_multiclass(
-                    M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r, eps_r, kappa,
-                    rest, ksq, C, K, min_cost, codes, targets, gate)
+                    M, F, Z, Yall, cc, allowed, cand, Rmax, active, ros, tops_r, rivals_r,
+                    eps_r, kappa, rest, ksq, C, K, min_cost, class_allowed, gate)
                 keep = expandable & _need(lb, eps_r, active)
                 gone = expandable & ~keep
                 if gone.any():

@@ -5,11 +5,12 @@ import contextlib
 import itertools
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from certmodel.labelcert import _search
 from certmodel.labelcert._problem import Problem
+from certmodel.labelcert._rival_search import search_multiclass_rivals
 from certmodel.labelcert._search import (
     RadiusGate,
     search_binary,
@@ -183,8 +184,12 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
 
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 6), mask=st.booleans(),
-       targets=st.booleans(), order=st.booleans(), parts=st.integers(0, 3), gate=GATE)
-def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, parts, gate):
+       targets=st.booleans(), order=st.booleans(), parts=st.integers(0, 3), gate=GATE,
+       rivalwise=st.booleans())
+def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, parts, gate,
+                                              rivalwise):
+    """``rivalwise``: one rival at a time over each rival's reduced moves
+    (:func:`~certmodel.labelcert._rival_search.search_multiclass_rivals`, the pipeline's)."""
     rng = np.random.default_rng(seed)
     K, _, K_test = random_instance(seed, n, m=3)
     labels = rng.integers(0, 3, n)
@@ -219,6 +224,10 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, par
             res = search_multiclass_split(prob, alphas, tops, np.arange(3), budgets,
                                           np.ones((3, 2), bool), eps, KernelGeometry(K),
                                           workers=1, parts=parts)
+        elif rivalwise:
+            res = search_multiclass_rivals(prob, alphas, tops, np.arange(3), budgets,
+                                           np.ones((3, 2), bool), eps, KernelGeometry(K),
+                                           order=order)
         else:
             res = search_multiclass(prob, alphas, tops, np.arange(3), budgets,
                                     np.ones((3, 2), bool), eps, KernelGeometry(K), order=order)
@@ -513,3 +522,71 @@ def test_children_b3_bounds_every_margin_below_a_child(seed, n, logC, depth, shu
                 yy[[i, *T]] *= -1
                 worst = np.minimum(worst, Kt @ _z(K, yy, C))
         assert np.all(b3[:, q] <= worst + tol), (q, b3[:, q], worst)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 6), logC=st.floats(-1.0, 1.0),
+       some_targets=st.booleans(), mask=st.booleans(), cost=st.booleans())
+# the rival is no target: its top-class points can only move outside the pair (fails when
+# the representative move is dropped)
+@example(seed=17, n=4, logC=0.0, some_targets=True, mask=False, cost=False)
+def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_targets, mask,
+                                                           cost):
+    """Four classes, so a point of the top class or the rival has several classes outside
+    the pair to move to (one representative is searched): the rival-by-rival search equals
+    brute force over every relabelling (all target classes), budgets up to 3, restricted
+    threat models; a witness reports its relabelling's retrained margin."""
+    rng = np.random.default_rng(seed)
+    nK = 4
+    K, _, K_test = random_instance(seed, n, m=3)
+    labels = rng.integers(0, nK, n)
+    labels[:nK] = np.arange(nK)
+    targets = tuple(int(c) for c in sorted(rng.choice(nK, 3, replace=False))) \
+        if some_targets else None
+    threat = ThreatModel(flippable=rng.random(n) < 0.8 if mask else None, targets=targets,
+                         cost=rng.choice([1.0, 2.0], n) if cost else None)
+    prob = Problem.create(K, labels, K_test, 3 * 10.0 ** logC / np.abs(K).sum(axis=1).max(),
+                          threat=threat)
+    K, K_test, C, th, codes = prob.K, prob.K_test, prob.C, prob.threat, prob.codes
+
+    def logits(lab):
+        return np.stack([K_test @ _z(K, np.where(lab == k, 1.0, -1.0), C) for k in range(nK)],
+                        axis=1)
+
+    alphas = np.stack([solve_svm_dual(K, np.where(codes == k, 1.0, -1.0), C).alpha
+                       for k in range(nK)])
+    F0 = logits(codes)
+    tops = np.argmax(F0, axis=1)
+
+    def margin(F):
+        G = F.copy()
+        G[np.arange(len(F)), tops] = -np.inf
+        return F[np.arange(len(F)), tops] - G.max(axis=1)
+
+    budgets = [1, 2, 3]
+    scale = 2 * C * np.abs(K_test).sum(axis=1)
+    eps, tol = 1e-6 * scale, 1e-7 * scale
+    res = search_multiclass_rivals(prob, alphas, tops, np.arange(3), budgets,
+                                   np.ones((3, 3), bool), eps, KernelGeometry(K))
+    assert res.complete.all()
+    for j, B in enumerate(budgets):
+        ref = margin(F0)
+        for S in _admissible_sets(n, B, th.mask, th.cost):
+            choices = [[k for k in range(nK) if k != codes[i] and th.target_mask[k]]
+                       for i in S]
+            for new in itertools.product(*choices):
+                lab = codes.copy()
+                lab[list(S)] = new
+                ref = np.minimum(ref, margin(logits(lab)))
+        lower = np.minimum(res.visited[:, j], res.pruned[:, j])
+        assert np.all(res.visited[:, j] >= ref - tol)
+        assert np.all((lower <= ref + tol) | (res.visited[:, j] <= 0))
+        for r in range(3):
+            if ref[r] <= 0:
+                assert res.visited[r, j] <= tol[r]
+            if res.visited[r, j] <= 0:
+                lab = codes.copy()
+                for i, k in res.witness[r][j]:
+                    lab[i] = k
+                assert th.admissible(lab != codes, B, lab)
+                assert abs(res.visited[r, j] - margin(logits(lab))[r]) <= tol[r]
