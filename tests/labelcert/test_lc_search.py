@@ -5,6 +5,7 @@ import contextlib
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -590,3 +591,41 @@ def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_t
                     lab[i] = k
                 assert th.admissible(lab != codes, B, lab)
                 assert abs(res.visited[r, j] - margin(logits(lab))[r]) <= tol[r]
+
+
+def test_multiclass_fallback_search_where_the_plan_rejects(monkeypatch):
+    """Where the plan rejects a budget (here: every budget) and ``time_limit`` is set, each
+    open test point is still searched alone — one rival at a time — for ``FALLBACK_SHARE``
+    of its records' MILP allowance; what it decides equals brute force."""
+    from certmodel.labelcert import _searchpath, certify
+    from certmodel.labelcert._options import LabelCertOptions
+    from certmodel.results import Path, Verdict
+    from tests.labelcert.oracles import brute_multiclass
+
+    monkeypatch.setattr(_searchpath, "plan_search", lambda *a, **k: ([], 0.0))
+    calls = []
+    real = _searchpath.search_multiclass_rivals
+
+    def spy(prob, alphas, tops, rows, budgets, *a, **k):
+        calls.append((len(rows), len(budgets), k.get("time_limit")))
+        return real(prob, alphas, tops, rows, budgets, *a, **k)
+
+    monkeypatch.setattr(_searchpath, "search_multiclass_rivals", spy)
+    rng = np.random.default_rng(3)
+    K, _, K_test = random_instance(3, 7, m=3)
+    labels = rng.integers(0, 3, 7)
+    labels[:3] = [0, 1, 2]
+    opts = LabelCertOptions(max_enumeration=0, attack=False, time_limit=4.0)
+    recs = certify(K, labels, K_test, 0.5, [1, 2], mode="multiclass", options=opts)
+    fallback = [c for c in calls if c[0] == 1 and c[2] == pytest.approx(
+        _searchpath.FALLBACK_SHARE * 4.0 * c[1])]
+    assert fallback, calls
+    assert any(r.path is Path.SEARCH for r in recs)
+    prob = Problem.create(K, labels, K_test, 0.5)
+    for rec in recs:
+        ref, _ = brute_multiclass(prob.K, labels, 3, prob.C, prob.K_test, rec.budget)
+        t = int(rec.test_index)
+        if rec.verdict is Verdict.ROBUST:
+            assert ref[t] > 0
+        elif rec.verdict is Verdict.NOT_ROBUST:
+            assert ref[t] <= 1e-7 * prob.C * np.abs(prob.K_test[t]).sum()
