@@ -94,9 +94,11 @@ class LabelCertOptions:
         Explicit cap in seconds for one search call (overrides the cost model's cap, and
         the shares of a collective record's time its screen, search and pairs get).
     search_workers : int
-        Local processes one relabelling search is split over — the binary sample-wise,
-        exact multiclass and collective searches and the inexact multiclass relaxation's
-        per-class searches (:mod:`certmodel.labelcert._split_search`: the root's children
+        Local processes one relabelling search is split over — the binary sample-wise
+        and collective searches and the inexact multiclass relaxation's per-class searches
+        (exact multiclass records search one rival at a time in this process,
+        :mod:`certmodel.labelcert._rival_search`, faster than the joint search split;
+        :mod:`certmodel.labelcert._split_search`: the root's children
         dealt into parts, merged exactly; a per-class search is split when it has not
         finished within ``SPLIT_MIN_SECONDS`` in this process).  ``1`` (default): every
         search runs in this process.  With more, the cost model divides a binary search's
