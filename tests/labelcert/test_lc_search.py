@@ -72,6 +72,38 @@ def _radius_gate(mode):
         _search.RadiusGate = saved
 
 
+def _ovr_oracle(K, K_test, codes, nK, C):
+    """One-vs-rest brute-force helpers: clean ``alphas`` (K, n), clean top classes,
+    ``logits(labels)`` (rows, K) retrained exactly, ``margin(F)`` against the clean tops."""
+    def logits(lab):
+        return np.stack([K_test @ _z(K, np.where(lab == k, 1.0, -1.0), C) for k in range(nK)],
+                        axis=1)
+
+    alphas = np.stack([solve_svm_dual(K, np.where(codes == k, 1.0, -1.0), C).alpha
+                       for k in range(nK)])
+    tops = np.argmax(logits(codes), axis=1)
+
+    def margin(F):
+        G = F.copy()
+        G[np.arange(len(F)), tops] = -np.inf
+        return F[np.arange(len(F)), tops] - G.max(axis=1)
+
+    return alphas, tops, logits, margin
+
+
+def _worst_ovr_margins(n, B, th, codes, nK, logits, margin):
+    """Brute force: the smallest margin of every test row over every admissible relabelling
+    (each flipped point to every target class but its own) within budget ``B``."""
+    ref = margin(logits(codes))
+    for S in _admissible_sets(n, B, th.mask, th.cost):
+        choices = [[k for k in range(nK) if k != codes[i] and th.target_mask[k]] for i in S]
+        for new in itertools.product(*choices):
+            lab = codes.copy()
+            lab[list(S)] = new
+            ref = np.minimum(ref, margin(logits(lab)))
+    return ref
+
+
 def _threat(draw_mask, draw_cost, n, rng):
     mask = rng.random(n) < 0.7 if draw_mask else None
     cost = rng.choice([1.0, 1.5, 2.0], n) if draw_cost else None
@@ -202,21 +234,7 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, par
     K, K_test, C = prob.K, prob.K_test, prob.C
     th = prob.threat
     nK = 3
-
-    def logits(lab):
-        return np.stack([K_test @ _z(K, np.where(lab == k, 1.0, -1.0), C) for k in range(nK)],
-                        axis=1)
-
-    alphas = np.stack([solve_svm_dual(K, np.where(labels == k, 1.0, -1.0), C).alpha
-                       for k in range(nK)])
-    F0 = logits(labels)
-    tops = np.argmax(F0, axis=1)
-
-    def margin(F):
-        G = F.copy()
-        G[np.arange(3), tops] = -np.inf
-        return F[np.arange(3), tops] - G.max(axis=1)
-
+    alphas, tops, logits, margin = _ovr_oracle(K, K_test, prob.codes, nK, C)
     budgets = [1, 2]
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
@@ -234,14 +252,7 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, par
                                     np.ones((3, 2), bool), eps, KernelGeometry(K), order=order)
     assert res.complete.all()
     for j, B in enumerate(budgets):
-        ref = margin(F0)
-        for S in _admissible_sets(n, B, th.mask, th.cost):
-            choices = [[k for k in range(nK) if k != labels[i] and th.target_mask[k]]
-                       for i in S]
-            for new in itertools.product(*choices):
-                lab = labels.copy()
-                lab[list(S)] = new
-                ref = np.minimum(ref, margin(logits(lab)))
+        ref = _worst_ovr_margins(n, B, th, labels, nK, logits, margin)
         tol = 1e-7 * scale
         assert np.all(res.visited[:, j] >= ref - tol)
         lower = np.minimum(res.visited[:, j], res.pruned[:, j])
@@ -549,21 +560,7 @@ def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_t
     prob = Problem.create(K, labels, K_test, 3 * 10.0 ** logC / np.abs(K).sum(axis=1).max(),
                           threat=threat)
     K, K_test, C, th, codes = prob.K, prob.K_test, prob.C, prob.threat, prob.codes
-
-    def logits(lab):
-        return np.stack([K_test @ _z(K, np.where(lab == k, 1.0, -1.0), C) for k in range(nK)],
-                        axis=1)
-
-    alphas = np.stack([solve_svm_dual(K, np.where(codes == k, 1.0, -1.0), C).alpha
-                       for k in range(nK)])
-    F0 = logits(codes)
-    tops = np.argmax(F0, axis=1)
-
-    def margin(F):
-        G = F.copy()
-        G[np.arange(len(F)), tops] = -np.inf
-        return F[np.arange(len(F)), tops] - G.max(axis=1)
-
+    alphas, tops, logits, margin = _ovr_oracle(K, K_test, codes, nK, C)
     budgets = [1, 2, 3]
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps, tol = 1e-6 * scale, 1e-7 * scale
@@ -571,14 +568,7 @@ def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_t
                                    np.ones((3, 3), bool), eps, KernelGeometry(K))
     assert res.complete.all()
     for j, B in enumerate(budgets):
-        ref = margin(F0)
-        for S in _admissible_sets(n, B, th.mask, th.cost):
-            choices = [[k for k in range(nK) if k != codes[i] and th.target_mask[k]]
-                       for i in S]
-            for new in itertools.product(*choices):
-                lab = codes.copy()
-                lab[list(S)] = new
-                ref = np.minimum(ref, margin(logits(lab)))
+        ref = _worst_ovr_margins(n, B, th, codes, nK, logits, margin)
         lower = np.minimum(res.visited[:, j], res.pruned[:, j])
         assert np.all(res.visited[:, j] >= ref - tol)
         assert np.all((lower <= ref + tol) | (res.visited[:, j] <= 0))
