@@ -96,9 +96,9 @@ class LabelCertOptions:
     search_workers : int
         Local processes one relabelling search is split over — the binary sample-wise
         and collective searches and the inexact multiclass relaxation's per-class searches
-        (exact multiclass records search one rival at a time in this process,
-        :mod:`certmodel.labelcert._rival_search`, faster than the joint search split;
-        :mod:`certmodel.labelcert._split_search`: the root's children
+        — and the processes the exact multiclass records' (top class, rival) searches run on
+        as parallel tasks (:mod:`certmodel.labelcert._rival_search`)
+        (:mod:`certmodel.labelcert._split_search`: the root's children
         dealt into parts, merged exactly; a per-class search is split when it has not
         finished within ``SPLIT_MIN_SECONDS`` in this process).  ``1`` (default): every
         search runs in this process.  With more, the cost model divides a binary search's

@@ -22,15 +22,20 @@ with ``moves`` = :func:`rival_moves` and the margin against ``k`` alone
 witness for any rival changes the prediction (``f_a ≤ f_k``), and settles its budget and every
 larger one for the row's other rivals (budget monotonicity).  Rivals are searched nearest first
 (smallest clean ``f_a − f_k``), one search per (top class, rival) serving every row that
-shares them.
+shares them.  With ``workers`` (or a dask ``scheduler``) the (top class, rival) searches run
+as parallel tasks (:func:`certmodel.parallel.run_tasks`) under one deadline — the same exact
+result, merged the same way; a witness then no longer closes budgets for the searches already
+running, and a task that crashes leaves its rows incomplete (``unknown``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
+from certmodel.blas import blas_threads, current
 from certmodel.labelcert._problem import Problem, retrain_ovr
 from certmodel.labelcert._search import SearchResult, move_mask, search_multiclass
 
@@ -54,17 +59,50 @@ def rival_moves(prob: Problem, top: int, rival: int) -> np.ndarray:
     return out
 
 
+@dataclasses.dataclass
+class _RivalTask:
+    """One (top class, rival) search (picklable: sent to a process or a dask worker)."""
+
+    prob: object
+    alphas: np.ndarray
+    tops: np.ndarray
+    rows: np.ndarray  # test rows (indices into prob.K_test)
+    budgets: list
+    open_mask: np.ndarray
+    eps: np.ndarray
+    geo: object
+    top: int
+    rival: int
+    deadline: float | None  # time.time() epoch seconds
+    order: bool = True
+    blas: int | None = None
+
+
+def _run_rival(task: _RivalTask) -> SearchResult:
+    """Task entry point: one rival's search up to the deadline."""
+    limit = None if task.deadline is None else max(task.deadline - time.time(), 0.0)
+    with blas_threads(task.blas):
+        return search_multiclass(task.prob, task.alphas, task.tops, task.rows, task.budgets,
+                                 task.open_mask, task.eps, task.geo, time_limit=limit,
+                                 order=task.order, rivals=np.full(len(task.tops), task.rival),
+                                 moves=rival_moves(task.prob, task.top, task.rival))
+
+
 def search_multiclass_rivals(prob: Problem, alphas: np.ndarray, tops: np.ndarray,
                              rows: np.ndarray, budgets: list, open_mask: np.ndarray,
                              eps: np.ndarray, geo, time_limit: float | None = None,
-                             order: bool = True) -> SearchResult:
+                             order: bool = True, workers: int | None = None,
+                             scheduler: str | None = None) -> SearchResult:
     """:func:`~certmodel.labelcert._search.search_multiclass`'s result (same arguments and
     meaning), found one (top class, rival) pair at a time (module docstring).
 
     ``visited``/``witness`` — the smallest ``f_a − f_k`` attained over rivals (a witness
     ``≤ 0`` changes the prediction); ``pruned`` — the smallest pruning bound of any rival's
     search; ``complete[r]`` — every rival search of row ``r`` finished for the budgets still
-    open when it started.  The time limit covers all the rival searches together."""
+    open when it started.  The time limit covers all the rival searches together.
+    ``workers`` / ``scheduler``: run the (top class, rival) searches as tasks on that many
+    local processes (``1``: tasks in this process) or the dask cluster (module docstring);
+    ``None`` (default): one after the other, witnesses closing budgets for the next."""
     t_start, c_start = time.perf_counter(), time.process_time()
     rows = np.asarray(rows, dtype=int)
     bud = np.asarray(sorted(budgets), dtype=float)
@@ -88,7 +126,39 @@ def search_multiclass_rivals(prob: Problem, alphas: np.ndarray, tops: np.ndarray
             if k != top_r[r]:
                 pairs.setdefault((int(top_r[r]), k), []).append(r)
     # nearest rivals first: witnesses early close budgets for the other rivals
-    for (a, k) in sorted(pairs, key=lambda ak: min(gap[r, ak[1]] for r in pairs[ak])):
+    order_ = sorted(pairs, key=lambda ak: min(gap[r, ak[1]] for r in pairs[ak]))
+
+    def merge(sel, res):
+        nonlocal nodes, pruned_nodes
+        if res is None:  # a crashed task: its rows are not complete
+            complete[sel] = False
+            return
+        nodes += res.nodes
+        pruned_nodes += res.pruned_nodes
+        for i, r in enumerate(sel):
+            for j in range(J):
+                if res.visited[i, j] < visited[r, j]:
+                    visited[r, j] = res.visited[i, j]
+                    witness[r][j] = res.witness[i][j]
+            pruned[r] = np.minimum(pruned[r], res.pruned[i])
+        complete[sel] &= res.complete
+
+    if workers is not None or scheduler is not None:
+        from certmodel.parallel import run_tasks
+
+        deadline = None if time_limit is None else time.time() + time_limit
+        sent = dataclasses.replace(prob, customize=None) if dataclasses.is_dataclass(prob) \
+            and getattr(prob, "customize", None) is not None else prob
+        groups = [np.array(pairs[ak], dtype=int) for ak in order_]
+        tasks = [_RivalTask(sent, np.asarray(alphas, float), tops, rows[g], list(bud),
+                            open_[g], np.asarray(eps, float), geo, a, k, deadline, order,
+                            current()) for (a, k), g in zip(order_, groups)]
+        for out in run_tasks(_run_rival, tasks, workers=workers or 1, scheduler=scheduler):
+            merge(groups[out.index], out.value if out.ok else None)
+        _exact_witness_margins(prob, rows, tops, visited, witness)
+        return SearchResult(bud, visited, pruned, witness, complete, nodes, pruned_nodes,
+                            time.perf_counter() - t_start, time.process_time() - c_start)
+    for (a, k) in order_:
         sel = np.array([r for r in pairs[(a, k)] if open_[r].any()], dtype=int)
         if not len(sel):
             continue
@@ -102,15 +172,7 @@ def search_multiclass_rivals(prob: Problem, alphas: np.ndarray, tops: np.ndarray
         res = search_multiclass(prob, alphas, tops, rows[sel], list(bud), open_[sel], eps,
                                 geo, time_limit=left, order=order, rivals=rivals,
                                 moves=rival_moves(prob, a, k))
-        nodes += res.nodes
-        pruned_nodes += res.pruned_nodes
-        for i, r in enumerate(sel):
-            for j in range(J):
-                if res.visited[i, j] < visited[r, j]:
-                    visited[r, j] = res.visited[i, j]
-                    witness[r][j] = res.witness[i][j]
-            pruned[r] = np.minimum(pruned[r], res.pruned[i])
-        complete[sel] &= res.complete
+        merge(sel, res)
         open_ &= ~(visited <= 0)
     _exact_witness_margins(prob, rows, tops, visited, witness)
     return SearchResult(bud, visited, pruned, witness, complete, nodes, pruned_nodes,

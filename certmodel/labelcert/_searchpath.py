@@ -23,9 +23,10 @@ seconds are divided by ``search_workers`` and a binary search expected to take a
 ``SPLIT_MIN_SECONDS`` runs split over processes or the dask cluster
 (:mod:`certmodel.labelcert._split_search`; the same exact result, less wall time).  The
 exact multiclass records are searched one rival at a time
-(:mod:`certmodel.labelcert._rival_search`) in this process: on Citeseer (120 labelled, 6
-classes, C = 1e-2) target 400 at budget 3 that is 26.8 CPU-s against ≈ 210 for the joint
-search over every rival, which two processes split only 1.9× (the joint split,
+(:mod:`certmodel.labelcert._rival_search`; with ``search_workers`` the (top class, rival)
+searches run as parallel tasks instead of splitting one search): on Citeseer (120
+labelled, 6 classes, C = 1e-2) target 400 at budget 3 that is 26.8 CPU-s against ≈ 210 for
+the joint search over every rival, which two processes split only 1.9× (the joint split,
 :func:`~certmodel.labelcert._split_search.search_multiclass_split`, stays available).
 
 A time-out leaves the records open for the MILP; results of a finished search are exact
@@ -379,7 +380,9 @@ def _search(prob, opts, alpha0, signs, rows, B, eps, geo, time_limit, split: boo
 def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, times,
                               converged: bool = True) -> None:
     """Multiclass analogue of :func:`binary_search_records` (two retrains per node), one
-    rival at a time (:func:`~certmodel.labelcert._rival_search.search_multiclass_rivals`).
+    rival at a time (:func:`~certmodel.labelcert._rival_search.search_multiclass_rivals`;
+    with ``search_workers`` or a ``search_scheduler`` its (top class, rival) searches run as
+    parallel tasks).
 
     The open records are planned together (the probe-based plan of the module docstring);
     where the plan rejects a budget and ``time_limit`` is set, each test point still open
@@ -416,6 +419,9 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
                               prob.n_classes)
     except RetrainFailed:
         chosen = []
+    # with search_workers / search_scheduler the (top class, rival) searches run as tasks
+    par = {"workers": opts.search_workers, "scheduler": opts.search_scheduler} \
+        if split_wanted(opts) else {}
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
     if chosen:
         t0 = time.perf_counter()
@@ -424,7 +430,7 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
         mask = np.array([[(t, B) not in dec for B in chosen] for t in srows], dtype=bool)
         try:
             res = search_multiclass_rivals(prob, alphas, tops, srows, chosen, mask, eps, geo,
-                                           time_limit=cap)
+                                           time_limit=cap, **par)
             _put_results(res, srows, chosen, dec, put, eps, labels_of, budgets, cost_of)
         except RetrainFailed:
             pass
@@ -443,7 +449,7 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
         try:
             res = search_multiclass_rivals(prob, alphas, tops, np.array([t]), todo,
                                            np.ones((1, len(todo)), bool), eps, geo,
-                                           time_limit=cap)
+                                           time_limit=cap, **par)
             _put_results(res, np.array([t]), todo, dec, put, eps, labels_of, budgets,
                          cost_of)
         except RetrainFailed:

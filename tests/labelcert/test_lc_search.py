@@ -538,16 +538,18 @@ def test_children_b3_bounds_every_margin_below_a_child(seed, n, logC, depth, shu
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(4, 6), logC=st.floats(-1.0, 1.0),
-       some_targets=st.booleans(), mask=st.booleans(), cost=st.booleans())
+       some_targets=st.booleans(), mask=st.booleans(), cost=st.booleans(),
+       tasks=st.booleans())
 # the rival is no target: its top-class points can only move outside the pair (fails when
 # the representative move is dropped)
-@example(seed=17, n=4, logC=0.0, some_targets=True, mask=False, cost=False)
+@example(seed=17, n=4, logC=0.0, some_targets=True, mask=False, cost=False, tasks=False)
 def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_targets, mask,
-                                                           cost):
+                                                           cost, tasks):
     """Four classes, so a point of the top class or the rival has several classes outside
     the pair to move to (one representative is searched): the rival-by-rival search equals
     brute force over every relabelling (all target classes), budgets up to 3, restricted
-    threat models; a witness reports its relabelling's retrained margin."""
+    threat models; a witness reports its relabelling's retrained margin.  ``tasks``: the
+    (top class, rival) searches as tasks (in this process), merged."""
     rng = np.random.default_rng(seed)
     nK = 4
     K, _, K_test = random_instance(seed, n, m=3)
@@ -565,7 +567,8 @@ def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_t
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps, tol = 1e-6 * scale, 1e-7 * scale
     res = search_multiclass_rivals(prob, alphas, tops, np.arange(3), budgets,
-                                   np.ones((3, 3), bool), eps, KernelGeometry(K))
+                                   np.ones((3, 3), bool), eps, KernelGeometry(K),
+                                   workers=1 if tasks else None)
     assert res.complete.all()
     for j, B in enumerate(budgets):
         ref = _worst_ovr_margins(n, B, th, codes, nK, logits, margin)
@@ -619,3 +622,28 @@ def test_multiclass_fallback_search_where_the_plan_rejects(monkeypatch):
             assert ref[t] > 0
         elif rec.verdict is Verdict.NOT_ROBUST:
             assert ref[t] <= 1e-7 * prob.C * np.abs(prob.K_test[t]).sum()
+
+
+def test_rival_searches_on_two_processes_equal_one_process():
+    """The (top class, rival) searches as tasks on two local processes give the verdicts,
+    margins and witnesses' validity of the searches one after the other."""
+    rng = np.random.default_rng(11)
+    K, _, K_test = random_instance(11, 9, m=4)
+    labels = rng.integers(0, 4, 9)
+    labels[:4] = np.arange(4)
+    prob = Problem.create(K, labels, K_test, 2.0 / np.abs(K).sum(axis=1).max())
+    alphas, tops, logits, margin = _ovr_oracle(prob.K, prob.K_test, prob.codes, 4, prob.C)
+    eps = 1e-6 * 2 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    args = (prob, alphas, tops, np.arange(4), [1, 2, 3], np.ones((4, 3), bool), eps,
+            KernelGeometry(prob.K))
+    one = search_multiclass_rivals(*args)
+    two = search_multiclass_rivals(*args, workers=2)
+    assert one.complete.all() and two.complete.all()
+    lo1, lo2 = np.minimum(one.visited, one.pruned), np.minimum(two.visited, two.pruned)
+    assert np.array_equal(lo1 > eps[:, None], lo2 > eps[:, None])
+    for r, j in zip(*np.nonzero(two.visited <= 0)):
+        lab = prob.codes.copy()
+        for i, k in two.witness[r][j]:
+            lab[i] = k
+        assert margin(logits(lab))[r] <= 1e-7 * 2 * prob.C * np.abs(prob.K_test[r]).sum()
+
