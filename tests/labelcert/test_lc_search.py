@@ -647,3 +647,32 @@ def test_rival_searches_on_two_processes_equal_one_process():
             lab[i] = k
         assert margin(logits(lab))[r] <= 1e-7 * 2 * prob.C * np.abs(prob.K_test[r]).sum()
 
+
+
+def test_a_failed_rival_task_leaves_its_rows_incomplete(monkeypatch):
+    """A (top class, rival) task that fails gives no result: its rows are not complete (their
+    open records stay ``unknown``), the other rows are unaffected."""
+    from certmodel.labelcert import _rival_search
+
+    rng = np.random.default_rng(11)
+    K, _, K_test = random_instance(11, 8, m=4)
+    labels = rng.integers(0, 3, 8)
+    labels[:3] = np.arange(3)
+    prob = Problem.create(K, labels, K_test, 2.0 / np.abs(K).sum(axis=1).max())
+    alphas, tops, _, _ = _ovr_oracle(prob.K, prob.K_test, prob.codes, 3, prob.C)
+    eps = 1e-6 * 2 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    real = _rival_search._run_rival
+    bad = (int(tops[0]), (int(tops[0]) + 1) % 3)
+
+    def failing(task):
+        if (task.top, task.rival) == bad:
+            raise RuntimeError("worker lost")
+        return real(task)
+
+    monkeypatch.setattr(_rival_search, "_run_rival", failing)
+    res = search_multiclass_rivals(prob, alphas, tops, np.arange(4), [1, 2],
+                                   np.ones((4, 2), bool), eps, KernelGeometry(prob.K),
+                                   workers=1)
+    hit = tops[:4] == bad[0]
+    assert not res.complete[hit].any()
+    assert res.complete[~hit].all()
