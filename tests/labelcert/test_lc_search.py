@@ -624,16 +624,22 @@ def test_multiclass_fallback_search_where_the_plan_rejects(monkeypatch):
             assert ref[t] <= 1e-7 * prob.C * np.abs(prob.K_test[t]).sum()
 
 
+def _small_ovr(n, nK, seed=11):
+    """A random ``nK``-class instance (4 test rows, C·rowsum 2): ``(prob, _ovr_oracle(…),
+    eps)``."""
+    rng = np.random.default_rng(seed)
+    K, _, K_test = random_instance(seed, n, m=4)
+    labels = rng.integers(0, nK, n)
+    labels[:nK] = np.arange(nK)
+    prob = Problem.create(K, labels, K_test, 2.0 / np.abs(K).sum(axis=1).max())
+    eps = 1e-6 * 2 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    return prob, _ovr_oracle(prob.K, prob.K_test, prob.codes, nK, prob.C), eps
+
+
 def test_rival_searches_on_two_processes_equal_one_process():
     """The (top class, rival) searches as tasks on two local processes give the verdicts,
     margins and witnesses' validity of the searches one after the other."""
-    rng = np.random.default_rng(11)
-    K, _, K_test = random_instance(11, 9, m=4)
-    labels = rng.integers(0, 4, 9)
-    labels[:4] = np.arange(4)
-    prob = Problem.create(K, labels, K_test, 2.0 / np.abs(K).sum(axis=1).max())
-    alphas, tops, logits, margin = _ovr_oracle(prob.K, prob.K_test, prob.codes, 4, prob.C)
-    eps = 1e-6 * 2 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    prob, (alphas, tops, logits, margin), eps = _small_ovr(n=9, nK=4)
     args = (prob, alphas, tops, np.arange(4), [1, 2, 3], np.ones((4, 3), bool), eps,
             KernelGeometry(prob.K))
     one = search_multiclass_rivals(*args)
@@ -647,20 +653,12 @@ def test_rival_searches_on_two_processes_equal_one_process():
             lab[i] = k
         assert margin(logits(lab))[r] <= 1e-7 * 2 * prob.C * np.abs(prob.K_test[r]).sum()
 
-
-
 def test_a_failed_rival_task_leaves_its_rows_incomplete(monkeypatch):
     """A (top class, rival) task that fails gives no result: its rows are not complete (their
     open records stay ``unknown``), the other rows are unaffected."""
     from certmodel.labelcert import _rival_search
 
-    rng = np.random.default_rng(11)
-    K, _, K_test = random_instance(11, 8, m=4)
-    labels = rng.integers(0, 3, 8)
-    labels[:3] = np.arange(3)
-    prob = Problem.create(K, labels, K_test, 2.0 / np.abs(K).sum(axis=1).max())
-    alphas, tops, _, _ = _ovr_oracle(prob.K, prob.K_test, prob.codes, 3, prob.C)
-    eps = 1e-6 * 2 * prob.C * np.abs(prob.K_test).sum(axis=1)
+    prob, (alphas, tops, _, _), eps = _small_ovr(n=8, nK=3)
     real = _rival_search._run_rival
     bad = (int(tops[0]), (int(tops[0]) + 1) % 3)
 
