@@ -420,8 +420,12 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
     except RetrainFailed:
         chosen = []
     # with search_workers / search_scheduler the (top class, rival) searches run as tasks
+    # where the plain relabelling count × retrain cost reaches SPLIT_MIN_SECONDS (starting
+    # the processes costs ≈ 1 s); a fallback search is one whose estimate was rejected
     par = {"workers": opts.search_workers, "scheduler": opts.search_scheduler} \
         if split_wanted(opts) else {}
+    big = bool(chosen) and _count(prob, max(chosen), prob.n_classes) * 2 * unit \
+        >= SPLIT_MIN_SECONDS
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
     if chosen:
         t0 = time.perf_counter()
@@ -430,7 +434,7 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
         mask = np.array([[(t, B) not in dec for B in chosen] for t in srows], dtype=bool)
         try:
             res = search_multiclass_rivals(prob, alphas, tops, srows, chosen, mask, eps, geo,
-                                           time_limit=cap, **par)
+                                           time_limit=cap, **(par if big else {}))
             _put_results(res, srows, chosen, dec, put, eps, labels_of, budgets, cost_of)
         except RetrainFailed:
             pass
