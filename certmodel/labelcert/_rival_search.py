@@ -31,6 +31,7 @@ running, and a task that crashes leaves its rows incomplete (``unknown``).
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import time
 
 import numpy as np
@@ -153,11 +154,17 @@ def search_multiclass_rivals(prob: Problem, alphas: np.ndarray, tops: np.ndarray
         tasks = [_RivalTask(sent, np.asarray(alphas, float), tops, rows[g], list(bud),
                             open_[g], np.asarray(eps, float), geo, a, k, deadline, order,
                             current()) for (a, k), g in zip(order_, groups)]
+        elsewhere = scheduler is not None or \
+            ((workers or 1) > 1 and not multiprocessing.current_process().daemon)
+        task_cpu = 0.0  # the tasks' CPU seconds where they ran in other processes
         for out in run_tasks(_run_rival, tasks, workers=workers or 1, scheduler=scheduler):
             merge(groups[out.index], out.value if out.ok else None)
+            if out.ok and elsewhere:
+                task_cpu += out.value.cpu
         _exact_witness_margins(prob, rows, tops, visited, witness)
         return SearchResult(bud, visited, pruned, witness, complete, nodes, pruned_nodes,
-                            time.perf_counter() - t_start, time.process_time() - c_start)
+                            time.perf_counter() - t_start,
+                            task_cpu + time.process_time() - c_start)
     for (a, k) in order_:
         sel = np.array([r for r in pairs[(a, k)] if open_[r].any()], dtype=int)
         if not len(sel):
