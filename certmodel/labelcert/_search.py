@@ -632,12 +632,19 @@ def _screen_multiclass(aP, FP, MP, tops_r, rivals_r, c_par, par, j, new, codes, 
         nxt = np.where(room, np.maximum(rf - 1, 0), 0)
         Fq = FP[rr][:, pc]  # (rows, q, K)
         lo, hi = Fq.copy(), Fq.copy()
+        lower, upper = _sides(tops_r[rr], rivals_r[rr], nK)  # the sides the bound reads
+        lo[:, :, ~lower] = -np.inf  # sides no margin bound reads stay unbounded
+        hi[:, :, ~upper] = np.inf
         for k, ro in enumerate(ros):
+            if not (lower[k] or upper[k]):
+                continue
             allow_k = np.take_along_axis(AL[up_] & class_allowed[k][None, :],
                                          ordU, axis=1)
             for blk in row_blocks(len(rr), len(up_) * n):
                 rb = rr[blk]
-                for sign, out in ((1.0, lo), (-1.0, hi)):
+                for sign, out, need in ((1.0, lo, lower[k]), (-1.0, hi, upper[k])):
+                    if not need:
+                        continue
                     T = flip_terms(sign * ro.V[rb], ZP[up_, k], YP[up_, k], C, ro.kappa[rb],
                                    ro.k, pin=ro.pin)
                     own = np.where(touched[None, :, k], T[:, inv, jc], 0.0)
@@ -686,18 +693,30 @@ def _screen_multiclass(aP, FP, MP, tops_r, rivals_r, c_par, par, j, new, codes, 
     return skip, lb
 
 
-def _class_bounds(ros, Z, Y, C, allow, r, rows):
+def _sides(tops_r, rivals_r, nK):
+    """Which logit bounds a margin bound reads: ``(lower, upper)`` (K,) bool — the lower
+    bound of every row's top class, the upper bound of every row's rivals."""
+    lower = np.isin(np.arange(nK), tops_r)
+    return lower, rivals_r.any(axis=0)
+
+
+def _class_bounds(ros, Z, Y, C, allow, r, rows, tops_r, rivals_r):
     """(B3ᵁ) per binary problem ``k`` (read-out ``ros[k]``): ``(down, up)`` (rows, q, K)
     with every descendant's logit ``f_k ∈ [f_k + down_k − rest_k, f_k + up_k + rest_k]``,
-    from ``Z``, ``Y`` (q, K, n); ``rest_k`` is folded in."""
+    from ``Z``, ``Y`` (q, K, n); ``rest_k`` is folded in.  Only the sides the margin bound
+    reads (:func:`_sides` of the rows' ``tops_r``/``rivals_r``) are computed; the others
+    are left unbounded (``−inf`` / ``+inf``)."""
     nK = Z.shape[1]
-    down = np.empty((len(rows), Z.shape[0], nK))
-    up = np.empty_like(down)
+    down = np.full((len(rows), Z.shape[0], nK), -np.inf)
+    up = np.full_like(down, np.inf)
+    lower, upper = _sides(tops_r, rivals_r, nK)
     for k, ro in enumerate(ros):
-        down[:, :, k] = drop_bounds(ro.V[rows], Z[:, k], Y[:, k], C, ro.kappa[rows], ro.k,
-                                    allow[k], r, ro.pin) - ro.rest[rows, None]
-        up[:, :, k] = ro.rest[rows, None] - drop_bounds(
-            -ro.V[rows], Z[:, k], Y[:, k], C, ro.kappa[rows], ro.k, allow[k], r, ro.pin)
+        if lower[k]:
+            down[:, :, k] = drop_bounds(ro.V[rows], Z[:, k], Y[:, k], C, ro.kappa[rows],
+                                        ro.k, allow[k], r, ro.pin) - ro.rest[rows, None]
+        if upper[k]:
+            up[:, :, k] = ro.rest[rows, None] - drop_bounds(
+                -ro.V[rows], Z[:, k], Y[:, k], C, ro.kappa[rows], ro.k, allow[k], r, ro.pin)
     return down, up
 
 
@@ -720,7 +739,8 @@ def _subtree_bounds_multiclass(M, F, Z, Yall, cc, allowed, cand, Rmax, active, r
         rr = np.flatnonzero(Rmax == R)
         rf_all = _max_flips_vec(R - cc[ci], min_cost, n)
         Fc = F[rr][:, ci]  # (rows, q, K)
-        down, up = _class_bounds(ros, Zc, Yc, C, allow, rf_all, rr)
+        down, up = _class_bounds(ros, Zc, Yc, C, allow, rf_all, rr, tops_r[rr],
+                                 rivals_r[rr])
         lo_f, hi_f = Fc + down, Fc + up
         mar = _ovr_bound(lo_f, hi_f, tops_r[rr], rivals_r[rr])
         open_ = _need(mar, eps_r[rr], np.ones(len(rr), bool))
