@@ -25,7 +25,7 @@ seconds are divided by ``search_workers`` and a binary search expected to take a
 exact multiclass records are searched one rival at a time
 (:mod:`certmodel.labelcert._rival_search`; with ``search_workers`` the (top class, rival)
 searches run as parallel tasks instead of splitting one search): on Citeseer (120
-labelled, 6 classes, C = 1e-2) target 400 at budget 3 that is 26.8 CPU-s against ≈ 210 for
+labelled, 6 classes, C = 1e-2) target 400 at budget 3 that is 21.3 CPU-s against ≈ 210 for
 the joint search over every rival, which two processes split only 1.9× (the joint split,
 :func:`~certmodel.labelcert._split_search.search_multiclass_split`, stays available).
 
@@ -388,7 +388,7 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
     where the plan rejects a budget and ``time_limit`` is set, each test point still open
     there is searched alone for ``FALLBACK_SHARE`` of its records' MILP allowance first
     (estimates of pruned trees are heavy-tailed: Citeseer target 400 at budget 3, estimated
-    far above its 60 s, is proven robust in 27 CPU-s).  The MILP that follows keeps its own
+    far above its 60 s, is proven robust in 21 CPU-s).  The MILP that follows keeps its own
     time limit per rival (``K − 1`` solves per record), so a record's search and MILP
     together stay within ``(K − 1 + FALLBACK_SHARE) · time_limit``."""
     open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
