@@ -117,7 +117,7 @@ def greedy_attacks(prob: Problem, alpha0: np.ndarray, rows, signs: np.ndarray, m
             break
         Yc = Y[owner].copy()
         Yc[np.arange(len(owner)), flip] *= -1.0
-        Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A[owner])
+        Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A[owner], check_start=False)
         m2 = s[owner] * np.einsum("pn,pn->p", Kt[owner], Yc * Ac)
         m2[~ok] = np.inf  # never build a witness on an unconverged retrain
         for r in act:
@@ -346,7 +346,7 @@ def beam_children(prob: Problem, F: np.ndarray, A: np.ndarray, score: np.ndarray
     Yc = np.where(Fc, -y[None, :], y[None, :])
     A0 = A[parent].copy()
     A0[np.arange(len(parent)), flip] = C
-    Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A0)
+    Ac, ok = solve_svm_dual_batch(prob.K, Yc, C, A0, check_start=False)
     return Fc, Yc, Ac, ok
 
 

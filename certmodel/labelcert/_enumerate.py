@@ -147,7 +147,7 @@ def binary_levels(prob: Problem, alpha0: np.ndarray, budget: int, max_cost: floa
             Y = np.broadcast_to(y0, (len(S), n)).copy()
             rows = np.arange(len(S))[:, None]
             Y[rows, S] *= -1.0
-            A, ok = solve_svm_dual_batch(K, Y, C, palpha[sl][par])
+            A, ok = solve_svm_dual_batch(K, Y, C, palpha[sl][par], check_start=False)
             if not ok.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during "
                                     "enumeration")

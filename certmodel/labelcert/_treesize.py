@@ -95,7 +95,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
             Yc[np.arange(len(kids)), kids] *= -1.0
             A0 = np.repeat(A[None], len(kids), axis=0)
             A0[np.arange(len(kids)), kids] = C
-            Ac, conv = solve_svm_dual_batch(K, Yc, C, A0)
+            Ac, conv = solve_svm_dual_batch(K, Yc, C, A0, check_start=False)
             if not conv.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point (estimate)")
             retrained += len(kids)

@@ -44,8 +44,8 @@ def _snap_clip(A: np.ndarray, C: float) -> np.ndarray:
     ``_SNAP·C`` (the scalar solver's rule, row by row)."""
     A = np.clip(A, 0.0, C)
     top = np.minimum(A.max(axis=1, initial=0.0), C)[:, None]
-    A[A <= _SNAP * top] = 0.0
-    A[A >= C - _SNAP * C] = C
+    np.putmask(A, A <= _SNAP * top, 0.0)
+    np.putmask(A, A >= C - _SNAP * C, C)
     return A
 
 
@@ -57,8 +57,10 @@ def _thresholds(A: np.ndarray, rowsum: float, tol: float) -> np.ndarray:
 
 def _residuals(A: np.ndarray, G: np.ndarray, C: float) -> np.ndarray:
     """Row-wise KKT residual (α already inside the box): bound-side sign and free |g|."""
-    viol = np.where(A <= 0.0, -G, np.where(A >= C, G, np.abs(G)))
-    return np.maximum(viol.max(axis=1, initial=0.0), 0.0)
+    # at 0 only −g counts, at C only g, strictly inside both (|g|)
+    low = np.where(A < C, G, 0.0).min(axis=1, initial=0.0)
+    high = np.where(A > 0.0, G, 0.0).max(axis=1, initial=0.0)
+    return np.maximum(-low, high)
 
 
 def _block_solve(Kx: np.ndarray, Fs: np.ndarray, R: np.ndarray, grp: np.ndarray,
@@ -73,7 +75,11 @@ def _block_solve(Kx: np.ndarray, Fs: np.ndarray, R: np.ndarray, grp: np.ndarray,
     f = Fs.sum(axis=1)
     fmax = int(f.max(initial=0))
     cmax = int(rank.max(initial=-1)) + 1
-    cols = np.argsort(~Fs, axis=1, kind="stable")[:, :fmax]
+    # cols[s, :f_s]: the free columns of set s in increasing order (pads: column 0)
+    rs, cs = np.nonzero(Fs)
+    pos = np.arange(len(rs)) - np.repeat(np.cumsum(f) - f, f)
+    cols = np.zeros((u, fmax), dtype=np.intp)
+    cols[rs, pos] = cs
     mask = np.arange(fmax)[None, :] < f[:, None]
     idx = np.where(mask, cols, n + np.arange(fmax)[None, :]).astype(np.int32)
     # M[s] = Kx[idx[s]][:, idx[s]] (pads: identity rows of Kx), gathered by flat index
@@ -142,8 +148,8 @@ def _free_solve(K: np.ndarray, Kx: np.ndarray, Y: np.ndarray, free: np.ndarray,
         cc = cols[g][m]
         A[rr, cc] = x[m] * Y[rr, cc]
         bad[rows] = ~solved
-    bad |= ~np.isfinite(A).all(axis=1)
-    bad |= np.abs(np.where(np.isfinite(A), A, 0.0)).max(axis=1, initial=0.0) > 1e6 * C
+    # non-finite or |α| > 10⁶ C in one pass: a NaN row's maximum is NaN (fails the ≤ test)
+    bad |= ~(np.abs(A).max(axis=1, initial=0.0) <= 1e6 * C)
     return A, bad
 
 
@@ -164,6 +170,16 @@ def _cd_sweeps(K: np.ndarray, Y: np.ndarray, A: np.ndarray, C: float, d: np.ndar
             KZ += dz[:, None] * K[i][None, :]
 
 
+def _solve_step(K, Kx, idx, Y, up, free, C):
+    """One active-set step, :func:`_free_solve`, for the rows ``idx``; rows whose block is
+    singular leave (returned without them, ``bad`` marking them among the input rows)."""
+    A, bad = _free_solve(K, Kx, Y, free, up, C)
+    if bad.any():
+        ok = ~bad
+        return idx[ok], Y[ok], A[ok], up[ok], free[ok], bad
+    return idx, Y, A, up, free, bad
+
+
 def _partition(A: np.ndarray, G: np.ndarray, dinv: np.ndarray, C: float):
     """``(up, free)`` predicted from ``p = α − g / diag(Q)`` (the scalar ``_pdas`` rule)."""
     P = A - dinv * G
@@ -174,7 +190,7 @@ def _partition(A: np.ndarray, G: np.ndarray, dinv: np.ndarray, C: float):
 def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
                          alpha0: np.ndarray | None = None, *, tol: float = 1e-10,
                          rounds: int = 3, pdas_steps: int = 10, sweeps: int = 2,
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         check_start: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Solve the SVM dual for every labelling (row) of ``Y`` on the trusted kernel ``K``.
 
     Each round runs up to ``pdas_steps`` active-set steps from the current iterates (a row
@@ -193,6 +209,10 @@ def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
         Warm start(s), e.g. the clean solution.
     tol : float
         Convergence threshold as in :func:`solve_svm_dual`.
+    check_start : bool
+        Test the warm starts themselves first (``False``: the first step solves on each
+        warm start's partition directly — for warm starts known not to be solutions, e.g.
+        a neighbour's solution with a flipped point moved to ``C``; the same solutions).
 
     Returns
     -------
@@ -201,11 +221,12 @@ def solve_svm_dual_batch(K: np.ndarray, Y: np.ndarray, C: float,
         Whether each row passed the exact KKT test (``False`` only where the scalar solver
         also failed, e.g. indefinite kernels).
     """
-    alpha, converged, _ = _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps)
+    alpha, converged, _ = _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps,
+                                       check_start)
     return alpha, converged
 
 
-def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
+def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps, check_start=True):
     """:func:`solve_svm_dual_batch` plus the number of rows handed to the scalar solver."""
     K = np.asarray(K, dtype=float)
     Y = np.asarray(Y, dtype=float)
@@ -226,9 +247,20 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
     act = np.arange(b)
     for rnd in range(rounds):
         idx, Ya, Ba = act, Y[act], A[act]
-        G = Ya * ((Ya * Ba) @ K) - 1.0
+        skip = rnd == 0 and alpha0 is not None and not check_start
+        G = None if skip else Ya * ((Ya * Ba) @ K) - 1.0
         prev = None
         for step in range(pdas_steps + 1):
+            if skip and not step:  # the warm starts are not tested: straight to a solve
+                keep = np.ones(len(Ba), dtype=bool)
+                up = Ba >= C
+                free = ~up & (Ba > 0.0)
+                idx, Ya, Ba, up, free, bad = _solve_step(K, Kx, idx, Ya, up, free, C)
+                if not len(idx):
+                    break
+                G = Ya * ((Ya * Ba) @ K) - 1.0
+                prev = (up, free)
+                continue
             # the clipped iterate: accepted iff it passes the exact KKT test
             Bc, Gc = Ba, G
             cand = np.ones(len(Ba), dtype=bool)
@@ -259,11 +291,9 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps):
             idx, Ya = idx[keep], Ya[keep]
             if not len(idx):
                 break
-            Ba, bad = _free_solve(K, Kx, Ya, free, up, C)
-            if bad.any():  # singular blocks leave the steps
-                idx, Ya, Ba, up, free = idx[~bad], Ya[~bad], Ba[~bad], up[~bad], free[~bad]
-                if not len(idx):
-                    break
+            idx, Ya, Ba, up, free, bad = _solve_step(K, Kx, idx, Ya, up, free, C)
+            if not len(idx):
+                break
             G = Ya * ((Ya * Ba) @ K) - 1.0
             prev = (up, free)
         act = act[~done[act]]
