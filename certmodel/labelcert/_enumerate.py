@@ -378,15 +378,20 @@ def enumerate_multiclass(prob: Problem, alpha0: np.ndarray, tops: np.ndarray, bu
             labels = plabels[sl][par].copy()
             labels[np.arange(len(S)), j] = new
             Y = np.where(labels[:, None, :] == np.arange(nK)[None, :, None], 1.0, -1.0)
-            A, ok = solve_svm_dual_batch(K, Y.reshape(-1, n), C,
-                                         palpha[sl][par].reshape(-1, n))
+            # moving j from class a to class b changes the one-vs-rest labels of a and b
+            # only: the other problems keep the parent's (exact) solutions
+            s_ = np.arange(len(S))[:, None]
+            pair = np.stack([plabels[sl][par][s_[:, 0], j], new], axis=1)  # (s, 2)
+            A = palpha[sl][par].copy()
+            A2, ok = solve_svm_dual_batch(K, Y[s_, pair].reshape(-1, n), C,
+                                          A[s_, pair].reshape(-1, n), check_start=False)
             if not ok.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point during "
                                     "enumeration")
             if deadline.expired():  # incomplete: every caller falls back (RetrainFailed)
                 raise EnumerationTimeout(f"enumeration stopped at the time limit of "
                                          f"{deadline.limit:g} s")
-            A = A.reshape(len(S), nK, n)
+            A[s_, pair] = A2.reshape(len(S), 2, n)
             Z = Y * A
             F = np.einsum("rn,ckn->rck", Kt, Z)
             M = margins(F)

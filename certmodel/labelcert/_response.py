@@ -53,17 +53,27 @@ def flip_terms(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.
     relabelling considered): only that end of the interval of ``Δz_i`` is used.
     Returns (rows, p, n); without ``pin`` every entry is ``≤ 0`` up to rounding.
     """
-    X1 = -Z  # flipped point released to α' = 0
-    X2 = -Y * C - Z  # flipped point at the new bound α' = C
+    # Δz_i = −y_i (α'_i + α_i) runs from −y_i α_i (α' = 0) to −y_i (C + α_i) (α' = C): with
+    # u = y_i v_i + κ k_i, ½(v_i x − κ k_i |x|) = −½ u |x|, smallest at |x| = C + α_i when
+    # u ≥ 0 and at |x| = α_i otherwise (a pin fixes the end)
+    # u, i.e. τ = −½ (u·lo + (hi − lo)·max(u, 0)), lo = α_i, hi = C + α_i (in place: this
+    # runs for every screened node)
+    lo = Y * Z  # α ≥ 0 (labels ±1)
+    width = C
     if pin is not None:
-        X1 = np.where(pin[None, :] == 2, X2, X1)
-        X2 = np.where(pin[None, :] == 1, X1, X2)
+        lo = np.where(pin[None, :] == 2, lo + C, lo)
+        width = np.where(pin == 0, C, 0.0)
     out = np.empty((len(V), len(Z), Z.shape[1]))
     step = max(1, _BLOCK // max(1, Z.size))
     for s in range(0, len(V), step):
-        v = V[s:s + step, None, :]
-        ck = (kappa[s:s + step, None, None] * k[None, None, :])
-        out[s:s + step] = 0.5 * np.minimum(v * X1 - ck * np.abs(X1), v * X2 - ck * np.abs(X2))
+        u = out[s:s + step]
+        np.multiply(V[s:s + step, None, :], Y[None], out=u)
+        u += kappa[s:s + step, None, None] * k[None, None, :]
+        pos = np.maximum(u, 0.0)
+        pos *= width
+        u *= lo
+        u += pos
+        u *= -0.5
     return out
 
 
@@ -109,11 +119,14 @@ def suffix_smallest_sums(T: np.ndarray, allowed: np.ndarray, parent: np.ndarray,
     allowed = np.asarray(allowed, bool)
     al = allowed[None, :] if allowed.ndim == 1 else allowed  # (1 or P, n)
     best = np.zeros((rows, P, rm))
+    shifted = np.full((rows, P, rm), -np.inf)  # best moved one place up, −inf first
     for s in range(n - 1, -1, -1):
         a_s = al[:, s]
         if a_s.any():
             v = np.where(a_s[None, :, None], np.minimum(T[:, :, s:s + 1], 0.0), 0.0)
-            best = np.sort(np.concatenate([best, v], axis=2), axis=2)[:, :, :rm]
+            # insert v into the ascending best (keep rm): new_j = min(best_j, max(best_{j−1}, v))
+            shifted[:, :, 1:] = best[:, :, :-1]
+            best = np.minimum(best, np.maximum(shifted, v))
         qs = by_start.get(s)
         if qs is None:
             continue

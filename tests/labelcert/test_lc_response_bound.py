@@ -179,3 +179,25 @@ def test_projected_b3_is_exact_when_nothing_responds():
         d = K_test @ _z(K, yy, C) - K_test @ z
         np.testing.assert_allclose(T[:, S].sum(axis=1), d, rtol=1e-9,
                                    atol=1e-9 * np.abs(d).max())
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), per_parent=st.booleans())
+def test_suffix_smallest_sums_equal_sorting_each_child(seed, per_parent):
+    """The one-sweep suffix sums (the screen's hot loop) equal :func:`smallest_sums` of each
+    child's own suffix set: the ``r`` smallest non-positive entries over allowed ``j ≥
+    start``, ties and positive entries included."""
+    from certmodel.labelcert._response import suffix_smallest_sums
+
+    rng = np.random.default_rng(seed)
+    rows, P, n, q = rng.integers(1, 4), rng.integers(1, 5), rng.integers(1, 12), rng.integers(1, 20)
+    T = np.round(rng.normal(size=(rows, P, n)), 1)  # rounded: ties occur
+    allowed = rng.random((P, n) if per_parent else n) < 0.7
+    parent = rng.integers(0, P, q)
+    start = rng.integers(0, n, q)
+    r = rng.integers(0, n + 2, q)
+    got = suffix_smallest_sums(T, allowed, parent, start, r)
+    al = allowed if per_parent else np.broadcast_to(allowed, (P, n))
+    mask = al[parent] & (np.arange(n)[None, :] >= start[:, None])
+    want = smallest_sums(T[:, parent], mask, r)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
