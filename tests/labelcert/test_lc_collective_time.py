@@ -127,7 +127,9 @@ def test_collective_records_stay_near_their_time_limit():
     short search settles the count — each record (its share of the screen included) stays
     within ``time_limit`` plus a fixed allowance for the stages that are not interrupted
     (the solver process's start, the model build, attacks, replays: ≈ 1 s here).  Before
-    the screen had a deadline the budget-4 record took 5.0 s of a 3 s limit."""
+    the screen had a deadline the budget-4 record took 5.0 s of a 3 s limit; since the
+    thirteenth session's faster retrains the search settles budget 4 (≈ 1.9 s) and budget 6
+    is the one that reaches the MILP."""
     T = 3.0
     # the isolated solver's process server starts once per session (≈ 1 s, not a stage of
     # any record): start it here so that the records below are timed alone
@@ -136,7 +138,7 @@ def test_collective_records_stay_near_their_time_limit():
     server.close()
     K, y, K_test = random_instance(4, 60, m=8)
     C = 10.0 / np.abs(K).sum(axis=1).max()
-    recs = certify(K, y.astype(float), K_test, C, [4, 8], mode="collective",
+    recs = certify(K, y.astype(float), K_test, C, [4, 6, 10], mode="collective",
                    options=LabelCertOptions(time_limit=T))
     assert any(r.path is Path.MILP for r in recs)  # the stages ran out of time
     for r in recs:
