@@ -55,9 +55,9 @@ def flip_terms(V: np.ndarray, Z: np.ndarray, Y: np.ndarray, C: float, kappa: np.
     """
     # Δz_i = −y_i (α'_i + α_i) runs from −y_i α_i (α' = 0) to −y_i (C + α_i) (α' = C): with
     # u = y_i v_i + κ k_i, ½(v_i x − κ k_i |x|) = −½ u |x|, smallest at |x| = C + α_i when
-    # u ≥ 0 and at |x| = α_i otherwise (a pin fixes the end)
-    # u, i.e. τ = −½ (u·lo + (hi − lo)·max(u, 0)), lo = α_i, hi = C + α_i (in place: this
-    # runs for every screened node)
+    # u ≥ 0 and at |x| = α_i otherwise (a pin fixes the end), i.e.
+    # τ = −½ (u·lo + width·max(u, 0)), lo = α_i, width = C (computed in place: this runs
+    # for every screened node)
     lo = Y * Z  # α ≥ 0 (labels ±1)
     width = C
     if pin is not None:

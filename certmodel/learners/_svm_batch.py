@@ -172,12 +172,12 @@ def _cd_sweeps(K: np.ndarray, Y: np.ndarray, A: np.ndarray, C: float, d: np.ndar
 
 def _solve_step(K, Kx, idx, Y, up, free, C):
     """One active-set step, :func:`_free_solve`, for the rows ``idx``; rows whose block is
-    singular leave (returned without them, ``bad`` marking them among the input rows)."""
+    singular leave the steps (returned without them)."""
     A, bad = _free_solve(K, Kx, Y, free, up, C)
     if bad.any():
         ok = ~bad
-        return idx[ok], Y[ok], A[ok], up[ok], free[ok], bad
-    return idx, Y, A, up, free, bad
+        return idx[ok], Y[ok], A[ok], up[ok], free[ok]
+    return idx, Y, A, up, free
 
 
 def _partition(A: np.ndarray, G: np.ndarray, dinv: np.ndarray, C: float):
@@ -255,7 +255,7 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps, check_start=T
                 keep = np.ones(len(Ba), dtype=bool)
                 up = Ba >= C
                 free = ~up & (Ba > 0.0)
-                idx, Ya, Ba, up, free, bad = _solve_step(K, Kx, idx, Ya, up, free, C)
+                idx, Ya, Ba, up, free = _solve_step(K, Kx, idx, Ya, up, free, C)
                 if not len(idx):
                     break
                 G = Ya * ((Ya * Ba) @ K) - 1.0
@@ -291,7 +291,7 @@ def _solve_batch(K, Y, C, alpha0, tol, rounds, pdas_steps, sweeps, check_start=T
             idx, Ya = idx[keep], Ya[keep]
             if not len(idx):
                 break
-            idx, Ya, Ba, up, free, bad = _solve_step(K, Kx, idx, Ya, up, free, C)
+            idx, Ya, Ba, up, free = _solve_step(K, Kx, idx, Ya, up, free, C)
             if not len(idx):
                 break
             G = Ya * ((Ya * Ba) @ K) - 1.0
