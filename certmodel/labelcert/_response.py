@@ -161,6 +161,7 @@ class Readout:
 
     def __init__(self, V, kappa, k, rest, pin=None):
         self.V, self.kappa, self.k, self.rest, self.pin = V, kappa, k, rest, pin
+        self.cut = None  # (B4), binary searches: :func:`certmodel.labelcert._search.attach_cut`
 
     @classmethod
     def full(cls, V, kappa, k, rest):

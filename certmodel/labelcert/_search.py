@@ -60,6 +60,7 @@ import time
 
 import numpy as np
 
+from certmodel.labelcert._cutdual import OptimalityCutBound
 from certmodel.labelcert._flip_order import child_masks, has_later, node_ranks, node_ranks_ovr
 from certmodel.labelcert._problem import Problem, RetrainFailed
 from certmodel.labelcert._response import (
@@ -69,18 +70,20 @@ from certmodel.labelcert._response import (
     flip_terms,
     moving_points,
     row_blocks,
+    smallest_sums,
     suffix_smallest_sums,
 )
 from certmodel.labelcert._stability import KernelGeometry, budget_bounds, hinge_gap
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
-__all__ = ["SearchResult", "RadiusGate", "stability_radius_batch", "search_binary",
+__all__ = ["SearchResult", "RadiusGate", "attach_cut", "stability_radius_batch", "search_binary",
            "search_multiclass", "search_collective"]
 
 _CHUNK = 2048  # children per batched retrain
 _SCREEN = 4 * _CHUNK  # multiclass children bounded per block (bounded memory, time checks)
 _ITERATIONS = 30
 _COST_TOL = 1e-9
+CUT_BOUND = True  # binary search: also prune by (B4), :mod:`certmodel.labelcert._cutdual`
 
 
 def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
@@ -284,6 +287,23 @@ def b3_readout(prob, geo, alpha0, y_pm, V, kappa, rest, budget, flippable, min_c
     return Readout.projected(prob.K, V, kappa, geo.diag_sqrt, rest, U, prob.C, pin)
 
 
+def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, rest, budget, flippable,
+               min_cost, gated: bool = True) -> Readout:
+    """Give a binary search's read-out the (B4) bound (``ro.cut``,
+    :class:`~certmodel.labelcert._cutdual.OptimalityCutBound`, ``λ`` tuned at the root
+    ``alpha0``) with its gate: (B4) is computed only where (B3) leaves subtrees open, and
+    only while it closes a share of them (:class:`RadiusGate`, 5 %; ``gated=False``:
+    always — the tree estimate, whose dives revisit nodes and would switch a gate off
+    where the search keeps it on).  Off with ``CUT_BOUND = False``."""
+    if not CUT_BOUND:
+        return ro
+    top = int(_max_flips_vec(np.array([budget]), min_cost, prob.n)[0])
+    ro.cut = OptimalityCutBound(prob.K, prob.C, V, kappa, rest, geo, top)
+    ro.cut.tune(y_pm * alpha0, y_pm, np.asarray(flippable, bool), top)
+    ro.cut.gate = RadiusGate(min_share=0.05) if gated else None
+    return ro
+
+
 def _need(lb: np.ndarray, eps: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Nodes (columns) whose subtree some active row still needs: ``lb_t ≤ eps_t``."""
     return ((lb <= eps[:, None]) & active[:, None]).any(axis=0)
@@ -316,6 +336,27 @@ def _children_b3(MP, rr, R, c_par, pc, ic, later, AL, RK, cost, min_cost, ro, ZP
     return b3, room, rf
 
 
+def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest):
+    """(B4) of :mod:`certmodel.labelcert._cutdual` for the children ``(pc[q], ic[q])``
+    from their parents, as :func:`_children_b3`: the parent's margin less ``rest``, plus
+    ``D₀`` and the child's own ``β``, plus the most negative ``β`` of at most ``further[q]``
+    points after ``ic[q]`` in the parent's order (sets of at most ``1 + further`` points,
+    the Cauchy–Schwarz factor of the parent's ``β``).  Returns (len(rr), q)."""
+    n = ZP.shape[1]
+    up, inv = np.unique(pc, return_inverse=True)
+    ordU = np.argsort(RK[up], axis=1)
+    AL_r = np.take_along_axis(AL[up], ordU, axis=1)
+    start = RK[pc, ic] + 1
+    size = np.zeros(len(up), int)
+    np.maximum.at(size, inv, 1 + further)
+    b4 = MP[np.ix_(rr, pc)] - rest[rr, None]
+    for blk in row_blocks(len(rr), len(up) * n):
+        D0, beta = cut.terms(rr[blk], ZP[up], YP[up], size)
+        b4[blk] += D0[:, inv] + beta[:, inv, ic] + suffix_smallest_sums(
+            np.take_along_axis(beta, ordU[None], axis=2), AL_r, inv, start, further)
+    return b4
+
+
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
             AL, RK, min_cost, ro, ZP, YP, gate: RadiusGate | None = None):
     """Children ``(par[q], idx[q])`` whose whole subtree is harmless, decided *before*
@@ -342,6 +383,16 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
                                     min_cost, ro, ZP, YP, C)
         Mr = MP[np.ix_(rr, pc)]
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+        cut = getattr(ro, "cut", None)
+        if cut is not None and open_.any() and (cut.gate is None or cut.gate.use()):
+            oc = np.flatnonzero(open_)
+            further = np.where(room, np.maximum(rf - 1, 0), 0)[oc]
+            b3[:, oc] = np.maximum(b3[:, oc], _children_b4(
+                cut, MP, rr, pc[oc], ic[oc], further, AL, RK, ZP, YP, ro.rest))
+            still = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+            if cut.gate is not None:  # (B4) closed these of the subtrees (B3) left open
+                cut.gate.record(len(oc), (open_ & ~still).sum())
+            open_ = still
         if gate is not None and open_.any() and not gate.use():
             open_[:] = False
         delta = np.zeros(len(pc))
@@ -389,6 +440,18 @@ def _subtree_bounds(M, Z, Y, cc, allowed, cand, Rmax, active, ro, eps_r, kappa, 
         b3 = Mr + drop_bounds(ro.V[rr], Z[ci], Y[ci], C, ro.kappa[rr], ro.k, allowed[ci],
                               r_flips, ro.pin) - ro.rest[rr, None]
         open_ = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+        cut = getattr(ro, "cut", None)
+        if cut is not None and open_.any() and (cut.gate is None or cut.gate.use()):
+            oc = np.flatnonzero(open_)
+            b4 = Mr[:, oc] - ro.rest[rr, None]
+            for blk in row_blocks(len(rr), len(oc) * n):
+                D0, beta = cut.terms(rr[blk], Z[ci[oc]], Y[ci[oc]], r_flips[oc])
+                b4[blk] += D0 + smallest_sums(beta, allowed[ci[oc]], r_flips[oc])
+            b3[:, oc] = np.maximum(b3[:, oc], b4)
+            still = _need(b3, eps_r[rr], np.ones(len(rr), bool))
+            if cut.gate is not None:  # (B4) closed these of the subtrees (B3) left open
+                cut.gate.record(len(oc), (open_ & ~still).sum())
+            open_ = still
         if gate is not None and open_.any() and not gate.use():
             open_[:] = False
         delta = np.zeros(len(ci))
@@ -448,6 +511,8 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         ksq = geo.diag_sqrt
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
                         min_cost)
+        attach_cut(ro, prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
+                   min_cost)
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
     # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,), AL (p, n) flips still allowed,
     # LB (rows, p) lower bounds on the margins below each node: −inf where not computed)

@@ -34,6 +34,7 @@ from certmodel.labelcert._search import (
     _need,
     _screen,
     _subtree_bounds,
+    attach_cut,
     b3_readout,
 )
 from certmodel.learners._svm_batch import solve_svm_dual_batch
@@ -64,8 +65,10 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     eps_r = np.asarray(eps, float)[rows]
     kappa, rest = geo.readout(prob.K_test[rows], C)
     y0, alpha0 = prob.y_pm, np.asarray(alpha0, float)
-    ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(budget), flippable,
-                    min_cost)
+    ro = attach_cut(b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(budget),
+                               flippable, min_cost),
+                    prob, geo, alpha0, y0, Kt, kappa, rest, float(budget), flippable, min_cost,
+                    gated=False)
     ksq = geo.diag_sqrt
     Rmax = np.full(len(rows), float(budget))
     active = np.ones(len(rows), bool)
