@@ -97,10 +97,59 @@ class OptimalityCutBound:
         ``Y`` (p, n), for flip sets of at most ``r`` (p,) points, with ``λ`` (rows, p)
         (default: the tuned values).  ``G`` (p, n), optional: ``Z @ K``.  Each includes its
         floating-point slack (the bound is ``m + D₀ + Σ β − rest``)."""
+        p, n = Z.shape
+        r = np.broadcast_to(np.asarray(r, float), (p,))
+        D0 = np.empty((len(rows), p))
+        beta = np.empty((len(rows), p, n))
+        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, r, lam, G):
+            D0[blk] = d0
+            beta[blk] = self._slack(_flip_terms(om, pi0, ka0, nodes, L, r, self.C, self.k2)[0],
+                                    rows[blk], n)
+        return D0, beta
+
+    def child_bounds(self, rows, Z, Y, inv, ic, further, allowed, lam=None):
+        """(B4) for the subtrees of children ``(inv[q], ic[q])`` of the nodes ``Z``, ``Y``
+        (P, n): sets ``{i} ∪ A'``, ``A' ⊆ allowed[q]``, ``|A'| ≤ further[q]``.  The forced
+        flip ``i`` gets its own ``θ`` and the exact Gram terms with every other point:
+        ``‖u_i + Σ_{A'} u_j‖² ≤ ‖u_i‖² + 2 Σ_{A'} ⟨u_i, u_j⟩ + |A'| Σ_{A'} ‖u_j‖²``; the
+        other points keep the ``θ_j`` of the node's own ``β_j`` (any ``θ`` is valid), so
+        their terms are ``β_j`` with the factor ``|A'|`` for ``r`` and the cross term
+        ``−½ λ C Δπ_i Δπ_j ỹ_i ỹ_j K_ij``.  Returns ``D₀ + β_i + Σ`` of the ``further``
+        most negative of them (rows, q)."""
+        rows = np.asarray(rows, int)
+        q = len(inv)
+        n = Z.shape[1]
+        further = np.asarray(further, int)
+        size = np.zeros(len(Z), int)
+        np.maximum.at(size, inv, 1 + further)
+        out = np.empty((len(rows), q))
+        Ki = self.K[ic] * Y[inv, ic][:, None] * Y[inv]  # (q, n): ỹ_i ỹ_j K_ij
+        aq = np.arange(q)
+        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, size, lam, None,
+                                                            per_row=q * n):
+            beta, dp = _flip_terms(om, pi0, ka0, nodes, L, size, self.C, self.k2)
+            quad = 0.25 * L * self.C * self.k2[None, None, :] * dp * dp  # per unit of r
+            base = beta + size[None, :, None] * quad  # β without its Gram term
+            own, dpi = _flip_terms(om[:, inv, ic][:, :, None], pi0[:, inv, ic][:, :, None],
+                                   ka0[:, inv, ic][:, :, None],
+                                   tuple(x[inv, ic][:, None] for x in nodes), L[:, inv],
+                                   np.ones(q), self.C, self.k2[ic][:, None])
+            cross = (0.5 * self.C) * L[:, inv] * dpi * dp[:, inv] * Ki[None]
+            bq = base[:, inv] - further[None, :, None] * quad[:, inv] - cross
+            bq = self._slack(bq, rows[blk], n)
+            own = self._slack(own[:, aq, 0], rows[blk], n)
+            out[blk] = d0[:, inv] + own + smallest_sums(bq, allowed, further)
+        return out
+
+    def _slack(self, beta, rows, n):
+        return beta - _SLACK * (np.abs(beta) + (self.scale[rows] / max(n, 1)).reshape(
+            (-1,) + (1,) * (beta.ndim - 1)))
+
+    def _parts(self, rows, Z, Y, r, lam, G, per_row=None):
+        """Per row block: ``(blk, (D₀, ω, π⁰, κ⁰, (ρ, q1c, q2c), λ))`` of the nodes."""
         rows = np.asarray(rows, int)
         C, K = self.C, self.K
         p, n = Z.shape
-        r = np.broadcast_to(np.asarray(r, float), (p,))
         if lam is None:
             lam = self.lambdas(rows, r)
         lam = np.broadcast_to(lam, (len(rows), p))
@@ -118,9 +167,7 @@ class OptimalityCutBound:
         ka_fix = np.where(top, q2b, q1b)
         Vk = self.Vk[rows]  # (R, n)
         pi1 = self._free_slopes(Vk, Y, free)  # (R, p, n): unconstrained slopes × λ
-        D0 = np.empty((len(rows), p))
-        beta = np.empty((len(rows), p, n))
-        for blk in row_blocks(len(rows), p * n):
+        for blk in row_blocks(len(rows), max(p * n, per_row or 0)):
             L = lam[blk][:, :, None]  # (b, p, 1)
             pif = np.clip(pi1[blk] / L, rho - 1.0, rho)  # free slopes at this λ
             pi0 = np.where(free[None], pif, pi_fix[None])
@@ -132,15 +179,11 @@ class OptimalityCutBound:
                 "bn,bpn->bp", Vk[blk], ypi) + lam[blk] ** 2 * np.einsum("bpn,bpn->bp", ypi,
                                                                        Kyp)
             w2 = np.maximum(w2, 0.0)
-            ksum = ka0.sum(axis=2)
-            D0[blk] = -C * w2 / (4.0 * lam[blk]) + lam[blk] * ksum
-            om = Y[None] * (Vk[blk][:, None, :] + L * Kyp)
-            beta[blk] = _flip_terms(om, pi0, ka0, rho, q1c, q2c, L, r, C, self.k2)
+            D0 = -C * w2 / (4.0 * lam[blk]) + lam[blk] * ka0.sum(axis=2)
             mag = C * w2 / (4.0 * lam[blk]) + lam[blk] * np.abs(ka0).sum(axis=2)
-            D0[blk] -= _SLACK * (mag + self.scale[rows[blk]][:, None])
-            beta[blk] -= _SLACK * (np.abs(beta[blk]) + self.scale[rows[blk]][:, None, None]
-                                   / max(n, 1))
-        return D0, beta
+            D0 -= _SLACK * (mag + self.scale[rows[blk]][:, None])
+            om = Y[None] * (Vk[blk][:, None, :] + L * Kyp)
+            yield blk, (D0, om, pi0, ka0, (rho, q1c, q2c), L)
 
     def _free_slopes(self, Vk, Y, free):
         """``λ π`` (R, p, n) on each node's free points minimising ``‖Pφ_t + λ Σ ỹ_j π_j
@@ -175,19 +218,23 @@ class OptimalityCutBound:
         return out
 
 
-def _flip_terms(om, pi0, ka0, rho, q1c, q2c, L, r, C, k2):
-    """``β`` of (B4): the concave quadratic in ``θ`` maximised over ``{0, 1, θ*}``."""
+def _flip_terms(om, pi0, ka0, nodes, L, r, C, k2):
+    """``(β, Δπ)`` of (B4): the concave quadratic in ``θ`` maximised over ``{0, 1, θ*}``
+    and the ``Δπ`` where it is attained; ``nodes = (ρ, q1c, q2c)`` (p, n), ``r`` (p,) the
+    Cauchy–Schwarz factor."""
+    rho, q1c, q2c = nodes
     d0 = rho[None] + 1.0 - pi0  # Δπ at θ = 0 (slope ρ + 1); Δπ(θ) = d0 − θ
     e0 = q2c[None] - ka0  # Δκ at θ = 0; Δκ(θ) = e0 + θ (q1c − q2c)
     e1 = (q1c - q2c)[None]
-    quad = 0.25 * r[None, :, None] * L * C * k2[None, None, :]
+    quad = 0.25 * np.asarray(r, float)[None, :, None] * L * C * k2[None, None, :] \
+        if np.ndim(k2) == 1 else 0.25 * np.asarray(r, float)[None, :, None] * L * C * k2[None]
 
-    def val(th):
-        dp = d0 - th
-        return -0.5 * C * dp * om + L * (e0 + th * e1) - quad * dp * dp
-
-    # derivative in θ: ½ C ω + λ e1 + 2 quad (d0 − θ) = 0
+    # concave in θ (quad ≥ 0): the maximum over [0, 1] is at the clipped stationary point
+    # ½ C ω + λ e1 + 2 quad (d0 − θ) = 0 (a linear term: the end its slope points to)
+    lin = 0.5 * C * om + L * e1
     with np.errstate(divide="ignore", invalid="ignore"):
-        ts = np.clip(d0 + (0.5 * C * om + L * e1) / (2.0 * quad), 0.0, 1.0)
-    ts = np.where(np.isfinite(ts), ts, 0.0)
-    return np.maximum(np.maximum(val(0.0), val(1.0)), val(ts))
+        th = np.clip(d0 + lin / (2.0 * quad), 0.0, 1.0)
+    th = np.where(quad > 0, th, np.where(lin > 0, 1.0, 0.0))
+    dp = d0 - th
+    best = dp * (-0.5 * C * om - quad * dp) + L * (e0 + th * e1)
+    return best, dp

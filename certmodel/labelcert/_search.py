@@ -336,12 +336,14 @@ def _children_b3(MP, rr, R, c_par, pc, ic, later, AL, RK, cost, min_cost, ro, ZP
     return b3, room, rf
 
 
-def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest):
+def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest, eps):
     """(B4) of :mod:`certmodel.labelcert._cutdual` for the children ``(pc[q], ic[q])``
     from their parents, as :func:`_children_b3`: the parent's margin less ``rest``, plus
-    ``D₀`` and the child's own ``β``, plus the most negative ``β`` of at most ``further[q]``
-    points after ``ic[q]`` in the parent's order (sets of at most ``1 + further`` points,
-    the Cauchy–Schwarz factor of the parent's ``β``).  Returns (len(rr), q)."""
+    ``D₀`` and the child's own ``β`` and the most negative ``β`` of at most ``further[q]``
+    points after ``ic[q]`` in the parent's order (one sweep per parent, the parent's
+    Cauchy–Schwarz factor for every flip); where that leaves a child open (``≤ eps`` on a
+    row), :meth:`~certmodel.labelcert._cutdual.OptimalityCutBound.child_bounds` — the
+    child's own flip with its exact Gram terms.  Returns (len(rr), q)."""
     n = ZP.shape[1]
     up, inv = np.unique(pc, return_inverse=True)
     ordU = np.argsort(RK[up], axis=1)
@@ -350,11 +352,18 @@ def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest):
     size = np.zeros(len(up), int)
     np.maximum.at(size, inv, 1 + further)
     b4 = MP[np.ix_(rr, pc)] - rest[rr, None]
+    shared = b4.copy()
     for blk in row_blocks(len(rr), len(up) * n):
         D0, beta = cut.terms(rr[blk], ZP[up], YP[up], size)
-        b4[blk] += D0[:, inv] + beta[:, inv, ic] + suffix_smallest_sums(
+        shared[blk] += D0[:, inv] + beta[:, inv, ic] + suffix_smallest_sums(
             np.take_along_axis(beta, ordU[None], axis=2), AL_r, inv, start, further)
-    return b4
+    still = np.flatnonzero(_need(shared, eps[rr], np.ones(len(rr), bool)))
+    if len(still):
+        pc2, ic2 = pc[still], ic[still]
+        up2, inv2 = np.unique(pc2, return_inverse=True)
+        shared[:, still] = np.maximum(shared[:, still], b4[:, still] + cut.child_bounds(
+            rr, ZP[up2], YP[up2], inv2, ic2, further[still], child_masks(AL, RK, pc2, ic2)))
+    return shared
 
 
 def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, cost,
@@ -388,7 +397,7 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
             oc = np.flatnonzero(open_)
             further = np.where(room, np.maximum(rf - 1, 0), 0)[oc]
             b3[:, oc] = np.maximum(b3[:, oc], _children_b4(
-                cut, MP, rr, pc[oc], ic[oc], further, AL, RK, ZP, YP, ro.rest))
+                cut, MP, rr, pc[oc], ic[oc], further, AL, RK, ZP, YP, ro.rest, eps_r))
             still = _need(b3, eps_r[rr], np.ones(len(rr), bool))
             if cut.gate is not None:  # (B4) closed these of the subtrees (B3) left open
                 cut.gate.record(len(oc), (open_ & ~still).sum())

@@ -65,6 +65,42 @@ def test_b4_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_
         assert np.all(D0[:, 0] <= 1e-9 * scale)  # no change at all is bounded too
 
 
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 7), B=st.integers(1, 3),
+       logC=st.floats(-1.5, 1.5), logscale=st.floats(-4.0, 4.0), base_flips=st.integers(0, 2),
+       loglam=st.floats(-3.0, 1.0))
+def test_b4_child_bounds_hold_for_every_set_with_the_forced_flip(seed, n, B, logC, logscale,
+                                                                 base_flips, loglam):
+    """The screen's form: child ``i`` of a node, its subtree ``{i} ∪ A'`` with ``A'``
+    among the points after ``i`` (exact Gram terms of ``i``)."""
+    K, y, K_test = random_instance(seed, n, m=4, d=3, ridge=0.3)
+    s_ = 10.0 ** logscale
+    K, K_test = K * s_, K_test * s_
+    C = 10.0 ** logC / s_
+    y = y.astype(float)
+    rng = np.random.default_rng(seed)
+    y[rng.choice(n, min(base_flips, n), replace=False)] *= -1
+    geo = KernelGeometry(K)
+    z = _z(K, y, C)
+    V = np.where(K_test @ z >= 0, 1.0, -1.0)[:, None] * K_test
+    kappa, rest = geo.readout(K_test, C)
+    cut = OptimalityCutBound(K, C, V, kappa, rest, geo, B)
+    rows = np.arange(len(V))
+    further = np.full(n, B - 1)
+    allowed = np.arange(n)[None, :] > np.arange(n)[:, None]  # the points after i
+    lam = np.full((len(V), 1), 10.0 ** loglam)
+    b = cut.child_bounds(rows, z[None], y[None], np.zeros(n, int), np.arange(n), further,
+                         allowed, lam)
+    scale = C * np.abs(K_test).sum(axis=1) + 1e-300
+    for i in range(n):
+        for extra in range(B):
+            for S in itertools.combinations(range(i + 1, n), extra):
+                yy = y.copy()
+                yy[[i, *S]] *= -1
+                d = V @ (_z(K, yy, C) - z)
+                assert np.all(d >= b[:, i] - rest - 1e-7 * scale)
+
+
 def test_b4_is_tighter_than_b3_on_a_non_saturated_instance():
     """One flip on a C·rowsum ≈ 10 instance: the response the cut prices in must show."""
     K, y, K_test = random_instance(5, 14, m=6, d=3, ridge=0.1)
