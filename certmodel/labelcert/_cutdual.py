@@ -107,7 +107,7 @@ class OptimalityCutBound:
                                     rows[blk], n)
         return D0, beta
 
-    def child_bounds(self, rows, Z, Y, inv, ic, further, allowed, lam=None):
+    def child_bounds(self, rows, Z, Y, inv, ic, further, allowed, lam=None, parts=None):
         """(B4) for the subtrees of children ``(inv[q], ic[q])`` of the nodes ``Z``, ``Y``
         (P, n): sets ``{i} ∪ A'``, ``A' ⊆ allowed[q]``, ``|A'| ≤ further[q]``.  The forced
         flip ``i`` gets its own ``θ`` and the exact Gram terms with every other point:
@@ -115,19 +115,20 @@ class OptimalityCutBound:
         other points keep the ``θ_j`` of the node's own ``β_j`` (any ``θ`` is valid), so
         their terms are ``β_j`` with the factor ``|A'|`` for ``r`` and the cross term
         ``−½ λ C Δπ_i Δπ_j ỹ_i ỹ_j K_ij``.  Returns ``D₀ + β_i + Σ`` of the ``further``
-        most negative of them (rows, q)."""
+        most negative of them (rows, q).  ``parts``: :meth:`node_terms` of these nodes
+        (with set sizes at least ``1 + further`` and row blocks of ``q · n``), reused."""
         rows = np.asarray(rows, int)
         q = len(inv)
         n = Z.shape[1]
         further = np.asarray(further, int)
-        size = np.zeros(len(Z), int)
-        np.maximum.at(size, inv, 1 + further)
+        if parts is None:
+            size = np.zeros(len(Z), int)
+            np.maximum.at(size, inv, 1 + further)
+            parts = self.node_terms(rows, Z, Y, size, lam, per_row=q * n)
         out = np.empty((len(rows), q))
         Ki = self.K[ic] * Y[inv, ic][:, None] * Y[inv]  # (q, n): ỹ_i ỹ_j K_ij
         aq = np.arange(q)
-        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, size, lam, None,
-                                                            per_row=q * n):
-            beta, dp = _flip_terms(om, pi0, ka0, nodes, L, size, self.C, self.k2)
+        for blk, d0, beta, dp, size, (om, pi0, ka0, nodes, L) in parts:
             quad = 0.25 * L * self.C * self.k2[None, None, :] * dp * dp  # per unit of r
             base = beta + size[None, :, None] * quad  # β without its Gram term
             own, dpi = _flip_terms(om[:, inv, ic][:, :, None], pi0[:, inv, ic][:, :, None],
@@ -140,6 +141,22 @@ class OptimalityCutBound:
             own = self._slack(own[:, aq, 0], rows[blk], n)
             out[blk] = d0[:, inv] + own + smallest_sums(bq, allowed, further)
         return out
+
+    def node_terms(self, rows, Z, Y, size, lam=None, per_row=None) -> list:
+        """Per row block ``(blk, D₀, β (no slack), Δπ, size, internals)`` of the nodes for
+        sets of at most ``size`` (p,) points: what :meth:`terms` returns (``β`` before its
+        slack, :meth:`slacked`) and :meth:`child_bounds` reuses."""
+        size = np.broadcast_to(np.asarray(size, float), (Z.shape[0],))
+        out = []
+        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, size, lam, None,
+                                                            per_row=per_row):
+            beta, dp = _flip_terms(om, pi0, ka0, nodes, L, size, self.C, self.k2)
+            out.append((blk, d0, beta, dp, size, (om, pi0, ka0, nodes, L)))
+        return out
+
+    def slacked(self, beta, rows):
+        """``β`` of :meth:`node_terms` with its floating-point slack."""
+        return self._slack(beta, np.asarray(rows, int), beta.shape[-1])
 
     def _slack(self, beta, rows, n):
         return beta - _SLACK * (np.abs(beta) + (self.scale[rows] / max(n, 1)).reshape(

@@ -353,16 +353,17 @@ def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest, eps):
     np.maximum.at(size, inv, 1 + further)
     b4 = MP[np.ix_(rr, pc)] - rest[rr, None]
     shared = b4.copy()
-    for blk in row_blocks(len(rr), len(up) * n):
-        D0, beta = cut.terms(rr[blk], ZP[up], YP[up], size)
+    parts = cut.node_terms(rr, ZP[up], YP[up], size, per_row=len(pc) * n)
+    for blk, D0, beta, _, _, _ in parts:
+        beta = cut.slacked(beta, rr[blk])
         shared[blk] += D0[:, inv] + beta[:, inv, ic] + suffix_smallest_sums(
             np.take_along_axis(beta, ordU[None], axis=2), AL_r, inv, start, further)
     still = np.flatnonzero(_need(shared, eps[rr], np.ones(len(rr), bool)))
     if len(still):
         pc2, ic2 = pc[still], ic[still]
-        up2, inv2 = np.unique(pc2, return_inverse=True)
         shared[:, still] = np.maximum(shared[:, still], b4[:, still] + cut.child_bounds(
-            rr, ZP[up2], YP[up2], inv2, ic2, further[still], child_masks(AL, RK, pc2, ic2)))
+            rr, ZP[up], YP[up], inv[still], ic2, further[still],
+            child_masks(AL, RK, pc2, ic2), parts=parts))
     return shared
 
 
@@ -1068,7 +1069,9 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     if use_bound:
         kappa, rest = geo.readout(prob.K_test, C)
         ksq = geo.diag_sqrt
-        ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
+        ro = attach_cut(b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable,
+                                   min_cost),
+                        prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
     stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
               flippable[None].copy())]
     nodes = 0
@@ -1100,11 +1103,22 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         if use_bound and len(par):
             # children whose whole subtree (the child included) cannot beat the best count
             # at the smallest budget the child fits: skipped before they are retrained
-            b3, _, _ = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx,
-                                    kids.any(axis=1), AL, RK, cost, min_cost, ro, ZP, Y, C)
+            b3, room, rf = _children_b3(MP, np.arange(len(MP)), Rtop, c, par, idx,
+                                        kids.any(axis=1), AL, RK, cost, min_cost, ro, ZP, Y,
+                                        C)
             fit = np.searchsorted(bud, c[par] + cost[idx] - _COST_TOL * max(1.0, Rtop),
                                   side="left")
             keep_q = np.sum(b3 <= 0, axis=0) > count[np.minimum(fit, len(bud) - 1)]
+            cut = ro.cut
+            if cut is not None and keep_q.any() and cut.gate.use():  # (B4) where B3 is open
+                kq = np.flatnonzero(keep_q)
+                further = np.where(room, np.maximum(rf - 1, 0), 0)[kq]
+                b3[:, kq] = np.maximum(b3[:, kq], _children_b4(
+                    cut, MP, np.arange(len(MP)), par[kq], idx[kq], further, AL, RK, ZP, Y,
+                    ro.rest, np.zeros(len(MP))))
+                still = np.sum(b3 <= 0, axis=0) > count[np.minimum(fit, len(bud) - 1)]
+                cut.gate.record(len(kq), (keep_q & ~still).sum())
+                keep_q = still
             par, idx, kids = par[keep_q], idx[keep_q], kids[keep_q]
         for lo in range(0, len(par), _CHUNK):
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
@@ -1148,6 +1162,17 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 lb = M[:, ci] + drop_bounds(ro.V, Z[ci], Yc[ci], C, ro.kappa, ro.k,
                                             allowed[ci], rf_all[ci], ro.pin) - ro.rest[:, None]
                 open_ = np.sum(lb <= 0, axis=0) > best[ci]
+                cut = ro.cut
+                if cut is not None and open_.any() and cut.gate.use():  # (B4) where B3 is open
+                    oc = np.flatnonzero(open_)
+                    D0, beta = cut.terms(np.arange(len(M)), Z[ci[oc]], Yc[ci[oc]],
+                                         rf_all[ci[oc]])
+                    lb[:, oc] = np.maximum(lb[:, oc], M[:, ci[oc]] + D0 - ro.rest[:, None]
+                                           + smallest_sums(beta, allowed[ci[oc]],
+                                                           rf_all[ci[oc]]))
+                    still = np.sum(lb <= 0, axis=0) > best[ci]
+                    cut.gate.record(len(oc), (open_ & ~still).sum())
+                    open_ = still
                 if open_.any() and not gate.use():
                     open_[:] = False
                 delta = np.zeros(len(ci))

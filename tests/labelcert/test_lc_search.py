@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from certmodel.labelcert import _search
@@ -370,7 +370,8 @@ def test_pipeline_search_binary(seed, n, restricted):
     f0 = Ktp @ _z(Kp, y_pm, Cp)
     s = np.where(f0 >= 0, 1.0, -1.0)
     scale = Cp * np.abs(Ktp).sum(axis=1)
-    assert any(r.path is Path.SEARCH for r in recs)
+    # rare draws are decided before the search (e.g. by the bound): nothing to test there
+    assume(any(r.path is Path.SEARCH for r in recs))
     for rec in recs:
         t = int(rec.test_index)
         ref = min(s[t] * Ktp[t] @ _z(Kp, np.where(np.isin(np.arange(n), S), -y_pm, y_pm), Cp)
