@@ -12,10 +12,8 @@ than the MILPs it replaces would be allowed.  When the plain count rejects a bud
 
 * binary — Knuth's estimate of the *pruned* tree (:mod:`certmodel.labelcert._treesize`:
   random dives that apply the search's own bounds, ≤ 5 % of the allowance per budget) ×
-  the retrain cost × the dives' ratio of all their work to their retrains (the bounds cost
-  as much as the retrains on hard trees) replaces ``N(B)`` × it; the chosen budgets are
-  then searched smallest first under the one cap, so a time-out at a large budget keeps
-  the smaller ones' proofs;
+  the retrain cost replaces ``N(B)`` × it; the chosen budgets are then searched smallest
+  first under the one cap, so a time-out at a large budget keeps the smaller ones' proofs;
 * multiclass — a probe search at a small budget ``b`` (≤ 5 % of the allowance) measures the
   seconds per relabelling *including* the subtrees the bound skipped, and the plan is redone
   with ``N(B)`` × that.
@@ -188,8 +186,7 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     Cost of budget ``B``: the counted relabellings × the measured retrain cost, or — when
     that rejects ``B`` and the bound can prune — Knuth's estimate of the pruned tree
     (:mod:`certmodel.labelcert._treesize`, dives bounded by ``PROBE_SHARE`` of the MILP time
-    at stake) × the retrain cost × the dives' ratio of all their work (bounds included) to
-    their retrains.  The chosen budgets are searched smallest first under one
+    at stake) × the retrain cost.  The chosen budgets are searched smallest first under one
     time cap.  The open test points are planned together first (one tree serves them all);
     where that rejects a budget, each point still open there is planned and searched alone
     against its own MILP allowance (a single hard point no longer sends the easy ones to
@@ -312,9 +309,9 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
 
     def tree_seconds(B):  # wall seconds of the (split) search at B
         at_B = np.array([t for t in points if (t, B) not in dec], dtype=int)
-        _, secs = estimate_binary_search(prob, alpha0, signs, at_B, B, eps, geo,
-                                         dives=KNUTH_DIVES, time_limit=dive_time, unit=unit)
-        chosen_seconds[B] = min(chosen_seconds[B], secs / speedup)
+        nodes, _ = estimate_binary_search(prob, alpha0, signs, at_B, B, eps, geo,
+                                          dives=KNUTH_DIVES, time_limit=dive_time)
+        chosen_seconds[B] = min(chosen_seconds[B], nodes * unit / speedup)
         return chosen_seconds[B]
 
     try:

@@ -45,16 +45,12 @@ __all__ = ["estimate_binary_search"]
 def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np.ndarray,
                            budget: float, eps: np.ndarray, geo, dives: int = 24,
                            seed: int = 0, time_limit: float | None = None,
-                           unit: float | None = None) -> tuple[float, float]:
+                           ) -> tuple[float, float]:
     """``(nodes, seconds)``: Knuth's estimate of the retrained nodes of
     :func:`~certmodel.labelcert._search.search_binary` (in its flip order) for test ``rows``
     at ``budget``, and
     that many times the measured CPU seconds per retrained node (``inf`` without a PSD
-    geometry: the search would enumerate).  ``unit``, optional: the seconds of one retrain
-    in the search's large batches (:func:`~certmodel.labelcert._searchpath.retrain_cost`);
-    the seconds are then ``nodes × unit × (dive CPU / dive retrain CPU)`` — the dives'
-    one-node batches overstate the retrains, but their share of the bounds' work (the
-    screens, (B3), (B4)) carries over.  ``time_limit`` bounds the dives' wall time (the
+    geometry: the search would enumerate).  ``time_limit`` bounds the dives' wall time (the
     estimate then averages the dives finished, at least one)."""
     if geo is None or not geo.psd or len(rows) == 0:
         return np.inf, np.inf
@@ -79,7 +75,6 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     tol = _COST_TOL * max(1.0, float(budget))
     estimates = []
     retrained = 0
-    solving = 0.0  # CPU seconds of the dives' retrains
     c0, w0 = time.process_time(), time.perf_counter()
     for _ in range(dives):
         if estimates and time_limit is not None and time.perf_counter() - w0 > time_limit:
@@ -103,9 +98,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
             Yc[np.arange(len(kids)), kids] *= -1.0
             A0 = np.repeat(A[None], len(kids), axis=0)
             A0[np.arange(len(kids)), kids] = C
-            s0 = time.process_time()
             Ac, conv = solve_svm_dual_batch(K, Yc, C, A0, check_start=False)
-            solving += time.process_time() - s0
             if not conv.all():
                 raise RetrainFailed("SVM retraining did not reach a KKT point (estimate)")
             retrained += len(kids)
@@ -129,7 +122,5 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
             A, Y, c, AL = Ac[q], Yc[q], float(cc[q]), allowed[q][None]
         estimates.append(total)
     nodes = float(np.mean(estimates))
-    spent = time.process_time() - c0
-    if unit is not None and solving > 0:
-        return nodes, nodes * unit * max(1.0, spent / solving)
-    return nodes, nodes * spent / max(retrained, 1)
+    per_node = (time.process_time() - c0) / max(retrained, 1)
+    return nodes, nodes * per_node
