@@ -114,6 +114,12 @@ class LabelCertOptions:
         :mod:`certmodel.labelcert._stability`, PSD kernels only): decides robust points
         whose margin exceeds the bound (path ``bound``) and tightens the MILP's product
         bounds and big-M values with valid bounds on ``(K z)_i`` and on the test margins.
+    cut_bound : bool
+        The binary and collective relabelling searches also prune by the optimality-cut
+        dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (needs ``bound_tightening``):
+        exact like the others, about twice as tight as (B3) for one or two flips; on the
+        C·rowsum-10 CBA searches (n = 120) it halves the tree and saves 10–35 % CPU, on CSBM
+        it costs up to 10 % — off by default (docs/benchmarks.md, fourteenth session).
     monotone : bool
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
     samplewise_screen : bool
@@ -158,6 +164,7 @@ class LabelCertOptions:
     search_workers: int = 1
     search_scheduler: str | None = None
     bound_tightening: bool = True
+    cut_bound: bool = False
     monotone: bool = True
     samplewise_screen: bool = True
     pair_separation: bool = True

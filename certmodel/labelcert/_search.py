@@ -33,7 +33,8 @@ collective searches also use the response-ball bound (B3) of
 per-point terms ``τ_i`` (``i ∈ A(S)``; a child's own flip is forced), no iteration — and
 take the larger of (B3) and (B1) (B1's radius only where B3 does not already prune, and
 only while it closes subtrees (B3) leaves open: :class:`RadiusGate`), and of the
-optimality-cut dual bound (B4) of :mod:`certmodel.labelcert._cutdual` — the retrained SVM's
+optimality-cut dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (with
+``LabelCertOptions.cut_bound``: :func:`attach_cut`) — the retrained SVM's
 own optimality cut read out per flip, which prices in the other points' response (computed
 where (B3) leaves a subtree open, while it closes ≥ 20 % of those; in the screen the child's
 own flip gets its exact Gram terms, :func:`_children_b4`).  A
@@ -87,7 +88,6 @@ _CHUNK = 2048  # children per batched retrain
 _SCREEN = 4 * _CHUNK  # multiclass children bounded per block (bounded memory, time checks)
 _ITERATIONS = 30
 _COST_TOL = 1e-9
-CUT_BOUND = True  # binary search: also prune by (B4), :mod:`certmodel.labelcert._cutdual`
 
 
 def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
@@ -298,10 +298,11 @@ def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, rest, budget, fli
     ``alpha0``) with its gate: (B4) is computed only where (B3) leaves subtrees open, and
     only while it closes a share of them (:class:`RadiusGate`, 20 %: on the CBA n = 120
     searches it closes 55 % of the subtrees (B3) leaves open and halves the tree, on CSBM
-    4 % and costs 10 % more CPU; ``gated=False``:
-    always — the tree estimate, whose dives revisit nodes and would switch a gate off
-    where the search keeps it on).  Off with ``CUT_BOUND = False``."""
-    if not CUT_BOUND:
+    4 % and costs 10 % more CPU; ``gated=False``: always — the tree estimate, whose dives
+    revisit nodes and would switch a gate off where the search keeps it on).  Only where
+    ``geo.cut_bound`` (:class:`~certmodel.labelcert._options.LabelCertOptions`
+    ``cut_bound``, off by default)."""
+    if not getattr(geo, "cut_bound", False):
         return ro
     top = int(_max_flips_vec(np.array([budget]), min_cost, prob.n)[0])
     ro.cut = OptimalityCutBound(prob.K, prob.C, V, kappa, rest, geo, top)

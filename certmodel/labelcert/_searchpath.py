@@ -116,6 +116,7 @@ def _geometry(prob, opts, converged: bool):
     if not (opts.bound_tightening and converged):
         return None
     geo = KernelGeometry(prob.K)
+    geo.cut_bound = bool(opts.cut_bound)
     return geo if geo.psd else None
 
 

@@ -91,6 +91,8 @@ class KernelGeometry:
     def __init__(self, K: np.ndarray):
         K = np.asarray(K, dtype=float)
         self.n = K.shape[0]
+        # the relabelling searches also prune by (B4) (LabelCertOptions.cut_bound)
+        self.cut_bound = False
         lam, U = np.linalg.eigh(0.5 * (K + K.T))
         lam_max = float(max(lam.max(), 0.0))
         self.psd = bool(lam.min() >= -1e-9 * max(lam_max, 1e-300)) and lam_max > 0

@@ -113,10 +113,11 @@ def _threat(draw_mask, draw_cost, n, rng):
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 8), logC=st.floats(-1.0, 1.0),
        mask=st.booleans(), cost=st.booleans(), order=st.booleans(), parts=st.integers(0, 3),
-       gate=GATE)
-def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, parts, gate):
+       gate=GATE, cut=st.booleans())
+def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, parts, gate, cut):
     """``parts > 0``: the search split into that many parts (in this process), merged.
-    ``gate``: (B1)'s radius as :class:`RadiusGate` decides, never, or always."""
+    ``gate``: (B1)'s radius as :class:`RadiusGate` decides, never, or always.  ``cut``:
+    also prune by (B4)."""
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=4)
     C = 10.0 ** logC
@@ -131,6 +132,7 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
     scale = C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
     geo = KernelGeometry(K)
+    geo.cut_bound = cut
     with _radius_gate(gate):
         if parts:
             res = search_binary_split(prob, alpha0, s, np.arange(4), budgets,
@@ -167,11 +169,12 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), mask=st.booleans(),
        cost=st.booleans(), order=st.booleans(), seeded=st.booleans(), parts=st.integers(0, 3),
-       gate=GATE)
-def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts, gate):
+       gate=GATE, cut=st.booleans())
+def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts, gate,
+                                              cut):
     """``seeded``: the search starts from a random admissible relabelling's replayed count
     (the collective screen's incumbent) — the counts stay exact.  ``parts > 0``: split into
-    that many parts (in this process), merged."""
+    that many parts (in this process), merged.  ``cut``: also prune by (B4)."""
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=5)
     C = 10.0 ** rng.uniform(-1, 1)
@@ -191,15 +194,15 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
             yy[list(S0)] *= -1
             start = (int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)), np.array(S0),
                      float(th.cost[list(S0)].sum()))
+    geo = KernelGeometry(K)
+    geo.cut_bound = cut
     with _radius_gate(gate):
         if parts:
             count, wit, complete, _ = search_collective_split(
-                prob, alpha0, s, budgets, KernelGeometry(K), incumbent=start, workers=1,
-                parts=parts)
+                prob, alpha0, s, budgets, geo, incumbent=start, workers=1, parts=parts)
         else:
-            count, wit, complete, _ = search_collective(prob, alpha0, s, budgets,
-                                                        KernelGeometry(K), order=order,
-                                                        incumbent=start)
+            count, wit, complete, _ = search_collective(prob, alpha0, s, budgets, geo,
+                                                        order=order, incumbent=start)
     assert complete
     for j, B in enumerate(budgets):
         best = 0
@@ -362,7 +365,8 @@ def test_pipeline_search_binary(seed, n, restricted):
     K, y, K_test = random_instance(seed, n, m=4)
     C = 10.0 ** rng.uniform(-0.5, 1)
     threat = _threat(True, True, n, rng) if restricted else None
-    opts = LabelCertOptions(max_enumeration=0, search="always", attack=False)
+    opts = LabelCertOptions(max_enumeration=0, search="always", attack=False,
+                            cut_bound=bool(seed % 2))
     recs = certify(K, y, K_test, C, [1, 2, 3], options=opts, threat=threat)
     prob = Problem.create(K, y, K_test, C, threat=threat)
     Kp, Ktp, Cp, th = prob.K, prob.K_test, prob.C, prob.threat
@@ -427,7 +431,7 @@ def test_pipeline_search_collective(seed, n):
 
     K, y, K_test = random_instance(seed, n, m=5)
     C = 2.0
-    opts = LabelCertOptions(max_enumeration=0, search="always")
+    opts = LabelCertOptions(max_enumeration=0, search="always", cut_bound=bool(seed % 2))
     recs = certify(K, y, K_test, C, [1, 2, 3], mode="collective", options=opts)
     prob = Problem.create(K, y, K_test, C)
     for rec in recs:

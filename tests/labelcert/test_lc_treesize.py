@@ -5,6 +5,7 @@ static) the mean over many dives equals the nodes ``search_binary`` retrains."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._search import search_binary
@@ -25,22 +26,25 @@ def _clustered(seed, n, m=8):
     return Kf[:n, :n], y, Kf[n:, :n]
 
 
-def _robust_rows_instance(seed, n, C, B):
+def _robust_rows_instance(seed, n, C, B, cut=False):
     K, y, K_test = _clustered(seed, n) if seed >= 0 else random_instance(-seed, n, m=8)
     prob = Problem.create(K, y, K_test, C)
     a0 = solve_svm_dual(prob.K, prob.y_pm, prob.C).alpha
     s = np.where(prob.K_test @ (prob.y_pm * a0) >= 0, 1.0, -1.0)
     eps = 1e-6 * prob.C * np.abs(prob.K_test).sum(axis=1)
     geo = KernelGeometry(prob.K)
+    geo.cut_bound = cut
     res = search_binary(prob, a0, s, np.arange(8), [B], np.ones((8, 1), bool), eps, geo)
     rows = np.flatnonzero(np.minimum(res.visited, res.pruned)[:, 0] > eps)
     return prob, a0, s, eps, geo, rows
 
 
-def test_estimate_matches_the_searched_tree():
+@pytest.mark.parametrize("cut", [False, True])
+def test_estimate_matches_the_searched_tree(cut):
+    """``cut``: the search and the estimate also prune by (B4)."""
     checked = 0
     for seed in range(40):
-        prob, a0, s, eps, geo, rows = _robust_rows_instance(seed, 14, 0.05, 3)
+        prob, a0, s, eps, geo, rows = _robust_rows_instance(seed, 14, 0.05, 3, cut)
         if not len(rows):
             continue
         res = search_binary(prob, a0, s, rows, [3], np.ones((len(rows), 1), bool), eps, geo)
