@@ -20,6 +20,20 @@ def random_instance(seed: int, n: int, m: int = 3, d: int = 3, ridge: float = 0.
     return Kf[:n, :n], y, Kf[n:, :n]
 
 
+def scaled_node(seed: int, n: int, logC: float, logscale: float, low_rank: bool = False,
+                base_flips: int = 0, m: int = 4):
+    """``(K, y, K_test, C)``: :func:`random_instance` with the kernel scaled by
+    ``10**logscale`` and ``C = 10**logC`` divided by it (the same SVM up to scale), and up
+    to ``base_flips`` labels flipped (a search node as the base, ``y`` as floats)."""
+    K, y, K_test = random_instance(seed, n, m=m, d=2 if low_rank else 3,
+                                   ridge=0.0 if low_rank else 0.3)
+    s_ = 10.0 ** logscale
+    y = y.astype(float)
+    rng = np.random.default_rng(seed)
+    y[rng.choice(n, min(base_flips, n), replace=False)] *= -1
+    return K * s_, y, K_test * s_, 10.0 ** logC / s_
+
+
 def random_threat(seed: int, n: int, p: float = 0.8, costs=(1.0, 1.5)):
     """A restricted threat model: each point flippable with probability ``p`` (point 0
     always), per-point costs drawn from ``costs``."""
@@ -53,6 +67,11 @@ def replayed_count(prob, signs, relabelling, budget) -> int:
     assert prob.threat.admissible(flips, budget)
     f = retrain_logits(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C, prob.K_test)
     return int(np.sum(signs * f <= 0))
+
+
+def svm_z(K, y_pm, C):
+    """``z = y∘α`` of the exactly retrained bias-free SVM."""
+    return y_pm * solve_svm_dual(K, y_pm, C).alpha
 
 
 def retrain_logits(K, y_pm, C, K_test):

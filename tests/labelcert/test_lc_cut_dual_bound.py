@@ -12,15 +12,12 @@ from hypothesis import strategies as st
 from certmodel.labelcert._cutdual import OptimalityCutBound
 from certmodel.labelcert._response import flip_terms, smallest_sums
 from certmodel.labelcert._stability import KernelGeometry
-from certmodel.learners import solve_svm_dual
-from tests.labelcert.oracles import random_instance
+from tests.labelcert.oracles import random_instance, scaled_node, svm_z
 
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
-
-def _z(K, y, C):
-    return y * solve_svm_dual(K, y, C).alpha
+_z = svm_z
 
 
 @SETTINGS
@@ -29,14 +26,7 @@ def _z(K, y, C):
        base_flips=st.integers(0, 2), loglam=st.floats(-3.0, 1.0), tuned=st.booleans())
 def test_b4_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_flips, loglam,
                                      tuned):
-    K, y, K_test = random_instance(seed, n, m=4, d=2 if low_rank else 3,
-                                   ridge=0.0 if low_rank else 0.3)
-    s_ = 10.0 ** logscale
-    K, K_test = K * s_, K_test * s_
-    C = 10.0 ** logC / s_
-    y = y.astype(float)
-    rng = np.random.default_rng(seed)
-    y[rng.choice(n, min(base_flips, n), replace=False)] *= -1  # the base may be any node
+    K, y, K_test, C = scaled_node(seed, n, logC, logscale, low_rank, base_flips)
     geo = KernelGeometry(K)
     z = _z(K, y, C)
     f0 = K_test @ z
@@ -73,13 +63,7 @@ def test_b4_child_bounds_hold_for_every_set_with_the_forced_flip(seed, n, B, log
                                                                  base_flips, loglam):
     """The screen's form: child ``i`` of a node, its subtree ``{i} ∪ A'`` with ``A'``
     among the points after ``i`` (exact Gram terms of ``i``)."""
-    K, y, K_test = random_instance(seed, n, m=4, d=3, ridge=0.3)
-    s_ = 10.0 ** logscale
-    K, K_test = K * s_, K_test * s_
-    C = 10.0 ** logC / s_
-    y = y.astype(float)
-    rng = np.random.default_rng(seed)
-    y[rng.choice(n, min(base_flips, n), replace=False)] *= -1
+    K, y, K_test, C = scaled_node(seed, n, logC, logscale, False, base_flips)
     geo = KernelGeometry(K)
     z = _z(K, y, C)
     V = np.where(K_test @ z >= 0, 1.0, -1.0)[:, None] * K_test

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from certmodel.labelcert._response import flip_terms, smallest_sums
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.learners import solve_svm_dual
-from tests.labelcert.oracles import random_instance
+from tests.labelcert.oracles import random_instance, scaled_node
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -27,14 +27,7 @@ def _z(K, y, C):
        logC=st.floats(-1.5, 1.5), logscale=st.floats(-3.0, 3.0), low_rank=st.booleans(),
        base_flips=st.integers(0, 2))
 def test_b3_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_flips):
-    K, y, K_test = random_instance(seed, n, m=4, d=2 if low_rank else 3,
-                                   ridge=0.0 if low_rank else 0.3)
-    s_ = 10.0 ** logscale
-    K, K_test = K * s_, K_test * s_
-    C = 10.0 ** logC / s_
-    y = y.astype(float)
-    rng = np.random.default_rng(seed)
-    y[rng.choice(n, min(base_flips, n), replace=False)] *= -1  # the base may be any node
+    K, y, K_test, C = scaled_node(seed, n, logC, logscale, low_rank, base_flips)
     geo = KernelGeometry(K)
     z = _z(K, y, C)
     f0 = K_test @ z
