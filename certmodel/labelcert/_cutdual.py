@@ -51,17 +51,15 @@ class OptimalityCutBound:
     """(B4) for the read-out rows ``V`` (signed ``K_test`` rows) of one search.
 
     ``geo`` the :class:`~certmodel.labelcert._stability.KernelGeometry` of ``K`` (its kept
-    eigenspace gives ``‖Pφ_t‖ ≤ kappa`` and the read-out ``v_keep`` of ``Pφ_t``), ``rest``
-    (rows,) the (B3) read-out slack of the dropped eigenspace."""
+    eigenspace gives ``‖Pφ_t‖ ≤ kappa`` and the read-out ``v_keep`` of ``Pφ_t``; the
+    dropped eigenspace is the caller's ``rest``, as in (B3))."""
 
-    def __init__(self, K: np.ndarray, C: float, V: np.ndarray, kappa: np.ndarray,
-                 rest: np.ndarray, geo, max_r: int):
+    def __init__(self, K: np.ndarray, C: float, V: np.ndarray, kappa: np.ndarray, geo,
+                 max_r: int):
         self.K, self.C = K, float(C)
         V = np.atleast_2d(np.asarray(V, float))
-        Un = geo._U_null
-        self.Vk = V - (V @ Un) @ Un.T if Un.shape[1] else V.copy()  # ⟨Pφ_t, φ_j⟩
+        self.Vk = geo.range_part(V)  # ⟨Pφ_t, φ_j⟩
         self.kappa2 = np.asarray(kappa, float) ** 2
-        self.rest = np.asarray(rest, float)
         self.k2 = np.maximum(np.diag(K), 0.0)
         self.scale = self.C * np.abs(V).sum(axis=1)  # P_t: the size of a margin
         self.lam = np.ones((len(V), max(int(max_r), 0) + 1))

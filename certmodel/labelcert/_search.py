@@ -291,8 +291,8 @@ def b3_readout(prob, geo, alpha0, y_pm, V, kappa, rest, budget, flippable, min_c
     return Readout.projected(prob.K, V, kappa, geo.diag_sqrt, rest, U, prob.C, pin)
 
 
-def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, rest, budget, flippable,
-               min_cost, gated: bool = True) -> Readout:
+def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, budget, flippable, min_cost,
+               gated: bool = True) -> Readout:
     """Give a binary search's read-out the (B4) bound (``ro.cut``,
     :class:`~certmodel.labelcert._cutdual.OptimalityCutBound`, ``λ`` tuned at the root
     ``alpha0``) with its gate: (B4) is computed only where (B3) leaves subtrees open, and
@@ -305,7 +305,7 @@ def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, rest, budget, fli
     if not getattr(geo, "cut_bound", False):
         return ro
     top = int(_max_flips_vec(np.array([budget]), min_cost, prob.n)[0])
-    ro.cut = OptimalityCutBound(prob.K, prob.C, V, kappa, rest, geo, top)
+    ro.cut = OptimalityCutBound(prob.K, prob.C, V, kappa, geo, top)
     ro.cut.tune(y_pm * alpha0, y_pm, np.asarray(flippable, bool), top)
     ro.cut.gate = RadiusGate(min_share=0.2) if gated else None
     return ro
@@ -528,7 +528,7 @@ def search_binary(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, rows: np
         ksq = geo.diag_sqrt
         ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
                         min_cost)
-        attach_cut(ro, prob, geo, alpha0, y0, Kt, kappa, rest, float(bud.max()), flippable,
+        attach_cut(ro, prob, geo, alpha0, y0, Kt, kappa, float(bud.max()), flippable,
                    min_cost)
     tr.visit((Kt @ (y0 * alpha0))[:, None] - off, np.zeros(1), lambda a: ())  # clean
     # stack of (S (p, b) int, A (p, n), Y (p, n), c (p,), AL (p, n) flips still allowed,
@@ -1078,7 +1078,7 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         ksq = geo.diag_sqrt
         ro = attach_cut(b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable,
                                    min_cost),
-                        prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
+                        prob, geo, alpha0, y0, Kt, kappa, Rtop, flippable, min_cost)
     stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
               flippable[None].copy())]
     nodes = 0

@@ -102,6 +102,13 @@ class KernelGeometry:
         self._U_keep = U[:, keep] / np.sqrt(lam[keep])
         self._U_null = U[:, ~keep]
 
+    def range_part(self, V: np.ndarray) -> np.ndarray:
+        """Rows of ``V`` without their component in the dropped eigenspace: for ``v =
+        K_test[t]``, ``(Pφ_t)·φ_j`` with ``P`` the projection onto the kept features."""
+        V = np.atleast_2d(np.asarray(V, dtype=float))
+        Un = self._U_null
+        return V - (V @ Un) @ Un.T if Un.shape[1] else V.copy()
+
     def readout(self, V: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
         """Per row ``v`` of ``V``: ``(κ(v), 2C√n·ρ(v))`` so that ``|v·δ| ≤ κΔ + that``."""
         V = np.atleast_2d(np.asarray(V, dtype=float))

@@ -67,7 +67,7 @@ def estimate_binary_search(prob, alpha0: np.ndarray, signs: np.ndarray, rows: np
     y0, alpha0 = prob.y_pm, np.asarray(alpha0, float)
     ro = attach_cut(b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, float(budget),
                                flippable, min_cost),
-                    prob, geo, alpha0, y0, Kt, kappa, rest, float(budget), flippable, min_cost,
+                    prob, geo, alpha0, y0, Kt, kappa, float(budget), flippable, min_cost,
                     gated=False)
     ksq = geo.diag_sqrt
     Rmax = np.full(len(rows), float(budget))
