@@ -33,7 +33,7 @@ def test_b4_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_
     signs = np.where(f0 >= 0, 1.0, -1.0)
     V = signs[:, None] * K_test
     kappa, rest = geo.readout(K_test, C)
-    cut = OptimalityCutBound(K, C, V, kappa, rest, geo, B)
+    cut = OptimalityCutBound(K, C, V, kappa, geo, B)
     rows = np.arange(len(V))
     if tuned:
         cut.tune(z, y, np.ones(n, bool), B)
@@ -68,7 +68,7 @@ def test_b4_child_bounds_hold_for_every_set_with_the_forced_flip(seed, n, B, log
     z = _z(K, y, C)
     V = np.where(K_test @ z >= 0, 1.0, -1.0)[:, None] * K_test
     kappa, rest = geo.readout(K_test, C)
-    cut = OptimalityCutBound(K, C, V, kappa, rest, geo, B)
+    cut = OptimalityCutBound(K, C, V, kappa, geo, B)
     rows = np.arange(len(V))
     further = np.full(n, B - 1)
     allowed = np.arange(n)[None, :] > np.arange(n)[:, None]  # the points after i
@@ -95,7 +95,7 @@ def test_b4_is_tighter_than_b3_on_a_non_saturated_instance():
     signs = np.where(K_test @ z >= 0, 1.0, -1.0)
     V = signs[:, None] * K_test
     kappa, rest = geo.readout(K_test, C)
-    cut = OptimalityCutBound(K, C, V, kappa, rest, geo, 1)
+    cut = OptimalityCutBound(K, C, V, kappa, geo, 1)
     cut.tune(z, y, np.ones(len(y), bool), 1)
     D0, beta = cut.terms(np.arange(len(V)), z[None], y[None], np.array([1]))
     b4 = D0[:, 0] + np.minimum(beta[:, 0], 0.0).min(axis=1)
