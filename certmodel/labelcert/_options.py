@@ -192,6 +192,10 @@ class LabelCertOptions:
                 f"search_scheduler == {self.search_scheduler!r}, expected a dask scheduler "
                 "address like 'tcp://HOST:PORT' or None")
         check_backend_name(self.backend, "backend")
+        if self.cut_bound and not self.bound_tightening:
+            raise InvalidParameterError(
+                "cut_bound == True needs bound_tightening == True (the searches prune only "
+                "with the kernel geometry that bound_tightening enables)")
         if not (self.eps >= 0):
             raise InvalidParameterError(f"eps == {self.eps}, must be >= 0")
         if self.time_limit is not None and not self.time_limit > 0:

@@ -102,3 +102,15 @@ def test_b4_is_tighter_than_b3_on_a_non_saturated_instance():
     b3 = np.minimum(flip_terms(V, z[None], y[None], C, kappa, geo.diag_sqrt)[:, 0], 0).min(1)
     assert np.all(np.isfinite(b4))
     assert np.any(b4 > b3 + 1e-3 * np.abs(b3))
+
+
+def test_cut_bound_without_bound_tightening_is_refused():
+    """The option would have no effect without the geometry: refused, naming both."""
+    import pytest
+
+    from certmodel.exceptions import InvalidParameterError
+    from certmodel.labelcert import LabelCertOptions
+
+    with pytest.raises(InvalidParameterError, match="cut_bound.*bound_tightening"):
+        LabelCertOptions(cut_bound=True, bound_tightening=False)
+    assert LabelCertOptions(cut_bound=True).cut_bound
