@@ -58,7 +58,7 @@ from benchmarks._timing import cpu_seconds  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 7
-CONFIGS = ("search", "old", "split2", "nopairs")
+CONFIGS = ("search", "old", "split2", "nopairs", "cut")
 DEFAULT_CONFIGS = ("search", "old")
 
 
@@ -128,6 +128,8 @@ def _options(config: str, time_limit: float):
         return LabelCertOptions(time_limit=time_limit)
     if config == "split2":
         return LabelCertOptions(time_limit=time_limit, search_workers=2)
+    if config == "cut":  # the opt-in optimality-cut dual bound (B4)
+        return LabelCertOptions(time_limit=time_limit, cut_bound=True)
     if config == "nopairs":
         return LabelCertOptions(time_limit=time_limit, pair_separation=False)
     return LabelCertOptions(time_limit=time_limit, search="never", samplewise_screen=False,
@@ -312,7 +314,8 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
                     help="dispatches to run side by side (search: the default pipeline; old: "
                          "MILP only, no search / screen / beam; split2: the default pipeline "
-                         "with search_workers=2)")
+                         "with search_workers=2; nopairs: without the pair bound; cut: "
+                         "with the opt-in (B4) bound, cut_bound=True)")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--summarize", nargs="+", default=None, metavar="CSV",
                     help="print the table of earlier result files and exit")
