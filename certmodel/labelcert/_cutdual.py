@@ -96,13 +96,11 @@ class OptimalityCutBound:
         (default: the tuned values).  ``G`` (p, n), optional: ``Z @ K``.  Each includes its
         floating-point slack (the bound is ``m + D₀ + Σ β − rest``)."""
         p, n = Z.shape
-        r = np.broadcast_to(np.asarray(r, float), (p,))
+        rows = np.asarray(rows, int)
         D0 = np.empty((len(rows), p))
         beta = np.empty((len(rows), p, n))
-        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, r, lam, G):
-            D0[blk] = d0
-            beta[blk] = self._slack(_flip_terms(om, pi0, ka0, nodes, L, r, self.C, self.k2)[0],
-                                    rows[blk], n)
+        for blk, d0, b, _, _, _ in self.node_terms(rows, Z, Y, r, lam, G=G):
+            D0[blk], beta[blk] = d0, self._slack(b, rows[blk], n)
         return D0, beta
 
     def child_bounds(self, rows, Z, Y, inv, ic, further, allowed, lam=None, parts=None):
@@ -140,13 +138,14 @@ class OptimalityCutBound:
             out[blk] = d0[:, inv] + own + smallest_sums(bq, allowed, further)
         return out
 
-    def node_terms(self, rows, Z, Y, size, lam=None, per_row=None) -> list:
+    def node_terms(self, rows, Z, Y, size, lam=None, per_row=None, G=None) -> list:
         """Per row block ``(blk, D₀, β (no slack), Δπ, size, internals)`` of the nodes for
         sets of at most ``size`` (p,) points: what :meth:`terms` returns (``β`` before its
-        slack, :meth:`slacked`) and :meth:`child_bounds` reuses."""
+        slack, :meth:`slacked`) and :meth:`child_bounds` reuses.  ``G`` (p, n), optional:
+        ``Z @ K`` when the caller has it."""
         size = np.broadcast_to(np.asarray(size, float), (Z.shape[0],))
         out = []
-        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, size, lam, None,
+        for blk, (d0, om, pi0, ka0, nodes, L) in self._parts(rows, Z, Y, size, lam, G,
                                                             per_row=per_row):
             beta, dp = _flip_terms(om, pi0, ka0, nodes, L, size, self.C, self.k2)
             out.append((blk, d0, beta, dp, size, (om, pi0, ka0, nodes, L)))
@@ -190,12 +189,15 @@ class OptimalityCutBound:
             ka0 = np.where(free[None], th * q1b + (1.0 - th) * q2b, ka_fix[None])
             ypi = Y[None] * pi0  # (b, p, n)
             Kyp = ypi @ K
-            w2 = self.kappa2[rows[blk]][:, None] + 2.0 * lam[blk] * np.einsum(
-                "bn,bpn->bp", Vk[blk], ypi) + lam[blk] ** 2 * np.einsum("bpn,bpn->bp", ypi,
-                                                                       Kyp)
-            w2 = np.maximum(w2, 0.0)
+            # ‖w₀‖² = κ² + 2λ v·(ỹπ) + λ² (ỹπ)ᵀK(ỹπ): its rounding is relative to the terms,
+            # which may cancel, so the slack is taken on their magnitudes
+            terms = (self.kappa2[rows[blk]][:, None],
+                     2.0 * lam[blk] * np.einsum("bn,bpn->bp", Vk[blk], ypi),
+                     lam[blk] ** 2 * np.einsum("bpn,bpn->bp", ypi, Kyp))
+            w2 = np.maximum(sum(terms), 0.0)
             D0 = -C * w2 / (4.0 * lam[blk]) + lam[blk] * ka0.sum(axis=2)
-            mag = C * w2 / (4.0 * lam[blk]) + lam[blk] * np.abs(ka0).sum(axis=2)
+            mag = C * sum(np.abs(t) for t in terms) / (4.0 * lam[blk]) \
+                + lam[blk] * np.abs(ka0).sum(axis=2)
             D0 -= _SLACK * (mag + self.scale[rows[blk]][:, None])
             om = Y[None] * (Vk[blk][:, None, :] + L * Kyp)
             yield blk, (D0, om, pi0, ka0, (rho, q1c, q2c), L)

@@ -343,14 +343,15 @@ def _children_b3(MP, rr, R, c_par, pc, ic, later, AL, RK, cost, min_cost, ro, ZP
     return b3, room, rf
 
 
-def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest, eps):
+def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest, eps, aP=None):
     """(B4) of :mod:`certmodel.labelcert._cutdual` for the children ``(pc[q], ic[q])``
     from their parents, as :func:`_children_b3`: the parent's margin less ``rest``, plus
     ``D₀`` and the child's own ``β`` and the most negative ``β`` of at most ``further[q]``
     points after ``ic[q]`` in the parent's order (one sweep per parent, the parent's
     Cauchy–Schwarz factor for every flip); where that leaves a child open (``≤ eps`` on a
     row), :meth:`~certmodel.labelcert._cutdual.OptimalityCutBound.child_bounds` — the
-    child's own flip with its exact Gram terms.  Returns (len(rr), q)."""
+    child's own flip with its exact Gram terms.  ``aP`` (P, n), optional: the parents'
+    ``ỹ∘(K z)`` (the screen has them).  Returns (len(rr), q)."""
     n = ZP.shape[1]
     up, inv = np.unique(pc, return_inverse=True)
     ordU = np.argsort(RK[up], axis=1)
@@ -360,7 +361,8 @@ def _children_b4(cut, MP, rr, pc, ic, further, AL, RK, ZP, YP, rest, eps):
     np.maximum.at(size, inv, 1 + further)
     b4 = MP[np.ix_(rr, pc)] - rest[rr, None]
     shared = b4.copy()
-    parts = cut.node_terms(rr, ZP[up], YP[up], size, per_row=len(pc) * n)
+    parts = cut.node_terms(rr, ZP[up], YP[up], size, per_row=len(pc) * n,
+                           G=None if aP is None else YP[up] * aP[up])
     for blk, D0, beta, _, _, _ in parts:
         beta = cut.slacked(beta, rr[blk])
         shared[blk] += D0[:, inv] + beta[:, inv, ic] + suffix_smallest_sums(
@@ -405,7 +407,7 @@ def _screen(aP, MP, c_par, par, idx, Rmax, active, eps_r, kappa, rest, ksq, C, c
             oc = np.flatnonzero(open_)
             further = np.where(room, np.maximum(rf - 1, 0), 0)[oc]
             b3[:, oc] = np.maximum(b3[:, oc], _children_b4(
-                cut, MP, rr, pc[oc], ic[oc], further, AL, RK, ZP, YP, ro.rest, eps_r))
+                cut, MP, rr, pc[oc], ic[oc], further, AL, RK, ZP, YP, ro.rest, eps_r, aP))
             still = _need(b3, eps_r[rr], np.ones(len(rr), bool))
             if cut.gate is not None:  # (B4) closed these of the subtrees (B3) left open
                 cut.gate.record(len(oc), (open_ & ~still).sum())
