@@ -307,7 +307,7 @@ def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, budget, flippable
     top = int(_max_flips_vec(np.array([budget]), min_cost, prob.n)[0])
     ro.cut = OptimalityCutBound(prob.K, prob.C, V, kappa, geo, top)
     ro.cut.tune(y_pm * alpha0, y_pm, np.asarray(flippable, bool), top)
-    ro.cut.gate = RadiusGate(min_share=0.2) if gated else None
+    ro.cut.gate = RadiusGate(min_share=0.3) if gated else None
     return ro
 
 

@@ -23,9 +23,10 @@ _z = svm_z
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), B=st.integers(1, 3),
        logC=st.floats(-1.5, 1.5), logscale=st.floats(-4.0, 4.0), low_rank=st.booleans(),
-       base_flips=st.integers(0, 2), loglam=st.floats(-3.0, 1.0), tuned=st.booleans())
+       base_flips=st.integers(0, 2), loglam=st.floats(-3.0, 1.0), tuned=st.booleans(),
+       sweeps=st.integers(0, 3))
 def test_b4_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_flips, loglam,
-                                     tuned):
+                                     tuned, sweeps):
     K, y, K_test, C = scaled_node(seed, n, logC, logscale, low_rank, base_flips)
     geo = KernelGeometry(K)
     z = _z(K, y, C)
@@ -34,6 +35,7 @@ def test_b4_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_
     V = signs[:, None] * K_test
     kappa, rest = geo.readout(K_test, C)
     cut = OptimalityCutBound(K, C, V, kappa, geo, B)
+    cut.sweeps = sweeps  # the piece weights' start (0) and its descent: any θ is valid
     rows = np.arange(len(V))
     if tuned:
         cut.tune(z, y, np.ones(n, bool), B)
@@ -58,9 +60,9 @@ def test_b4_bounds_every_relabelling(seed, n, B, logC, logscale, low_rank, base_
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), B=st.integers(1, 3),
        logC=st.floats(-1.5, 1.5), logscale=st.floats(-4.0, 4.0), base_flips=st.integers(0, 2),
-       loglam=st.floats(-3.0, 1.0))
+       loglam=st.floats(-3.0, 1.0), sweeps=st.integers(0, 3))
 def test_b4_child_bounds_hold_for_every_set_with_the_forced_flip(seed, n, B, logC, logscale,
-                                                                 base_flips, loglam):
+                                                                 base_flips, loglam, sweeps):
     """The screen's form: child ``i`` of a node, its subtree ``{i} ∪ A'`` with ``A'``
     among the points after ``i`` (exact Gram terms of ``i``)."""
     K, y, K_test, C = scaled_node(seed, n, logC, logscale, False, base_flips)
@@ -69,6 +71,7 @@ def test_b4_child_bounds_hold_for_every_set_with_the_forced_flip(seed, n, B, log
     V = np.where(K_test @ z >= 0, 1.0, -1.0)[:, None] * K_test
     kappa, rest = geo.readout(K_test, C)
     cut = OptimalityCutBound(K, C, V, kappa, geo, B)
+    cut.sweeps = sweeps
     rows = np.arange(len(V))
     further = np.full(n, B - 1)
     allowed = np.arange(n)[None, :] > np.arange(n)[:, None]  # the points after i
@@ -102,6 +105,51 @@ def test_b4_is_tighter_than_b3_on_a_non_saturated_instance():
     b3 = np.minimum(flip_terms(V, z[None], y[None], C, kappa, geo.diag_sqrt)[:, 0], 0).min(1)
     assert np.all(np.isfinite(b4))
     assert np.any(b4 > b3 + 1e-3 * np.abs(b3))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 12), logC=st.floats(-1.5, 1.5),
+       logscale=st.floats(-4.0, 4.0), base_flips=st.integers(0, 2),
+       loglam=st.floats(-3.0, 1.0), sweeps=st.integers(1, 4))
+def test_b4_weight_descent_never_loosens_d0(seed, n, logC, logscale, base_flips, loglam,
+                                             sweeps):
+    """Coordinate descent on the piece weights is exact per coordinate on a convex QP:
+    ``D₀`` (the bound on no change at all, ≤ 0) can only rise, at any λ and scale."""
+    K, y, K_test, C = scaled_node(seed, n, logC, logscale, False, base_flips)
+    geo = KernelGeometry(K)
+    z = _z(K, y, C)
+    V = np.where(K_test @ z >= 0, 1.0, -1.0)[:, None] * K_test
+    kappa, _ = geo.readout(K_test, C)
+    lam = np.full((len(V), 1), 10.0 ** loglam)
+    rows = np.arange(len(V))
+    scale = C * np.abs(K_test).sum(axis=1) + 1e-300
+    d0 = {}
+    for k in (0, sweeps):
+        cut = OptimalityCutBound(K, C, V, kappa, geo, 1)
+        cut.sweeps = k
+        d0[k] = cut.terms(rows, z[None], y[None], np.array([1]), lam)[0][:, 0]
+    assert np.all(d0[sweeps] >= d0[0] - 1e-8 * scale)
+    assert np.all(d0[sweeps] <= 1e-9 * scale)
+
+
+def test_b4_weight_descent_tightens_the_bound_off_saturation():
+    """On a C·rowsum ≈ 10 instance the descent must move ``D₀`` (the points off the
+    margin take slopes) — the change that shrank the CBA n = 120 searches."""
+    K, y, K_test = random_instance(5, 14, m=6, d=3, ridge=0.1)
+    y = y.astype(float)
+    C = 10.0 / np.abs(K).sum(axis=1).max()
+    geo = KernelGeometry(K)
+    z = _z(K, y, C)
+    V = np.where(K_test @ z >= 0, 1.0, -1.0)[:, None] * K_test
+    kappa, _ = geo.readout(K_test, C)
+    rows = np.arange(len(V))
+    lam = np.full((len(V), 1), 0.1)
+    d0 = []
+    for k in (0, 1):
+        cut = OptimalityCutBound(K, C, V, kappa, geo, 1)
+        cut.sweeps = k
+        d0.append(cut.terms(rows, z[None], y[None], np.array([1]), lam)[0][:, 0])
+    assert np.any(d0[1] > d0[0] + 1e-3 * np.abs(d0[0]))
 
 
 def test_cut_bound_without_bound_tightening_is_refused():
