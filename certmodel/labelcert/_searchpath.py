@@ -188,10 +188,8 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     that rejects ``B`` and the bound can prune — Knuth's estimate of the pruned tree
     (:mod:`certmodel.labelcert._treesize`, dives bounded by ``PROBE_SHARE`` of the MILP time
     at stake) × the retrain cost.  The chosen budgets are searched smallest first under one
-    time cap.  The open test points are planned together first (one tree serves them all,
-    allowed at most one point's MILP time);
-    where that rejects a budget or its search times out, each point still open there is
-    planned and searched alone
+    time cap.  The open test points are planned together first (one tree serves them all);
+    where that rejects a budget, each point still open there is planned and searched alone
     against its own MILP allowance (a single hard point no longer sends the easy ones to
     the MILP).  Where even its own plan rejects a budget (the estimate is above the
     allowance — estimates of pruned trees are heavy-tailed) and ``time_limit`` is set, the
@@ -226,11 +224,8 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
                          geo, range(prob.m), deadline=deadline)
         return set()
     chosen = _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit,
-                              geo, range(prob.m), deadline=deadline, joint=True)
-    if len(rows) > 1:  # what the joint tree left open (rejected or timed out) goes alone
-        rest = [B for B in budgets if any((t, B) not in dec for t in rows)]
-    else:  # the point's own plan: a planned search that timed out is not repeated
-        rest = [B for B in budgets if B not in chosen]
+                              geo, range(prob.m), deadline=deadline)
+    rest = [B for B in budgets if B not in chosen]  # budgets the joint plan rejected
     fallback = set()
     if rest and geo is not None and opts.search == "auto" and opts.enumeration != "never":
         for t in rows:
@@ -285,17 +280,12 @@ def _points_before(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, 
 
 def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
                      points, share: float | None = None, deadline: float | None = None,
-                     joint: bool = False) -> list:
+                     ) -> list:
     """Plan (:func:`plan_search`) and run the binary search for the open records of the
     test ``points``: budgets smallest first under one deadline.  Returns the budgets
     chosen.  ``share``: no plan — search every open budget, capped at that share of the
     MILP allowance of the open records (or at ``search_time`` when set).  ``deadline``: every
-    cap is cut to the time left before it (nothing runs once it has passed).  ``joint``:
-    one tree for all ``points`` — allowed at most one point's MILP time (``time_limit`` ×
-    the most open records a point has), since it skips a subtree only where every row's
-    bound closes it and orders the flips for no row in particular: where it would take
-    longer, the points go alone (CBA n = 120, budgets 4 and 8, with (B4): one tree over
-    five points took 388 CPU-s; alone, 18.6 … 87.6 CPU-s each)."""
+    cap is cut to the time left before it (nothing runs once it has passed)."""
     left = np.inf if deadline is None else deadline - time.perf_counter()
     if left <= 0:
         return []
@@ -306,8 +296,6 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     t0 = time.perf_counter()
     rows = np.array([t for t in points if any((t, B) not in dec for B in budgets)], dtype=int)
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
-    if joint and len(rows) > 1:
-        left = min(left, per * max(sum((t, B) not in dec for B in budgets) for t in rows))
     if share is not None:  # an explicit search_time still caps every search call
         chosen = sorted(B for B, k in open_rec.items() if k > 0)
         cap = opts.search_time if opts.search_time is not None else \

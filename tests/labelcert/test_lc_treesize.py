@@ -104,48 +104,6 @@ def test_points_rejected_together_are_planned_and_searched_alone(monkeypatch):
     assert set(np.flatnonzero(low > eps)) == set(robust)
 
 
-def test_a_joint_tree_gets_one_points_time_and_leaves_what_it_misses_to_the_points(
-        monkeypatch):
-    """The joint search of all open points is allowed one point's MILP time (not the sum
-    over the points); when it times out (simulated), every point still open is planned and
-    searched alone, with the exact search's verdicts."""
-    import certmodel.labelcert._searchpath as sp
-    from certmodel.labelcert import LabelCertOptions
-    from certmodel.labelcert._search import SearchResult
-    from certmodel.results import Verdict
-
-    prob, a0, s, eps, geo, robust = _robust_rows_instance(3, 30, 0.2, 3)
-    monkeypatch.setattr(sp, "estimate_binary_search", lambda *a, **k: (1.0, 0.0))
-    monkeypatch.setattr(sp, "retrain_cost", lambda *a: 1e-2)
-    calls = []
-    real = sp._search
-
-    def spy(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split):
-        calls.append((len(rows), time_limit))
-        if len(rows) > 1:  # the joint tree: times out, decides nothing
-            R = len(rows)
-            return SearchResult(np.array([B], float), np.full((R, 1), np.inf),
-                                np.full((R, 1), np.inf), [[None] for _ in range(R)],
-                                np.zeros(R, bool))
-        return real(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split)
-
-    monkeypatch.setattr(sp, "_search", spy)
-    dec = {}
-
-    def put(t, B, verdict, value, kind, path, **kw):
-        dec[(t, B)] = verdict
-
-    opts = LabelCertOptions(time_limit=1.0)
-    sp.binary_search_records(prob, opts, a0, s, [3], dec, put, eps, np.zeros(prob.m), True)
-    assert calls[0][0] == prob.m and calls[0][1] <= 1.0 + 1e-9  # one point's time, not m
-    assert sorted(n for n, _ in calls[1:]) == [1] * prob.m
-    exact = search_binary(prob, a0, s, np.arange(prob.m), [3], np.ones((prob.m, 1), bool),
-                          eps, geo)
-    low = np.minimum(exact.visited, exact.pruned)[:, 0]
-    for t in range(prob.m):
-        assert dec[(t, 3)] == (Verdict.ROBUST if low[t] > eps[t] else Verdict.NOT_ROBUST)
-
-
 def _rejecting(monkeypatch):
     """Every plan rejects (tree estimate and count far above any allowance)."""
     import certmodel.labelcert._searchpath as sp
