@@ -118,8 +118,10 @@ class LabelCertOptions:
         The binary and collective relabelling searches also prune by the optimality-cut
         dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (needs ``bound_tightening``):
         exact like the others, about twice as tight as (B3) for one or two flips; on the
-        C·rowsum-10 CBA searches (n = 120) it halves the tree and saves 10–35 % CPU, on CSBM
-        it costs up to 10 % — off by default (docs/benchmarks.md, fourteenth session).
+        C·rowsum-10 CBA searches (n = 120, budget 8) it shrinks the tree 5–17× and the CPU
+        2–5×, on CSBM it costs about 5 %.  In the binary n = 120 grid it decides every
+        record, but the joint searches its estimate then accepts raise the median CPU per
+        record — off by default (docs/benchmarks.md, fourteenth and fifteenth sessions).
     monotone : bool
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
     samplewise_screen : bool
