@@ -282,9 +282,9 @@ def _descend_weights(th, Kyp, Vk, Y, dq, K, C, lam, sweeps):
     L = lam  # (b, p)
     for _ in range(int(sweeps)):
         for j in range(th.shape[2]):
-            h = 0.5 * C * K[j, j] * L
-            if K[j, j] <= 0:
+            if K[j, j] <= 0:  # no curvature: the coordinate stays
                 continue
+            h = 0.5 * C * K[j, j] * L
             g = 0.5 * C * Y[None, :, j] * (Vk[:, None, j] + L * Kyp[:, :, j]) - L * dq[None, :, j]
             new = np.clip(th[:, :, j] - g / h, 0.0, 1.0)
             step = new - th[:, :, j]

@@ -118,7 +118,7 @@ class LabelCertOptions:
         The binary and collective relabelling searches also prune by the optimality-cut
         dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (needs ``bound_tightening``):
         exact like the others, about twice as tight as (B3) for one or two flips; on the
-        C·rowsum-10 CBA searches (n = 120, budget 8) it shrinks the tree 5–17× and the CPU
+        C·rowsum-10 CBA searches (n = 120, budget 8) it shrinks the tree 6–17× and the CPU
         2–5×, on CSBM it costs about 5 %.  In the binary n = 120 grid it decides every
         record, but the joint searches its estimate then accepts raise the median CPU per
         record — off by default (docs/benchmarks.md, fourteenth and fifteenth sessions).

@@ -298,7 +298,7 @@ def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, budget, flippable
     ``alpha0``) with its gate: (B4) is computed only where (B3) leaves subtrees open, and
     only while it closes a share of them (:class:`RadiusGate`, 30 %: on the CBA n = 120
     budget-8 searches it closes 78 % of the subtrees (B3) leaves open and shrinks the tree
-    5–17×, on CSBM 19 % for a tree 4 % smaller at more CPU; ``gated=False``: always — the
+    6–17×, on CSBM 19 % for a tree 4 % smaller at more CPU; ``gated=False``: always — the
     tree estimate, whose dives
     revisit nodes and would switch a gate off where the search keeps it on).  Only where
     ``geo.cut_bound`` (:class:`~certmodel.labelcert._options.LabelCertOptions`
