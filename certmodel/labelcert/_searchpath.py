@@ -61,6 +61,7 @@ PROBE_SHARE = 0.05  # a probe search may use this share of the MILP time it coul
 _PROBE = 128
 KNUTH_DIVES = 64  # dives of the tree estimate (each bounded by the probe share of time)
 FALLBACK_SHARE = 0.5  # of a point's MILP allowance, searched where its own plan rejects
+POOLED_MOST = 2.0  # a record searched alone: at most this many times its MILP allowance
 SPLIT_MIN_SECONDS = 2.0  # searches expected shorter run in-process (process start-up ≈ 1 s)
 
 
@@ -85,17 +86,20 @@ def _count(prob, B, n_classes: int) -> int:
 
 
 def plan_search(prob, opts, open_records: dict, unit: float, n_classes: int = 2,
-                retrains_per_node: int = 1, seconds_of=None, limit: float = np.inf):
+                retrains_per_node: int = 1, seconds_of=None, limit: float = np.inf,
+                per: float | None = None):
     """``(budgets, cap)``: the budgets to search and the time cap (``([], 0)``: none).
 
     ``open_records[B]`` is the number of open records at budget ``B``.  ``seconds_of(B)``,
     optional: an estimate of the search's seconds at ``B`` that accounts for pruning (Knuth's
     tree estimate); asked only where the plain count rejects ``B``.  ``limit``: the most
-    seconds there are (a deadline's time left): no allowance is larger.
+    seconds there are (a deadline's time left): no allowance is larger.  ``per``, optional:
+    the seconds each open record is allowed (default: its MILP's ``time_limit``).
     """
     if opts.search == "never" or (opts.search == "auto" and opts.enumeration == "never"):
         return [], 0.0
-    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    if per is None:
+        per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
     chosen, allowance = [], 0.0
     for B in sorted(b for b, k in open_records.items() if k > 0 and b > 0):
         allow = min(per * sum(k for b, k in open_records.items() if 0 < b <= B), limit)
@@ -188,20 +192,24 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     that rejects ``B`` and the bound can prune — Knuth's estimate of the pruned tree
     (:mod:`certmodel.labelcert._treesize`, dives bounded by ``PROBE_SHARE`` of the MILP time
     at stake) × the retrain cost.  The chosen budgets are searched smallest first under one
-    time cap.  The open test points are planned together first (one tree serves them all);
-    where that rejects a budget, each point still open there is planned and searched alone
-    against its own MILP allowance (a single hard point no longer sends the easy ones to
-    the MILP).  Where even its own plan rejects a budget (the estimate is above the
-    allowance — estimates of pruned trees are heavy-tailed) and ``time_limit`` is set, the
-    point is still searched at those budgets for ``FALLBACK_SHARE`` of its allowance (a
-    planned search that timed out is not repeated); returns those points,
-    whose MILPs then get the rest (``(1 − FALLBACK_SHARE) · time_limit`` each).
+    time cap.  The open test points are planned together first (one tree serves them all,
+    allowed at most one record's MILP time); what that leaves open — rejected or timed out —
+    goes to the points alone (:func:`_points_alone`): budget by budget, easiest point
+    first, each record planned and searched within an equal share of the MILP time left
+    for the open records (at most ``POOLED_MOST`` × its own), so the time the easy records
+    leave passes on to the hard ones (CBA n = 120, budget 8: alone, with (B4), 18.6 and 85
+    CPU-s for the two hardest points, against one point's 60 s).  Where even its own plan
+    rejects a budget (the estimate is above the share — estimates of pruned trees are
+    heavy-tailed) and ``time_limit`` is set, the point is still searched at that budget
+    for ``FALLBACK_SHARE`` of its allowance (a planned search that timed out is not
+    repeated); returns those points, whose MILPs then get the rest
+    (``(1 − FALLBACK_SHARE) · time_limit`` each).
 
     ``deadline`` (a :func:`time.perf_counter` time), optional: no search or tree estimate
     runs past it — every cap above is cut to the time left, and nothing starts after it
     (the collective certificate's screen, whose records are not the caller's records);
     then the single points go first, budget by budget, easiest first
-    (:func:`_points_before`), and the joint plan, which accepts only searches expected to
+    (:func:`_points_alone`), and the joint plan, which accepts only searches expected to
     end before the deadline, gets the time they leave.
     """
     if opts.search == "never" or not any((t, B) not in dec for t in range(prob.m)
@@ -212,62 +220,66 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     geo = _geometry(prob, opts, converged)
     rows = [t for t in range(prob.m) if any((t, B) not in dec for B in budgets)]
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)
-    if deadline is not None and geo is not None and opts.search == "auto" \
-            and opts.enumeration != "never":
+    alone = geo is not None and opts.search == "auto" and opts.enumeration != "never"
+    if deadline is not None and alone:
         # under a deadline the single points go first, easiest first, and a joint search
         # gets what they leave: a joint plan whose (heavy-tailed) estimate fits the
         # deadline could take all of it and prove nothing (CBA n = 120, budget 6: one joint
         # search over 8 points, 26 s, 1 proven; the points alone: 6 proven in 14 s)
-        _points_before(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
-                       rows, deadline)
+        _points_alone(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
+                      rows, deadline)
         _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit,
                          geo, range(prob.m), deadline=deadline)
         return set()
+    per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    pool_end = t0 + per * sum((t, B) not in dec for t in rows for B in budgets)
     chosen = _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit,
-                              geo, range(prob.m), deadline=deadline)
-    rest = [B for B in budgets if B not in chosen]  # budgets the joint plan rejected
-    fallback = set()
-    if rest and geo is not None and opts.search == "auto" and opts.enumeration != "never":
-        for t in rows:
-            own = chosen if len(rows) == 1 else _plan_and_search(
-                prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, [t],
-                deadline=deadline)
-            # the fallback only for the budgets the point's own plan rejected (a search that
-            # was planned and timed out is not repeated) and only where the MILP's time is
-            # limited (else it would only delay a MILP that runs to the end anyway)
-            rejected = [B for B in rest if B not in own and (t, B) not in dec]
-            if opts.time_limit is not None and rejected:
-                _plan_and_search(prob, opts, alpha0, signs, rejected, dec, put, eps, times,
-                                 unit, geo, [t], share=FALLBACK_SHARE, deadline=deadline)
-                fallback.add(t)
-    return fallback
+                              geo, range(prob.m), deadline=deadline, joint=True)
+    if len(rows) > 1:  # what the joint tree left open (rejected or timed out) goes alone
+        rest = [B for B in budgets if any((t, B) not in dec for t in rows)]
+    else:  # the point's own plan: a planned search that timed out is not repeated
+        rest = [B for B in budgets if B not in chosen]
+    if not (rest and alone):
+        return set()
+    if deadline is not None:
+        pool_end = min(pool_end, deadline)
+    return _points_alone(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo,
+                         rows, pool_end, most=POOLED_MOST * per)
 
 
-def _points_before(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, rows,
-                   deadline: float) -> None:
-    """The single-point searches of :func:`binary_search_records` under a ``deadline``:
-    budget by budget (smallest first), the points easiest first (largest clean margin),
-    each point planned — and, where its plan rejects the budget and ``time_limit`` is set,
-    searched for ``FALLBACK_SHARE`` of its allowance — within an equal share of the time
-    left among the points still to go at that budget (what an easy point leaves passes on).
-    A witness also settles the point's larger open budgets (monotone)."""
+def _points_alone(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, geo, rows,
+                  deadline: float, most: float = np.inf) -> set:
+    """The single-point searches of :func:`binary_search_records`: budget by budget
+    (smallest first), the points easiest first (largest clean margin), each record planned
+    — and, where its plan rejects the budget and ``time_limit`` is set, searched for
+    ``FALLBACK_SHARE`` of its allowance — within an equal share of the time left before
+    ``deadline`` among the open records still to go (this budget's later points and every
+    larger budget's), at most ``most`` seconds: what an easy record leaves passes on to the
+    harder ones.  A witness also settles the point's larger open budgets (monotone).
+    Returns the points searched past a rejecting plan (their MILPs get the rest of
+    ``time_limit``)."""
     margins = signs * (prob.K_test @ (prob.y_pm * alpha0))
     rows = sorted(rows, key=lambda t: -margins[t])
+    fallback = set()
     for B in sorted(rest):
         todo = [t for t in rows if (t, B) not in dec]
         for q, t in enumerate(todo):
             left = deadline - time.perf_counter()
             if left <= 0:
-                return
+                return fallback
             if (t, B) in dec:
                 continue
-            until = time.perf_counter() + left / (len(todo) - q)  # this point's share
+            to_go = sum((u, B) not in dec for u in todo[q:]) + \
+                sum((u, B2) not in dec for u in rows for B2 in rest if B2 > B)
+            mine = min(left / to_go, most)  # this record's share
+            until = time.perf_counter() + mine
             own = _plan_and_search(prob, opts, alpha0, signs, [B], dec, put, eps, times, unit,
-                                   geo, [t], deadline=until)
+                                   geo, [t], deadline=until, per_record=mine)
             if B not in own and (t, B) not in dec and opts.time_limit is not None:
                 _plan_and_search(prob, opts, alpha0, signs, [B], dec, put, eps, times, unit,
                                  geo, [t], share=FALLBACK_SHARE, deadline=until)
-            rec = dec.get((t, B))
+                fallback.add(t)
+            rec = dec.get((t, B)) if B < max(rest) else None
             if rec is not None and rec.verdict is Verdict.NOT_ROBUST and rec.relabelling:
                 cost = float(prob.threat.cost[list(rec.relabelling)].sum())
                 flips = np.zeros(prob.n, bool)
@@ -276,16 +288,23 @@ def _points_before(prob, opts, alpha0, signs, rest, dec, put, eps, times, unit, 
                     if B2 > B and (t, B2) not in dec and prob.threat.within(cost, B2):
                         put(t, B2, Verdict.NOT_ROBUST, rec.value, ValueKind.WITNESS_MARGIN,
                             Path.MONOTONE, flips=flips)
+    return fallback
 
 
 def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
                      points, share: float | None = None, deadline: float | None = None,
-                     ) -> list:
+                     joint: bool = False, per_record: float | None = None) -> list:
     """Plan (:func:`plan_search`) and run the binary search for the open records of the
     test ``points``: budgets smallest first under one deadline.  Returns the budgets
     chosen.  ``share``: no plan — search every open budget, capped at that share of the
     MILP allowance of the open records (or at ``search_time`` when set).  ``deadline``: every
-    cap is cut to the time left before it (nothing runs once it has passed)."""
+    cap is cut to the time left before it (nothing runs once it has passed).  ``joint``:
+    one tree for all ``points`` — allowed at most one record's MILP time (``time_limit``),
+    since it skips a subtree only where every row's bound closes it and orders the flips
+    for no row in particular: where it would take longer, the points go alone (CBA n = 120,
+    budget 8, with (B4): one tree over five points, estimated 89 s, had not finished after
+    120; alone, the five took 0.05 … 85 CPU-s each, 124 in all).  ``per_record``: the seconds
+    each open record is allowed in the plan (default: ``time_limit``)."""
     left = np.inf if deadline is None else deadline - time.perf_counter()
     if left <= 0:
         return []
@@ -296,6 +315,10 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     t0 = time.perf_counter()
     rows = np.array([t for t in points if any((t, B) not in dec for B in budgets)], dtype=int)
     per = opts.time_limit if opts.time_limit is not None else MILP_SECONDS_IF_UNLIMITED
+    if per_record is not None and share is None:
+        per = per_record
+    if joint and len(rows) > 1:
+        left = min(left, per)
     if share is not None:  # an explicit search_time still caps every search call
         chosen = sorted(B for B, k in open_rec.items() if k > 0)
         cap = opts.search_time if opts.search_time is not None else \
@@ -318,7 +341,7 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     try:
         chosen, cap = plan_search(prob, opts, open_rec, unit / speedup,
                                   seconds_of=tree_seconds if geo is not None else None,
-                                  limit=left)
+                                  limit=left, per=per)
     except RetrainFailed:
         return []
     times[rows] += (time.perf_counter() - t0) / max(len(rows), 1)  # the planning
