@@ -114,14 +114,15 @@ class LabelCertOptions:
         :mod:`certmodel.labelcert._stability`, PSD kernels only): decides robust points
         whose margin exceeds the bound (path ``bound``) and tightens the MILP's product
         bounds and big-M values with valid bounds on ``(K z)_i`` and on the test margins.
-    cut_bound : bool
+    cut_bound : bool or None
         The binary and collective relabelling searches also prune by the optimality-cut
-        dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (needs ``bound_tightening``):
-        exact like the others, about twice as tight as (B3) for one or two flips; on the
-        C·rowsum-10 CBA searches (n = 120, budget 8) it shrinks the tree 6–17× and the CPU
-        2–5×, on CSBM it costs about 5 %.  In the binary n = 120 grid it decides every
-        record, but the joint searches its estimate then accepts raise the median CPU per
-        record — off by default (docs/benchmarks.md, fourteenth and fifteenth sessions).
+        dual bound (B4) of :mod:`certmodel.labelcert._cutdual`: exact like the others, about
+        twice as tight as (B3) for one or two flips; on the C·rowsum-10 CBA searches
+        (n = 120, budget 8) it shrinks the tree 6–17× and the CPU 2–5×, on CSBM it costs
+        about 5 % (docs/benchmarks.md, fourteenth to sixteenth sessions).  ``None``
+        (default): on wherever ``bound_tightening`` is (the searches prune only with its
+        kernel geometry); ``True``: on, and refused without ``bound_tightening``;
+        ``False``: off.
     monotone : bool
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
     samplewise_screen : bool
@@ -166,7 +167,7 @@ class LabelCertOptions:
     search_workers: int = 1
     search_scheduler: str | None = None
     bound_tightening: bool = True
-    cut_bound: bool = False
+    cut_bound: bool | None = None
     monotone: bool = True
     samplewise_screen: bool = True
     pair_separation: bool = True
@@ -194,7 +195,10 @@ class LabelCertOptions:
                 f"search_scheduler == {self.search_scheduler!r}, expected a dask scheduler "
                 "address like 'tcp://HOST:PORT' or None")
         check_backend_name(self.backend, "backend")
-        if self.cut_bound and not self.bound_tightening:
+        if self.cut_bound not in (None, True, False):
+            raise InvalidParameterError(
+                f"cut_bound == {self.cut_bound!r}, expected True, False or None")
+        if self.cut_bound is True and not self.bound_tightening:
             raise InvalidParameterError(
                 "cut_bound == True needs bound_tightening == True (the searches prune only "
                 "with the kernel geometry that bound_tightening enables)")

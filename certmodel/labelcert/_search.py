@@ -302,7 +302,7 @@ def attach_cut(ro: Readout, prob, geo, alpha0, y_pm, V, kappa, budget, flippable
     tree estimate, whose dives
     revisit nodes and would switch a gate off where the search keeps it on).  Only where
     ``geo.cut_bound`` (:class:`~certmodel.labelcert._options.LabelCertOptions`
-    ``cut_bound``, off by default)."""
+    ``cut_bound``, on by default)."""
     if not getattr(geo, "cut_bound", False):
         return ro
     top = int(_max_flips_vec(np.array([budget]), min_cost, prob.n)[0])

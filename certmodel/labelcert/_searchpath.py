@@ -62,6 +62,7 @@ _PROBE = 128
 KNUTH_DIVES = 64  # dives of the tree estimate (each bounded by the probe share of time)
 FALLBACK_SHARE = 0.5  # of a point's MILP allowance, searched where its own plan rejects
 POOLED_MOST = 2.0  # a record searched alone: at most this many times its MILP allowance
+JOINT_SHARE = 0.25  # of one record's MILP allowance: the most a joint tree of points may take
 SPLIT_MIN_SECONDS = 2.0  # searches expected shorter run in-process (process start-up ≈ 1 s)
 
 
@@ -120,7 +121,7 @@ def _geometry(prob, opts, converged: bool):
     if not (opts.bound_tightening and converged):
         return None
     geo = KernelGeometry(prob.K)
-    geo.cut_bound = bool(opts.cut_bound)
+    geo.cut_bound = opts.cut_bound is not False  # None: on with bound_tightening
     return geo if geo.psd else None
 
 
@@ -191,19 +192,19 @@ def binary_search_records(prob, opts, alpha0, signs, budgets, dec, put, eps, tim
     Cost of budget ``B``: the counted relabellings × the measured retrain cost, or — when
     that rejects ``B`` and the bound can prune — Knuth's estimate of the pruned tree
     (:mod:`certmodel.labelcert._treesize`, dives bounded by ``PROBE_SHARE`` of the MILP time
-    at stake) × the retrain cost.  The chosen budgets are searched smallest first under one
-    time cap.  The open test points are planned together first (one tree serves them all,
-    allowed at most one record's MILP time); what that leaves open — rejected or timed out —
-    goes to the points alone (:func:`_points_alone`): budget by budget, easiest point
-    first, each record planned and searched within an equal share of the MILP time left
-    for the open records (at most ``POOLED_MOST`` × its own), so the time the easy records
-    leave passes on to the hard ones (CBA n = 120, budget 8: alone, with (B4), 18.6 and 85
-    CPU-s for the two hardest points, against one point's 60 s).  Where even its own plan
-    rejects a budget (the estimate is above the share — estimates of pruned trees are
-    heavy-tailed) and ``time_limit`` is set, the point is still searched at that budget
-    for ``FALLBACK_SHARE`` of its allowance (a planned search that timed out is not
-    repeated); returns those points, whose MILPs then get the rest
-    (``(1 − FALLBACK_SHARE) · time_limit`` each).
+    at stake) × the retrain cost. The chosen budgets are searched smallest first under one
+    time cap. The open test points are planned together first (one tree serves them all,
+    allowed at most ``JOINT_SHARE`` of one record's MILP time); what that leaves open —
+    rejected or timed out — goes to the points alone (:func:`_points_alone`): budget by
+    budget, easiest point first, each record planned and searched within an equal share of
+    the MILP time left for the open records (at most ``POOLED_MOST`` × its own), so the time
+    the easy records leave passes on to the hard ones (CBA n = 120, budget 8: alone, with
+    (B4), 18.6 and 85 CPU-s for the two hardest points, against one point's 60 s). Where
+    even its own plan rejects a budget (the estimate is above the share — estimates of
+    pruned trees are heavy-tailed) and ``time_limit`` is set, the point is still searched at
+    that budget for ``FALLBACK_SHARE`` of its allowance (a planned search that timed out is
+    not repeated); returns those points, whose MILPs then get the rest (``(1 −
+    FALLBACK_SHARE) · time_limit`` each).
 
     ``deadline`` (a :func:`time.perf_counter` time), optional: no search or tree estimate
     runs past it — every cap above is cut to the time left, and nothing starts after it
@@ -299,12 +300,14 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     chosen.  ``share``: no plan — search every open budget, capped at that share of the
     MILP allowance of the open records (or at ``search_time`` when set).  ``deadline``: every
     cap is cut to the time left before it (nothing runs once it has passed).  ``joint``:
-    one tree for all ``points`` — allowed at most one record's MILP time (``time_limit``),
+    one tree for all ``points`` — allowed at most ``JOINT_SHARE`` of one record's MILP time,
     since it skips a subtree only where every row's bound closes it and orders the flips
-    for no row in particular: where it would take longer, the points go alone (CBA n = 120,
-    budget 8, with (B4): one tree over five points, estimated 89 s, had not finished after
-    120; alone, the five took 0.05 … 85 CPU-s each, 124 in all).  ``per_record``: the seconds
-    each open record is allowed in the plan (default: ``time_limit``)."""
+    for no row in particular, and its estimate is low where it matters: where it would take
+    longer, the points go alone (budget 8, with (B4): CBA n = 120, one tree over five points,
+    estimated 89 s, had not finished after 120, alone the five took 124 CPU-s in all; CBA
+    n = 80, three points, estimated 30 s, not finished after 60, alone 26 CPU-s in all).
+    ``per_record``: the seconds each open record is allowed in the plan (default:
+    ``time_limit``)."""
     left = np.inf if deadline is None else deadline - time.perf_counter()
     if left <= 0:
         return []
@@ -318,7 +321,7 @@ def _plan_and_search(prob, opts, alpha0, signs, budgets, dec, put, eps, times, u
     if per_record is not None and share is None:
         per = per_record
     if joint and len(rows) > 1:
-        left = min(left, per)
+        left = min(left, JOINT_SHARE * per)
     if share is not None:  # an explicit search_time still caps every search call
         chosen = sorted(B for B, k in open_rec.items() if k > 0)
         cap = opts.search_time if opts.search_time is not None else \

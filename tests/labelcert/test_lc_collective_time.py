@@ -171,7 +171,7 @@ def test_an_explicit_search_time_lifts_the_screen_deadline(monkeypatch):
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 8), C=st.sampled_from([0.5, 5.0, 50.0]),
-       restricted=st.booleans(), left=st.sampled_from([0.05, 30.0]))
+       restricted=st.booleans(), left=st.sampled_from([0.3, 30.0]))
 def test_single_points_under_a_deadline_equal_brute_force(seed, n, C, restricted, left):
     """Under a deadline the single-point searches run budget by budget, easiest first
     (the joint plan is made to reject here, so they decide everything): every record they
@@ -182,11 +182,11 @@ def test_single_points_under_a_deadline_equal_brute_force(seed, n, C, restricted
     orig = sp._plan_and_search
 
     def no_joint(prob_, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
-                 points, share=None, deadline=None):
+                 points, **kw):
         if len(list(points)) > 1:
             return []
         return orig(prob_, opts, alpha0, signs, budgets, dec, put, eps, times, unit, geo,
-                    points, share=share, deadline=deadline)
+                    points, **kw)
 
     opts = LabelCertOptions(max_enumeration=1, attack=False, beam_width=0, time_limit=30.0)
     with pytest.MonkeyPatch.context() as mp:

@@ -4,6 +4,7 @@ node, at every λ, over kernel and C scales; and it is not vacuous."""
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -153,7 +154,8 @@ def test_b4_weight_descent_tightens_the_bound_off_saturation():
 
 
 def test_cut_bound_without_bound_tightening_is_refused():
-    """The option would have no effect without the geometry: refused, naming both."""
+    """Asked for without the geometry it would have no effect: refused, naming both; the
+    default (None) follows bound_tightening, a non-boolean is refused by name."""
     import pytest
 
     from certmodel.exceptions import InvalidParameterError
@@ -162,3 +164,19 @@ def test_cut_bound_without_bound_tightening_is_refused():
     with pytest.raises(InvalidParameterError, match="cut_bound.*bound_tightening"):
         LabelCertOptions(cut_bound=True, bound_tightening=False)
     assert LabelCertOptions(cut_bound=True).cut_bound
+    assert LabelCertOptions(bound_tightening=False).cut_bound is None
+    with pytest.raises(InvalidParameterError, match="cut_bound == 'yes'"):
+        LabelCertOptions(cut_bound="yes")
+
+
+def test_cut_bound_is_on_by_default_and_off_when_asked():
+    """The searches' geometry carries (B4) unless ``cut_bound=False``."""
+    from certmodel.labelcert import LabelCertOptions
+    from certmodel.labelcert._searchpath import _geometry
+
+    K = np.eye(3) + 0.1
+    prob = SimpleNamespace(K=K)
+    assert _geometry(prob, LabelCertOptions(), True).cut_bound is True
+    assert _geometry(prob, LabelCertOptions(cut_bound=True), True).cut_bound is True
+    assert _geometry(prob, LabelCertOptions(cut_bound=False), True).cut_bound is False
+    assert _geometry(prob, LabelCertOptions(bound_tightening=False), True) is None
