@@ -176,8 +176,10 @@ def check_threat_budgets(budgets, prob: Problem, name: str = "budget") -> list:
             seq = budgets if isinstance(budgets, list | tuple | np.ndarray) else [budgets]
             if all(isinstance(b, numbers.Real) and not isinstance(b, bool) and np.isfinite(b)
                    and float(b).is_integer() for b in seq):
-                budgets = [int(b) for b in seq]
-        return check_budgets(budgets, prob.n, name)
+                return check_budgets([int(b) for b in seq], prob.n, name)
+            # else: cost budgets (2.5 with unit costs: at most 2 points), checked below
+        else:
+            return check_budgets(budgets, prob.n, name)
     if isinstance(budgets, numbers.Real) and not isinstance(budgets, bool):
         budgets = [budgets]
     try:

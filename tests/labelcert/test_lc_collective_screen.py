@@ -184,3 +184,37 @@ def test_search_over_unproven_points_honours_search_time(monkeypatch):
     recs = certify(K, y, K_test, 1.0, [1], mode="collective", options=opts)
     assert recs[0].path is Path.MILP  # the search had no time: the MILP decides
     _check(recs[0], K, y, K_test, 1.0, brute_collective(K, y, 1.0, K_test, 1))
+
+
+def test_explicit_unit_costs_take_fractional_cost_budgets():
+    """Per-point costs that are all 1 with a fractional budget (2.5: at most two points) are
+    cost budgets, not refused as non-integers (a hypothesis draw found the refusal): the
+    records keep the budget asked for and equal brute force, collective and sample-wise."""
+    n = 6
+    K, y, K_test = random_instance(160, n, m=4)
+    y = y.astype(float)
+    mask = np.array([True, True, False, True, True, True])
+    threat = ThreatModel(flippable=mask, cost=np.ones(n))
+    resolved = threat.resolve(n, 2)
+    recs = certify(K, y, K_test, 2.0, [1.0, 2.5], mode="collective", options=NO_ENUM,
+                   threat=threat)
+    assert sorted(r.budget for r in recs) == [1, 2.5]
+    for rec in recs:
+        _check(rec, K, y, K_test, 2.0, _brute_threat(K, y, 2.0, K_test, rec.budget, resolved))
+    assert _brute_threat(K, y, 2.0, K_test, 2.5, resolved) == \
+        _brute_threat(K, y, 2.0, K_test, 2, resolved)
+    for rec in certify(K, y, K_test, 2.0, [2.5], options=NO_ENUM, threat=threat):
+        assert rec.budget == 2.5 and rec.verdict.value != "unknown"
+        t = int(rec.test_index)
+        worst = min(_margin(K, y, K_test, S, t) for S in admissible_sets(resolved, 2.5))
+        assert (rec.verdict.value == "robust") == (worst > 0)
+
+
+def _margin(K, y, K_test, S, t):
+    """The signed margin of test point ``t`` (sign of the clean prediction) after flipping
+    the labels of ``S`` and retraining exactly."""
+    f0 = retrain_logits(K, y, 2.0, K_test)
+    yy = np.asarray(y, float).copy()
+    yy[list(S)] *= -1
+    s = 1.0 if f0[t] >= 0 else -1.0
+    return s * retrain_logits(K, yy, 2.0, K_test)[t]
