@@ -413,11 +413,13 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
 
     The open records are planned together (the probe-based plan of the module docstring);
     where the plan rejects a budget and ``time_limit`` is set, each test point still open
-    there is searched alone for ``FALLBACK_SHARE`` of its records' MILP allowance first
-    (estimates of pruned trees are heavy-tailed: Citeseer target 400 at budget 3, estimated
-    far above its 60 s, is proven robust in 21 CPU-s).  The MILP that follows keeps its own
-    time limit per rival (``K − 1`` solves per record), so a record's search and MILP
-    together stay within ``(K − 1 + FALLBACK_SHARE) · time_limit``."""
+    there is searched alone for ``FALLBACK_SHARE`` of its records' MILP allowance first —
+    ``K − 1`` rival MILPs of ``time_limit`` each per record (estimates of pruned trees are
+    heavy-tailed: Citeseer target 400 at budget 3, estimated far above its allowance, is
+    proven robust in 21–37 CPU-s; with one ``time_limit``'s half, 30 s of wall time, it was
+    decided in one run and not in the next).  The MILP that follows keeps its own time limit
+    per rival, so a record's search and MILP together stay within
+    ``(1 + FALLBACK_SHARE) · (K − 1) · time_limit``."""
     open_rec = {B: sum((t, B) not in dec for t in range(prob.m)) for B in budgets}
     if not any(open_rec.values()) or opts.search == "never":
         return
@@ -476,7 +478,7 @@ def multiclass_search_records(prob, opts, alphas, tops, budgets, dec, put, eps, 
             continue
         t0 = time.perf_counter()
         cap = opts.search_time if opts.search_time is not None else \
-            FALLBACK_SHARE * opts.time_limit * len(todo)
+            FALLBACK_SHARE * opts.time_limit * (prob.n_classes - 1) * len(todo)
         try:
             res = search_multiclass_rivals(prob, alphas, tops, np.array([t]), todo,
                                            np.ones((1, len(todo)), bool), eps, geo,

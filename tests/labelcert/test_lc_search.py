@@ -594,7 +594,8 @@ def test_rival_search_equals_brute_force_with_four_classes(seed, n, logC, some_t
 def test_multiclass_fallback_search_where_the_plan_rejects(monkeypatch):
     """Where the plan rejects a budget (here: every budget) and ``time_limit`` is set, each
     open test point is still searched alone — one rival at a time — for ``FALLBACK_SHARE``
-    of its records' MILP allowance; what it decides equals brute force."""
+    of its records' MILP allowance (``K − 1`` rival MILPs each); what it decides equals
+    brute force."""
     from certmodel.labelcert import _searchpath, certify
     from certmodel.labelcert._options import LabelCertOptions
     from certmodel.results import Path, Verdict
@@ -616,7 +617,7 @@ def test_multiclass_fallback_search_where_the_plan_rejects(monkeypatch):
     opts = LabelCertOptions(max_enumeration=0, attack=False, time_limit=4.0)
     recs = certify(K, labels, K_test, 0.5, [1, 2], mode="multiclass", options=opts)
     fallback = [c for c in calls if c[0] == 1 and c[2] == pytest.approx(
-        _searchpath.FALLBACK_SHARE * 4.0 * c[1])]
+        _searchpath.FALLBACK_SHARE * 4.0 * (3 - 1) * c[1])]
     assert fallback, calls
     assert any(r.path is Path.SEARCH for r in recs)
     prob = Problem.create(K, labels, K_test, 0.5)
