@@ -106,11 +106,11 @@ def test_points_rejected_together_are_planned_and_searched_alone(monkeypatch):
     assert set(np.flatnonzero(low > eps)) == set(robust)
 
 
-def test_a_joint_tree_gets_part_of_one_records_time_and_leaves_what_it_misses_to_the_points(
-        monkeypatch):
-    """The joint search of all open points is allowed JOINT_SHARE of one record's MILP time
-    (not the sum over the records); when it times out (simulated), every point still open
-    is planned and searched alone, with the exact search's verdicts."""
+def _joint_tree_times_out(monkeypatch, limit: float):
+    """Run :func:`binary_search_records` at budgets 2 and 3 with every plan accepting and
+    every joint tree (more than one row) timing out without a verdict; returns ``(sp,
+    calls, dec)``: the ``(rows, B, time_limit)`` of each search call and the records, after
+    checking every record against the exact search."""
     import certmodel.labelcert._searchpath as sp
     from certmodel.labelcert import LabelCertOptions
     from certmodel.labelcert._search import SearchResult
@@ -119,11 +119,11 @@ def test_a_joint_tree_gets_part_of_one_records_time_and_leaves_what_it_misses_to
     prob, a0, s, eps, geo, robust = _robust_rows_instance(3, 30, 0.2, 3)
     monkeypatch.setattr(sp, "estimate_binary_search", lambda *a, **k: (1.0, 0.0))
     monkeypatch.setattr(sp, "retrain_cost", lambda *a: 1e-2)
-    calls = []
+    calls, dec = [], {}
     real = sp._search
 
     def spy(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split):
-        calls.append((len(rows), time_limit))
+        calls.append((len(rows), B, time_limit))
         if len(rows) > 1:  # the joint tree: times out, decides nothing
             R = len(rows)
             return SearchResult(np.array([B], float), np.full((R, 1), np.inf),
@@ -131,19 +131,13 @@ def test_a_joint_tree_gets_part_of_one_records_time_and_leaves_what_it_misses_to
                                 np.zeros(R, bool))
         return real(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split)
 
-    monkeypatch.setattr(sp, "_search", spy)
-    dec = {}
-
     def put(t, B, verdict, value, kind, path, flips=None, **kw):  # a record's fields
         relabelling = None if flips is None else tuple(np.flatnonzero(flips))
         dec[(t, B)] = SimpleNamespace(verdict=verdict, value=value, relabelling=relabelling)
 
-    opts = LabelCertOptions(time_limit=1.0)
-    sp.binary_search_records(prob, opts, a0, s, [2, 3], dec, put, eps, np.zeros(prob.m),
-                             True)
-    joint = [tl for n, tl in calls if n > 1]
-    assert joint and all(tl <= sp.JOINT_SHARE + 1e-9 for tl in joint)  # not 2 m
-    assert calls[0][0] == prob.m and len(calls) > len(joint) + prob.m - 1
+    monkeypatch.setattr(sp, "_search", spy)
+    sp.binary_search_records(prob, LabelCertOptions(time_limit=limit), a0, s, [2, 3], dec,
+                             put, eps, np.zeros(prob.m), True)
     exact = search_binary(prob, a0, s, np.arange(prob.m), [2, 3],
                           np.ones((prob.m, 2), bool), eps, geo)
     low = np.minimum(exact.visited, exact.pruned)
@@ -151,6 +145,19 @@ def test_a_joint_tree_gets_part_of_one_records_time_and_leaves_what_it_misses_to
         for j, B in enumerate([2, 3]):
             want = Verdict.ROBUST if low[t, j] > eps[t] else Verdict.NOT_ROBUST
             assert dec[(t, B)].verdict == want
+    return sp, calls, dec
+
+
+def test_a_joint_tree_gets_part_of_one_records_time_and_leaves_what_it_misses_to_the_points(
+        monkeypatch):
+    """The joint search of all open points is allowed JOINT_SHARE of one record's MILP time
+    (not the sum over the records); when it times out (simulated), every point still open
+    is planned and searched alone, with the exact search's verdicts."""
+    sp, calls, dec = _joint_tree_times_out(monkeypatch, 1.0)
+    joint = [tl for n, _, tl in calls if n > 1]
+    assert joint and all(tl <= sp.JOINT_SHARE + 1e-9 for tl in joint)  # not 2 m
+    m = len({t for t, _ in dec})
+    assert calls[0][0] == m and len(calls) - len(joint) >= m  # then every point alone
 
 
 def test_records_alone_share_the_time_the_easy_ones_leave(monkeypatch):
@@ -158,46 +165,12 @@ def test_records_alone_share_the_time_the_easy_ones_leave(monkeypatch):
     the open records still to go, at most ``POOLED_MOST`` × its own: the points that come
     later get what the earlier, finished searches left (more than one point's time), never
     more than the cap, and the verdicts are the exact search's."""
-    import certmodel.labelcert._searchpath as sp
-    from certmodel.labelcert import LabelCertOptions
-    from certmodel.labelcert._search import SearchResult
-    from certmodel.results import Verdict
-
-    prob, a0, s, eps, geo, robust = _robust_rows_instance(3, 30, 0.2, 3)
-    monkeypatch.setattr(sp, "estimate_binary_search", lambda *a, **k: (1.0, 0.0))
-    monkeypatch.setattr(sp, "retrain_cost", lambda *a: 1e-2)
-    caps = []
-    real = sp._search
-
-    def spy(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split):
-        if len(rows) > 1:  # the joint tree: times out, decides nothing
-            R = len(rows)
-            return SearchResult(np.array([B], float), np.full((R, 1), np.inf),
-                                np.full((R, 1), np.inf), [[None] for _ in range(R)],
-                                np.zeros(R, bool))
-        caps.append((B, time_limit))
-        return real(prob_, opts_, alpha0, signs, rows, B, eps_, geo_, time_limit, split)
-
-    monkeypatch.setattr(sp, "_search", spy)
-    dec = {}
-
-    def put(t, B, verdict, value, kind, path, flips=None, **kw):  # a record's fields
-        relabelling = None if flips is None else tuple(np.flatnonzero(flips))
-        dec[(t, B)] = SimpleNamespace(verdict=verdict, value=value, relabelling=relabelling)
-
     limit = 1.0
-    sp.binary_search_records(prob, LabelCertOptions(time_limit=limit), a0, s, [2, 3], dec,
-                             put, eps, np.zeros(prob.m), True)
-    assert caps and all(c <= sp.POOLED_MOST * limit + 1e-9 for _, c in caps)
-    assert max(c for _, c in caps) > 1.2 * limit  # what the finished searches left
-    assert caps[0][1] < limit  # the first record: its share of the pool, not more
-    exact = search_binary(prob, a0, s, np.arange(prob.m), [2, 3],
-                          np.ones((prob.m, 2), bool), eps, geo)
-    low = np.minimum(exact.visited, exact.pruned)
-    for t in range(prob.m):
-        for j, B in enumerate([2, 3]):
-            want = Verdict.ROBUST if low[t, j] > eps[t] else Verdict.NOT_ROBUST
-            assert dec[(t, B)].verdict == want
+    sp, calls, _ = _joint_tree_times_out(monkeypatch, limit)
+    caps = [tl for n, _, tl in calls if n == 1]
+    assert caps and all(c <= sp.POOLED_MOST * limit + 1e-9 for c in caps)
+    assert max(caps) > 1.2 * limit  # what the finished searches left
+    assert caps[0] < limit  # the first record: its share of the pool, not more
 
 
 def _rejecting(monkeypatch):
