@@ -195,7 +195,9 @@ class LabelCertOptions:
                 f"search_scheduler == {self.search_scheduler!r}, expected a dask scheduler "
                 "address like 'tcp://HOST:PORT' or None")
         check_backend_name(self.backend, "backend")
-        if self.cut_bound not in (None, True, False):
+        if isinstance(self.cut_bound, np.bool_):  # numpy's booleans mean what they say
+            object.__setattr__(self, "cut_bound", bool(self.cut_bound))
+        if self.cut_bound is not None and not isinstance(self.cut_bound, bool):
             raise InvalidParameterError(
                 f"cut_bound == {self.cut_bound!r}, expected True, False or None")
         if self.cut_bound is True and not self.bound_tightening:

@@ -167,6 +167,10 @@ def test_cut_bound_without_bound_tightening_is_refused():
     assert LabelCertOptions(bound_tightening=False).cut_bound is None
     with pytest.raises(InvalidParameterError, match="cut_bound == 'yes'"):
         LabelCertOptions(cut_bound="yes")
+    with pytest.raises(InvalidParameterError, match="cut_bound == 1"):
+        LabelCertOptions(cut_bound=1)
+    with pytest.raises(InvalidParameterError, match="cut_bound.*bound_tightening"):
+        LabelCertOptions(cut_bound=np.True_, bound_tightening=False)
 
 
 def test_cut_bound_is_on_by_default_and_off_when_asked():
@@ -180,3 +184,5 @@ def test_cut_bound_is_on_by_default_and_off_when_asked():
     assert _geometry(prob, LabelCertOptions(cut_bound=True), True).cut_bound is True
     assert _geometry(prob, LabelCertOptions(cut_bound=False), True).cut_bound is False
     assert _geometry(prob, LabelCertOptions(bound_tightening=False), True) is None
+    assert _geometry(prob, LabelCertOptions(cut_bound=np.False_), True).cut_bound is False
+    assert LabelCertOptions(cut_bound=np.True_).cut_bound is True
