@@ -37,7 +37,9 @@ replayed witness is the search's starting incumbent; with ``search_workers > 1``
 **Pair separation.**  If that search does not finish, the pairs of unproven points are
 separated by searches of combined test points (:mod:`certmodel.labelcert._pairs`) for
 ``PAIR_SHARE`` of the record's own time: the count is at most the largest clique of unseparated
-points (and at most the replayed count when every set one larger is refuted).  When that
+points, and at most the largest set of unproven points that contains no set proven never to
+change together (:mod:`certmodel.labelcert._conflicts`; it meets the replayed count when every
+set one larger is refuted).  When that
 bound meets the count of a replayed relabelling the record is exact (path ``pairs``);
 otherwise it caps the MILP's proven bound (``extra["pair_bound"]``).
 
@@ -421,7 +423,8 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
         return None, None
     best = screen.count or 0
     try:
-        pb = pair_bound(prob, alpha0, signs, U, B, geo, cap, target=best)
+        pb = pair_bound(prob, alpha0, signs, U, B, geo, cap, target=best,
+                        seeds=[] if screen.flips is None else [screen.flips])
     except RetrainFailed:
         return None, None
     flips, changed = screen.flips, screen.changed
@@ -442,7 +445,8 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
         test_indices=tuple(prob.test_indices), attacked=tuple(prob.test_indices[changed]),
         relabelling=prob.relabelling_from_flips(flips),
         wall_time=time.perf_counter() - t0 + screen.seconds,
-        extra={**extra, "separated_pairs": len(pb.separated)}), None
+        extra={**extra, "separated_pairs": len(pb.separated),
+               "conflict_sets": len(pb.conflicts)}), None
 
 
 def _search_record(prob: Problem, B, count: int, flips: np.ndarray, signs: np.ndarray,

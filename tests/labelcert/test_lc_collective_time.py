@@ -93,9 +93,9 @@ def test_collective_record_stages_share_the_time_limit(monkeypatch):
 
     orig_pairs = coll.pair_bound
 
-    def pairs(prob, alpha0, signs, U, B, geo, cap, target=0):
+    def pairs(prob, alpha0, signs, U, B, geo, cap, **kw):
         seen["pairs"].append(cap)
-        return orig_pairs(prob, alpha0, signs, U, B, geo, cap, target=target)
+        return orig_pairs(prob, alpha0, signs, U, B, geo, cap, **kw)
 
     class Milp(coll.CollectiveMILP):
         def solve_count(self, *, warm_start=None, options=None):

@@ -2,11 +2,15 @@
 brute force: a pair proven separated is never changed together by any admissible
 relabelling (every one enumerated and retrained exactly), a joint witness changes both, the
 clique bound is never below the exact collective count, and an exact ``pairs`` record
-equals it — kernels and C over six orders of magnitude, restricted threat models included."""
+equals it — kernels and C over six orders of magnitude, restricted threat models included.
+The set stage (:mod:`certmodel.labelcert._conflicts`): a set proven a conflict is never
+changed together, a joint witness changes every row, and the largest conflict-free set is
+exact."""
 
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -14,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certmodel.labelcert import LabelCertOptions, certify
-from certmodel.labelcert._pairs import (
-    _cliques,
-    changed_together,
-    max_clique,
-    pair_bound,
-    separate_pair,
+from certmodel.labelcert._conflicts import (
+    joint_search,
+    largest_free,
+    refute_sets,
+    separate_set,
 )
+from certmodel.labelcert._pairs import max_clique, pair_bound, separate_pair
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.results import Path
 from certmodel.threat import ThreatModel
@@ -93,16 +97,59 @@ def test_clique_bound_is_never_below_the_exact_count(seed, n, B, scale, restrict
                           target=truth - 1).bound >= truth
 
 
+def _check_joint(prob, s, flips, T, B):
+    """``flips`` is admissible within ``B`` and, retrained, changes every row of ``T``."""
+    assert prob.threat.admissible(flips, B)
+    f = retrain_logits(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C, prob.K_test)
+    assert (s[list(T)] * f[list(T)] <= 0).all()
+
+
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(4, 7), B=st.integers(1, 3),
-       scale=st.sampled_from([1e-3, 1.0, 1e3]), restricted=st.booleans(), k=st.integers(1, 4))
-def test_changed_together_equals_brute_force(seed, n, B, scale, restricted, k):
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), restricted=st.booleans(), k=st.integers(1, 4),
+       rounds=st.sampled_from([0, 1, 8]))
+def test_set_separation_equals_brute_force(seed, n, B, scale, restricted, k, rounds):
+    """``joint_search`` alone and ``separate_set`` (``rounds`` λ steps first) decide every set
+    of ``k`` rows exactly with unlimited time; each joint witness replays."""
     prob, a0, s = _setup(seed, n, 5, scale, 3.0, restricted)
     geo = KernelGeometry(prob.K)
     changed = _changed_sets(prob, s, B)
     for T in itertools.combinations(range(prob.m), k):
-        got = changed_together(prob, a0, s, T, B, geo, float("inf"))
-        assert got == any(set(T) <= c for c in changed), T
+        truth = "joint" if any(set(T) <= c for c in changed) else "separated"
+        got, flips = joint_search(prob, a0, s, T, B, geo, float("inf"))
+        assert got == truth, (T, got)
+        verdict, flips2, found = separate_set(prob, a0, s, T, B, geo, float("inf"),
+                                              rounds=rounds)
+        assert verdict == truth, (T, verdict)
+        for w in [flips, flips2]:
+            if w is not None:
+                _check_joint(prob, s, w, T, B)
+        for w in found:  # every witness met on the way is admissible
+            assert prob.threat.admissible(w, B)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 8), B=st.integers(1, 3),
+       scale=st.sampled_from([1e-3, 1.0, 1e3]), restricted=st.booleans())
+def test_set_bound_is_exact_with_time_and_never_below_the_count(seed, n, B, scale, restricted):
+    """From no conflicts, a target below the truth: the bound stays ≥ the exact count (any
+    time), equals it given the time, and every witness changes ≥ 2 rows within ``B``."""
+    prob, a0, s = _setup(seed, n, 6, scale, 3.0, restricted)
+    truth = max((len(c) for c in _changed_sets(prob, s, B)), default=0)
+    geo = KernelGeometry(prob.K)
+    U = list(range(prob.m))
+    for limit in (1e-3, 60.0):
+        sb = refute_sets(prob, a0, s, U, [], B, geo, 0, time.perf_counter() + limit)
+        assert sb.bound >= truth
+        for w in sb.witnesses:
+            assert prob.threat.admissible(w, B)
+            f = retrain_logits(prob.K, np.where(w, -prob.y_pm, prob.y_pm), prob.C,
+                               prob.K_test)
+            assert int(np.sum(s * f <= 0)) >= 2
+    assert sb.bound == truth
+    changed = _changed_sets(prob, s, B)
+    for c in sb.conflicts:  # every conflict is one: no relabelling changes all its rows
+        assert not any(set(c) <= ch for ch in changed)
 
 
 @settings(max_examples=60, deadline=None)
@@ -118,11 +165,25 @@ def test_max_clique_equals_brute_force(k, p, seed):
     best = max((r for r in range(k + 1) for S in itertools.combinations(nodes, r)
                 if all(joined(u, v) for u, v in itertools.combinations(S, 2))), default=0)
     assert max_clique(nodes, joined) == best
-    for r in range(1, k + 1):  # every r-clique once, and only those
-        want = {S for S in itertools.combinations(nodes, r)
-                if all(joined(u, v) for u, v in itertools.combinations(S, 2))}
-        got = _cliques(nodes, joined, r, 10**6)
-        assert len(got) == len(set(got)) and set(got) == want
+
+
+@settings(max_examples=80, deadline=None)
+@given(k=st.integers(0, 10), seed=st.integers(0, 10_000), sizes=st.lists(
+    st.integers(2, 5), max_size=12))
+def test_largest_free_equals_brute_force(k, seed, sizes):
+    rng = np.random.default_rng(seed)
+    nodes = [int(v) for v in rng.permutation(20)[:k]]  # arbitrary labels, any order
+    conflicts = [tuple(rng.choice(nodes, size=min(z, k), replace=False).tolist())
+                 for z in sizes if k >= 2]
+    conflicts += [(99, nodes[0])] if k else []  # a conflict with a row outside: ignored
+
+    def free(S):
+        return not any(set(c) <= set(S) for c in conflicts)
+
+    best = max((r for r in range(k + 1) for S in itertools.combinations(nodes, r) if free(S)),
+               default=0)
+    got = largest_free(nodes, conflicts)
+    assert len(got) == best and free(got) and set(got) <= set(nodes)
 
 
 def _force_pairs(monkeypatch):
