@@ -178,10 +178,11 @@ def load_threat(flippable: str | None, cost: str | None, y: np.ndarray):
 
 def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, time_limit,
                       json_out, quiet, milp_only=False, flippable=None, cost=None,
-                      search_workers=1, search_scheduler=None):
+                      search_workers=1, search_scheduler=None, cut_bound=None):
     """Certificates of one kernel-problem file.  ``search_workers`` / ``search_scheduler``
     (``--workers`` / ``--scheduler``) split LabelCert's exact searches; ScaLabelCert's
-    certificates are sorts and MILPs, with nothing to split."""
+    certificates are sorts and MILPs, with nothing to split.  ``cut_bound``
+    (``--cut-bound/--no-cut-bound``): ``LabelCertOptions.cut_bound``."""
     from certmodel._validation import check_budgets
     from certmodel.exceptions import InvalidParameterError
     from certmodel.results import records_to_json, summarize
@@ -193,11 +194,15 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
     ridge = ridge if ridge is not None else data.get("ridge", 1.0)
     threat = load_threat(flippable, cost, data["y"])
     options = _milp_only_options() if milp_only else None
-    if search_workers > 1 or search_scheduler is not None:
+    if search_workers > 1 or search_scheduler is not None or cut_bound is not None:
         from certmodel.labelcert import LabelCertOptions
 
-        options = (options or LabelCertOptions()).replace(
-            search_workers=search_workers, search_scheduler=search_scheduler)
+        try:
+            options = (options or LabelCertOptions()).replace(
+                search_workers=search_workers, search_scheduler=search_scheduler,
+                cut_bound=cut_bound)
+        except InvalidParameterError as e:  # e.g. --cut-bound with --milp-only (no bounds)
+            raise BadInput(f"--cut-bound: {e}") from None
     try:
         if cost is None:
             budgets = check_budgets(list(budgets), data["K"].shape[0], "--budget")
@@ -275,6 +280,10 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
               help="With --dataset and --method labelcert: local processes each hard exact "
               "relabelling search is split over (a run uses up to --workers × this many); "
               "with --instance give --workers.")
+@click.option("--cut-bound/--no-cut-bound", "cut_bound", default=None,
+              help="With --method labelcert: prune the exact relabelling searches also by "
+              "the optimality-cut bound (B4) (default: on).  Verdicts are the same either "
+              "way; --no-cut-bound is the earlier, slower default.")
 @click.option("--store", type=click.Path(dir_okay=False), help="SQLite results store "
               "(stored results are reused, new ones added; records of failed tasks are "
               "computed again).")
@@ -297,8 +306,8 @@ def _certify_instance(instance, budgets, method, learner, ridge, mode, solver, t
 def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
             labelled_per_class, seed,
             budget, budget_fraction, method, mode, learner, ridge, solver, time_limit,
-            max_test, workers, scheduler, search_workers, store, rerun_unknown, json_out,
-            data_dir, parity, milp_only, flippable, cost, verbose, quiet):
+            max_test, workers, scheduler, search_workers, cut_bound, store, rerun_unknown,
+            json_out, data_dir, parity, milp_only, flippable, cost, verbose, quiet):
     """Certify robustness against label flipping.
 
     With --dataset: data → split → NTK → SVM → certificates, then a table of certified ratio
@@ -334,9 +343,13 @@ def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
         if method != "labelcert" and (workers or scheduler):
             raise BadInput("--workers/--scheduler with --instance split LabelCert's exact "
                            f"search; --method {method} has none (give --method labelcert)")
+        if method != "labelcert" and cut_bound is not None:
+            raise BadInput(f"--{'' if cut_bound else 'no-'}cut-bound tunes LabelCert's exact "
+                           f"search; --method {method} has none (give --method labelcert)")
         _certify_instance(instance, budget, method, learner, ridge, mode, solver, time_limit,
                           json_out, quiet, milp_only, flippable, cost,
-                          search_workers=workers or 1, search_scheduler=scheduler)
+                          search_workers=workers or 1, search_scheduler=scheduler,
+                          cut_bound=cut_bound)
         return
     if flippable is not None or cost is not None:
         raise BadInput("--flippable/--cost work with --instance (a kernel problem whose "
@@ -361,7 +374,7 @@ def certify(dataset, instance, arch, arch_option, normalization, depth, C, cv,
         budget_fractions=budget_fraction, method=method, mode=mode, learner=learner,
         ridge=1.0 if ridge is None else ridge, solver=solver, time_limit=time_limit,
         max_test=max_test, parity=parity, arch_options=arch_option,
-        search_workers=search_workers)
+        search_workers=search_workers, cut_bound=cut_bound)
     validate_config(config)  # names, options, a known C: before any data is loaded
     from certmodel.results import records_to_json
 

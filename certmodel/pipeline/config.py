@@ -91,6 +91,11 @@ class CertifyConfig:
         ``time_limit`` it decides only how long a record takes (and so which records end
         ``unknown``), never a decided verdict: it is not part of the record keys.  A run
         uses up to ``workers × search_workers`` processes.
+    cut_bound : bool or None
+        LabelCert's optimality-cut bound (B4) in the exact searches
+        (``LabelCertOptions.cut_bound``; None: on, as by default; ``method="labelcert"``
+        only).  It prunes only provably harmless subtrees, so it too changes only the time
+        a record takes and is not part of the record keys.
     """
 
     dataset: str = "csbm"
@@ -114,6 +119,7 @@ class CertifyConfig:
     max_test: int | None = None
     parity: bool = False
     search_workers: int = 1
+    cut_bound: bool | None = None
 
     def __post_init__(self):
         check_choice(self.method, "--method", METHODS)
@@ -161,6 +167,14 @@ class CertifyConfig:
             raise InvalidParameterError(
                 f"--search-workers {self.search_workers} splits LabelCert's exact search; "
                 f"--method {self.method} has none (give --method labelcert or drop it)")
+        if self.cut_bound is not None and not isinstance(self.cut_bound, bool):
+            raise InvalidParameterError(
+                f"cut_bound must be true, false or null, got {self.cut_bound!r}")
+        if self.cut_bound is not None and self.method != "labelcert":
+            flag = "--cut-bound" if self.cut_bound else "--no-cut-bound"
+            raise InvalidParameterError(
+                f"{flag} tunes LabelCert's exact search; --method {self.method} has none "
+                "(give --method labelcert or drop it)")
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (tuples become lists)."""
@@ -199,13 +213,14 @@ class CertifyConfig:
         time limit only decides which records end ``unknown`` (a decided verdict is exact under
         any limit), so a run with a larger limit shares the records and can re-run just the
         ``unknown`` ones (``run_certify(..., rerun_unknown=True)``).  ``search_workers``
-        likewise changes only the time a record takes.
+        and ``cut_bound`` likewise change only the time a record takes.
         """
         d = self.to_dict()
         d.pop("budgets")
         d.pop("budget_fractions")
         d.pop("time_limit")
         d.pop("search_workers")
+        d.pop("cut_bound")
         return hashlib.sha256(
             _canonical({"config": d, "version": package_version()}).encode()).hexdigest()
 

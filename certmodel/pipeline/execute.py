@@ -201,10 +201,11 @@ def _run_prepared(config, prep, store, done, *, workers, scheduler, progress, ch
             "mode": config.mode, "learner": config.learner, "ridge": config.ridge,
             "solver": config.solver, "time_limit": config.time_limit,
             "eps": 0.0 if config.parity and config.method == "labelcert" else None}
-    if config.search_workers > 1:  # method labelcert (checked by CertifyConfig)
-        from certmodel.labelcert import LabelCertOptions
+    if config.search_workers > 1 or config.cut_bound is not None:  # method labelcert
+        from certmodel.labelcert import LabelCertOptions  # (checked by CertifyConfig)
 
-        base["labelcert_options"] = LabelCertOptions(search_workers=config.search_workers)
+        base["labelcert_options"] = LabelCertOptions(search_workers=config.search_workers,
+                                                     cut_bound=config.cut_bound)
 
     # what is left to do: group test points by their missing budgets
     tasks: list[tuple[list[int], list[int]]] = []
