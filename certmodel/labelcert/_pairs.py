@@ -56,7 +56,8 @@ class PairBound:
     separated : list of (int, int)
         The pairs of rows (indices into the problem's test rows) proven separated.
     conflicts : list of tuple
-        The larger sets of rows proven never to change together (the set stage).
+        The sets of rows the set stage proved never to change together (besides
+        ``separated``).
     witnesses : list of ndarray (n,) bool
         Relabellings within the budget found to change at least two rows of ``U`` together
         (exactly retrained): one per joint pair, then those of the set stage.
@@ -158,7 +159,7 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
         sets = refute_sets(prob, alpha0, signs, U, [tuple(p) for p in sep], budget, geo,
                            target, deadline, seeds=met + list(seeds))
         bound = min(bound, sets.bound)
-        conflicts = [c for c in sets.conflicts if len(c) > 2]
+        conflicts = sets.conflicts[len(sep):]  # those the set stage refuted
         witnesses += sets.witnesses
     return PairBound(bound=bound, separated=sorted(tuple(sorted(p)) for p in sep),
                      conflicts=conflicts, witnesses=witnesses, complete=decided == len(pairs),

@@ -218,3 +218,31 @@ def test_pairs_records_equal_brute_force(monkeypatch, restricted):
                 assert rec.incumbent == truth == int(round(rec.bound))
                 assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
     assert Path.PAIRS in seen  # the path is exercised, not only reachable
+
+
+@pytest.mark.parametrize("restricted", [False, True])
+def test_conflict_set_records_equal_brute_force(monkeypatch, restricted):
+    """The pairs get no time (``SET_SHARE = 1``), so every bound below ``|U|`` comes from the
+    conflict sets: each record's bound covers the exact count, an exact ``pairs`` record
+    equals it and replays, and conflict sets are found."""
+    import certmodel.labelcert._pairs as pairs
+
+    _force_pairs(monkeypatch)
+    monkeypatch.setattr(pairs, "SET_SHARE", 1.0)
+    sets = 0
+    for seed in range(12):
+        prob, a0, s = _setup(seed, 7, 6, 1.0, 3.0, restricted)
+        threat = None
+        if restricted:
+            threat = ThreatModel(flippable=prob.threat.mask, cost=prob.threat.cost)
+        recs = certify(prob.K, prob.y_pm, prob.K_test, prob.C, [1, 2, 3], mode="collective",
+                       options=LabelCertOptions(time_limit=30), threat=threat)
+        for rec in recs:
+            truth = max((len(c) for c in _changed_sets(prob, s, rec.budget)), default=0)
+            assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
+            if rec.path is Path.PAIRS:
+                assert rec.extra["separated_pairs"] == 0
+                sets += rec.extra["conflict_sets"]
+                assert rec.incumbent == truth == int(round(rec.bound))
+                assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
+    assert sets > 0  # the set stage decided records, not only the pairs
