@@ -77,6 +77,7 @@ from certmodel.labelcert._searchpath import (
     collective_search,
 )
 from certmodel.labelcert._split_search import search_collective_split, split_wanted
+from certmodel.labelcert._stability import budget_bounds, readout_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
@@ -178,7 +179,7 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
         if scr is not None and scr.settles():
             out.append(_screened_record(prob, B, scr, extra, time.perf_counter() - t0))
             continue
-        milp_opts = opts
+        milp_opts, conflicts = opts, []
         if scr is not None and (opts.search == "always" or (
                 opts.search == "auto" and opts.enumeration != "never")):
             # the record's time after its share of the screen: half for the search,
@@ -194,18 +195,23 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
                 out.append(rec)
                 continue
             pair_cap = opts.search_time if opts.search_time is not None else PAIR_SHARE * own
-            rec, pair_limit = _paired(prob, B, U, opts, alpha0, signs, clean.converged,
-                                      pair_cap, extra, scr, t0)
+            rec, pair_limit, conflicts = _paired(prob, B, U, opts, alpha0, signs,
+                                                 clean.converged, pair_cap, extra, scr, t0)
             if rec is not None:
                 out.append(rec)
                 continue
             if pair_limit is not None:
                 extra = {**extra, "pair_bound": pair_limit}
+        pos = {int(u): k for k, u in enumerate(U)}
+        g_bounds, logit_bounds = _milp_bounds(prob, opts, alpha0, signs, U, B,
+                                              clean.converged)
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test[U], signs[U],
                                linearization=opts.linearization, backend=opts.backend,
                                options=opts.solver_options(), threat=prob.threat,
-                               complementarity=opts.complementarity)
-        x0 = model.start(np.zeros(prob.n, bool), alpha0) if opts.warm_start else None
+                               complementarity=opts.complementarity, g_bounds=g_bounds,
+                               logit_bounds=logit_bounds,
+                               conflicts=[[pos[int(t)] for t in T] for T in conflicts])
+        x0 = _milp_start(prob, model, alpha0, scr) if opts.warm_start else None
         if scr is not None and opts.time_limit is not None:  # the MILP gets what is left
             left = opts.time_limit - scr.seconds - (time.perf_counter() - t0)
             milp_opts = opts.replace(time_limit=max(left, MIN_SHARE * opts.time_limit))
@@ -240,6 +246,41 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             wall_time=time.perf_counter() - t0 + (0.0 if scr is None else scr.seconds),
             backend=opts.backend, extra={"model_size": list(model.size), **extra}))
     return out
+
+
+def _milp_bounds(prob: Problem, opts: LabelCertOptions, alpha0: np.ndarray,
+                 signs: np.ndarray, U: np.ndarray, B, converged: bool):
+    """``(g_bounds, logit_bounds)`` for the collective MILP over the rows ``U`` at ``B``
+    (``(None, None)`` without ``bound_tightening``, a PSD kernel or an exact clean optimum):
+    the sample-wise MILP's bounds on ``K z`` under every admissible relabelling
+    (:func:`~certmodel.labelcert._stability.budget_bounds`, (S1) ∩ (B3)) and, with its radius
+    ``Δ``, ``s_t p_t ≤ s_t p⁰_t + κ_t Δ + 2C√n ρ_t`` (S2) on each row's signed margin."""
+    geo = _geometry(prob, opts, converged) if opts.bound_tightening else None
+    if geo is None:
+        return None, None
+    th = prob.threat
+    b = budget_bounds(geo, prob.K, prob.y_pm, prob.C, alpha0, th.max_flips(B),
+                      None if th.mask.all() else th.mask)
+    if b is None:
+        return None, None
+    V = prob.K_test[U]
+    margins = signs[U] * (V @ (prob.y_pm * alpha0))
+    slack = 1e-9 * prob.C * np.abs(V).sum(axis=1)  # rounding: never cut a real margin off
+    return b[:2], margins + readout_radius(geo, V, prob.C, b[2]) * (1.0 + 1e-9) + slack
+
+
+def _milp_start(prob: Problem, model: CollectiveMILP, alpha0: np.ndarray,
+                screen: _Screen | None) -> np.ndarray:
+    """The MILP's warm start: the screen's best replayed witness (retrained exactly), else
+    the clean labelling."""
+    flips = None if screen is None else screen.flips
+    if flips is not None:
+        try:
+            z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
+            return model.start(flips, np.abs(z))
+        except RetrainFailed:
+            pass
+    return model.start(np.zeros(prob.n, bool), alpha0)
 
 
 @dataclasses.dataclass
@@ -410,23 +451,25 @@ def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
 
 def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.ndarray,
             signs: np.ndarray, converged: bool, cap: float, extra: dict, screen: _Screen,
-            t0: float) -> tuple[CollectiveRecord | None, int | None]:
+            t0: float) -> tuple[CollectiveRecord | None, int | None, list]:
     """The pair separation of :mod:`certmodel.labelcert._pairs` over the unproven points
     ``U`` for up to ``cap`` s: ``(record, None)`` when its clique bound meets the count of a
     replayed relabelling — an exact record, path ``pairs`` — else ``(None, bound)`` with
-    the proven bound for the MILP's record (``None`` when it proves nothing below ``|U|``).
+    the proven bound for the MILP's record (``None`` when it proves nothing below ``|U|``);
+    third, the sets of test rows proven never to change together (separated pairs and
+    conflict sets: cuts for the MILP).
     The pairs' joint relabellings are replayed and, with the screen's best witness, grown by
     unions within ``B`` (:func:`_combined`); a better one replaces the screen's best (the
     MILP record's incumbent then starts from it)."""
     geo = _geometry(prob, opts, converged)
     if not opts.pair_separation or geo is None or len(U) < 2:
-        return None, None
+        return None, None, []
     best = screen.count or 0
     try:
         pb = pair_bound(prob, alpha0, signs, U, B, geo, cap, target=best,
                         seeds=[] if screen.flips is None else [screen.flips])
     except RetrainFailed:
-        return None, None
+        return None, None, []
     flips, changed = screen.flips, screen.changed
     if pb.witnesses:  # the pairs' joint relabellings and the screen's best, grown by unions
         found = [] if flips is None else [(flips, changed, float(prob.threat.cost[flips].sum()))]
@@ -435,10 +478,11 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
         if grown is not None and len(grown[1]) > best:
             flips, changed, best = grown[0], grown[1], len(grown[1])
             screen.flips, screen.changed, screen.count = flips, changed, best
+    sets = [tuple(p) for p in pb.separated] + [tuple(c) for c in pb.conflicts]
     if pb.bound >= len(U):
-        return None, None
+        return None, None, sets
     if flips is None or pb.bound > best:
-        return None, pb.bound
+        return None, pb.bound, sets
     return CollectiveRecord(
         budget=B, n_test=prob.m, certified_count=prob.m - pb.bound, bound=float(pb.bound),
         incumbent=best, method="labelcert", path=Path.PAIRS,
@@ -446,7 +490,7 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
         relabelling=prob.relabelling_from_flips(flips),
         wall_time=time.perf_counter() - t0 + screen.seconds,
         extra={**extra, "separated_pairs": len(pb.separated),
-               "conflict_sets": len(pb.conflicts)}), None
+               "conflict_sets": len(pb.conflicts)}), None, sets
 
 
 def _search_record(prob: Problem, B, count: int, flips: np.ndarray, signs: np.ndarray,

@@ -29,6 +29,7 @@ import pyomo.environ as pyo
 from certmodel.backends.base import Backend, DecisionTarget, SolveOptions, SolveResult
 from certmodel.milp.blocks import (
     add_binary_adversary,
+    add_conflict_cuts,
     add_flip_indicators,
     add_max_over,
     add_multiclass_adversary,
@@ -337,14 +338,17 @@ class CollectiveMILP(_LoadedModel):
     """Collective certificate (spec §5.3): one relabelling, ``max Σ_t c_t`` over test points.
 
     ``margins_sign[t] = s_t`` is the clean sign of test point ``t``; ``c_t = 1`` requires
-    ``s_t p_t ≤ 0`` (a tie counts as changed).
+    ``s_t p_t ≤ 0`` (a tie counts as changed).  ``logit_bounds``: valid upper bounds on the
+    signed margins (tighter indicator big-M); ``g_bounds``: valid bounds on ``K z`` (tighter
+    KKT big-M); ``conflicts``: sets of test rows (indices into ``K_test``) proven never to
+    change together, added as ``Σ_{t ∈ T} c_t ≤ |T| − 1``.
     """
 
     def __init__(self, K, y_pm, C: float, budget: int, K_test, signs, *,
                  linearization: str = "compact", backend: str | Backend = "highs",
                  options: SolveOptions | None = None, g_bounds: tuple | None = None,
                  logit_bounds: np.ndarray | None = None, threat=None,
-                 complementarity: str = "bigm"):
+                 complementarity: str = "bigm", conflicts=()):
         self.K = np.asarray(K, dtype=float)
         self.y_pm = np.asarray(y_pm, dtype=float)
         self.C = float(C)
@@ -364,6 +368,8 @@ class CollectiveMILP(_LoadedModel):
         if logit_bounds is not None:  # valid upper bounds on the signed margins
             bounds = [max(0.0, min(b, float(u))) for b, u in zip(bounds, logit_bounds)]
         ind = add_flip_indicators(m, "flipped", margins, bounds)
+        if len(conflicts):
+            add_conflict_cuts(m, "conflicts", ind.c, conflicts)
         m.obj = pyo.Objective(expr=ind.count, sense=pyo.maximize)
         self.model, self.adv, self.kkt, self.ind, self.n = m, adv, kkt, ind, n
         self.K_test, self.signs = K_test, signs

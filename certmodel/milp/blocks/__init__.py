@@ -7,7 +7,7 @@ module             block / function
 ``products``       exact linearisation of ±1 label × bounded quantity (McCormick for y ∈ {±1})
 ``bigm``           provably valid big-M values ``C r_i ∓ 1`` with provenance
 ``kkt``            KKT system of the bias-free SVM (stationarity, products, slackness)
-``objectives``     logits, flip indicators (collective), exact max over rivals
+``objectives``     logits, flip indicators and conflict cuts (collective), exact max over rivals
 ``flipcut``        optional valid inequality: optimality of the retrained SVM vs the clean one
 =================  ==========================================================================
 """
@@ -17,6 +17,7 @@ from certmodel.milp.blocks.bigm import BigM, svm_big_m
 from certmodel.milp.blocks.flipcut import add_flip_optimality_cut
 from certmodel.milp.blocks.kkt import LINEARIZATIONS, add_svm_kkt, kkt_point
 from certmodel.milp.blocks.objectives import (
+    add_conflict_cuts,
     add_flip_indicators,
     add_max_over,
     logit_bound,
@@ -28,6 +29,7 @@ __all__ = [
     "BigM",
     "LINEARIZATIONS",
     "add_binary_adversary",
+    "add_conflict_cuts",
     "add_flip_indicators",
     "add_flip_optimality_cut",
     "add_max_over",

@@ -55,6 +55,21 @@ def add_flip_indicators(parent: pyo.Block, name: str, margins: Mapping | Sequenc
     return b
 
 
+def add_conflict_cuts(parent: pyo.Block, name: str, c, sets: Sequence) -> pyo.Block:
+    """Add ``Σ_{t ∈ T} c_t ≤ |T| − 1`` for every set ``T`` of indicator keys in ``sets``:
+    sets of test points proven never to change together (conflict sets of
+    :mod:`certmodel.labelcert._conflicts`), valid cuts on the count of changed predictions."""
+    sets = [tuple(T) for T in sets]
+    if any(len(T) < 2 or len(set(T)) != len(T) for T in sets):
+        raise FormulationError(f"{name}: conflict sets need at least two distinct keys")
+    b = pyo.Block()
+    parent.add_component(name, b)
+    b.S = pyo.RangeSet(0, len(sets) - 1) if sets else pyo.Set(initialize=[])
+    b.cut = pyo.Constraint(b.S, rule=lambda blk, k: sum(c[t] for t in sets[k])
+                           <= len(sets[k]) - 1)
+    return b
+
+
 def add_max_over(parent: pyo.Block, name: str, exprs: Mapping, lower: Mapping,
                  upper: Mapping) -> pyo.Block:
     """Add ``m = max_k exprs[k]`` exactly, with ``lower[k] ≤ exprs[k] ≤ upper[k]``.
