@@ -43,6 +43,11 @@ set one larger is refuted).  When that
 bound meets the count of a replayed relabelling the record is exact (path ``pairs``);
 otherwise it caps the MILP's proven bound (``extra["pair_bound"]``).
 
+**The MILP** (:class:`~certmodel.milp.formulations.CollectiveMILP` over ``U``) gets the
+sample-wise MILP's valid bounds on ``K z`` (:func:`_milp_bounds`; tighter KKT big-M), the
+(S2) bound on each row's signed margin (tighter indicator big-M), the screen's best witness as
+its warm start and every proven conflict set as a cut ``Σ_{t ∈ T} c_t ≤ |T| − 1``.
+
 **Time.**  With ``time_limit = T`` a record's stages together stay within about ``T``: its
 share of the screen (≤ ``SCREEN_SHARE · T`` for the searches; the attack, bound and
 enumeration stages are not interrupted), then search and pairs from what is left, and the
