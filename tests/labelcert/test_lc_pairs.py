@@ -196,6 +196,23 @@ def _force_pairs(monkeypatch):
     monkeypatch.setattr(col, "_screened_search", lambda *a, **kw: None)
 
 
+def _records_and_truths(prob, s, restricted, time_limit):
+    """``certify(mode="collective")`` at budgets 1–3 (the problem's threat model when
+    ``restricted``): ``[(record, exact count)]``, each bound checked to cover the count and
+    the count to cover the incumbent."""
+    threat = None
+    if restricted:
+        threat = ThreatModel(flippable=prob.threat.mask, cost=prob.threat.cost)
+    recs = certify(prob.K, prob.y_pm, prob.K_test, prob.C, [1, 2, 3], mode="collective",
+                   options=LabelCertOptions(time_limit=time_limit), threat=threat)
+    out = []
+    for rec in recs:
+        truth = max((len(c) for c in _changed_sets(prob, s, rec.budget)), default=0)
+        assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
+        out.append((rec, truth))
+    return out
+
+
 @pytest.mark.parametrize("restricted", [False, True])
 def test_pairs_records_equal_brute_force(monkeypatch, restricted):
     """Through ``certify(mode="collective")``: every record's bound covers the exact count;
@@ -204,16 +221,8 @@ def test_pairs_records_equal_brute_force(monkeypatch, restricted):
     seen = set()
     for seed in range(12):
         prob, a0, s = _setup(seed, 7, 6, 1.0, 3.0, restricted)
-        threat = None
-        if restricted:
-            threat = ThreatModel(flippable=prob.threat.mask, cost=prob.threat.cost)
-        opts = LabelCertOptions(time_limit=30)
-        recs = certify(prob.K, prob.y_pm, prob.K_test, prob.C, [1, 2, 3], mode="collective",
-                       options=opts, threat=threat)
-        for rec in recs:
+        for rec, truth in _records_and_truths(prob, s, restricted, 30):
             seen.add(rec.path)
-            truth = max((len(c) for c in _changed_sets(prob, s, rec.budget)), default=0)
-            assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
             if rec.path is Path.PAIRS:
                 assert rec.incumbent == truth == int(round(rec.bound))
                 assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
@@ -232,14 +241,7 @@ def test_conflict_set_records_equal_brute_force(monkeypatch, restricted):
     sets = 0
     for seed in range(12):
         prob, a0, s = _setup(seed, 7, 6, 1.0, 3.0, restricted)
-        threat = None
-        if restricted:
-            threat = ThreatModel(flippable=prob.threat.mask, cost=prob.threat.cost)
-        recs = certify(prob.K, prob.y_pm, prob.K_test, prob.C, [1, 2, 3], mode="collective",
-                       options=LabelCertOptions(time_limit=30), threat=threat)
-        for rec in recs:
-            truth = max((len(c) for c in _changed_sets(prob, s, rec.budget)), default=0)
-            assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
+        for rec, truth in _records_and_truths(prob, s, restricted, 30):
             if rec.path is Path.PAIRS:
                 assert rec.extra["separated_pairs"] == 0
                 sets += rec.extra["conflict_sets"]
@@ -261,8 +263,6 @@ def test_collective_milp_with_bounds_start_and_conflict_cuts_is_exact(seed, scal
     from certmodel.milp.formulations import CollectiveMILP
 
     prob, a0, s = _setup(seed, 7, 6, scale, 3.0, restricted)
-    threat = ThreatModel(flippable=prob.threat.mask, cost=prob.threat.cost) \
-        if restricted else None
     built = []
 
     def milp(*a, **kw):
@@ -275,11 +275,8 @@ def test_collective_milp_with_bounds_start_and_conflict_cuts_is_exact(seed, scal
         _force_pairs(mp)
         mp.setattr(col, "_paired", lambda *a, **kw: (None, None, real(*a, **kw)[2]))
         mp.setattr(col, "CollectiveMILP", milp)
-        recs = certify(prob.K, prob.y_pm, prob.K_test, prob.C, [1, 2, 3], mode="collective",
-                       options=LabelCertOptions(time_limit=60), threat=threat)
-    for rec in recs:
-        truth = max((len(c) for c in _changed_sets(prob, s, rec.budget)), default=0)
-        assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
+        pairs = _records_and_truths(prob, s, restricted, 60)
+    for rec, truth in pairs:
         if rec.path is Path.MILP:
             assert rec.solver_status == "optimal"
             assert int(round(rec.bound)) == truth
