@@ -260,7 +260,7 @@ def _milp_bounds(prob: Problem, opts: LabelCertOptions, alpha0: np.ndarray,
     the sample-wise MILP's bounds on ``K z`` under every admissible relabelling
     (:func:`~certmodel.labelcert._stability.budget_bounds`, (S1) ∩ (B3)) and, with its radius
     ``Δ``, ``s_t p_t ≤ s_t p⁰_t + κ_t Δ + 2C√n ρ_t`` (S2) on each row's signed margin."""
-    geo = _geometry(prob, opts, converged) if opts.bound_tightening else None
+    geo = _geometry(prob, opts, converged)
     if geo is None:
         return None, None
     th = prob.threat
@@ -458,11 +458,11 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
             signs: np.ndarray, converged: bool, cap: float, extra: dict, screen: _Screen,
             t0: float) -> tuple[CollectiveRecord | None, int | None, list]:
     """The pair separation of :mod:`certmodel.labelcert._pairs` over the unproven points
-    ``U`` for up to ``cap`` s: ``(record, None)`` when its clique bound meets the count of a
-    replayed relabelling — an exact record, path ``pairs`` — else ``(None, bound)`` with
-    the proven bound for the MILP's record (``None`` when it proves nothing below ``|U|``);
-    third, the sets of test rows proven never to change together (separated pairs and
-    conflict sets: cuts for the MILP).
+    ``U`` for up to ``cap`` s: ``(record, None, sets)`` when its bound meets the count of a
+    replayed relabelling — an exact record, path ``pairs`` — else ``(None, bound, sets)``
+    with the proven bound for the MILP's record (``None`` when it proves nothing below
+    ``|U|``); ``sets``: the sets of test rows proven never to change together (separated
+    pairs and conflict sets: cuts for the MILP).
     The pairs' joint relabellings are replayed and, with the screen's best witness, grown by
     unions within ``B`` (:func:`_combined`); a better one replaces the screen's best (the
     MILP record's incumbent then starts from it)."""
