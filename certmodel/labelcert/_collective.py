@@ -57,6 +57,7 @@ MILP gets ``T`` less everything before it (at least ``MIN_SHARE · T``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 
@@ -157,6 +158,9 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
     alpha0 = clean.alpha
     f = prob.K_test @ (y * alpha0)
     signs = np.where(f >= 0, 1.0, -1.0)
+    # the pruning geometry (an eigendecomposition of K): the same for every budget, computed
+    # once, when a record first needs it
+    geometry = functools.cache(lambda: _geometry(prob, opts, clean.converged))
     out = []
     enumerated = _enumerate(prob, budgets, opts, alpha0, signs)
     enumerated.update(_searched(prob, [B for B in budgets if B not in enumerated], opts,
@@ -194,22 +198,21 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             own = max(per - scr.seconds, MIN_SHARE * per)
             cap = opts.search_time if opts.search_time is not None else \
                 SCREENED_SEARCH_SHARE * own
-            rec = _screened_search(prob, B, U, opts, alpha0, signs, clean.converged, cap,
+            rec = _screened_search(prob, B, U, opts, alpha0, signs, geometry(), cap,
                                    extra, scr)
             if rec is not None:
                 out.append(rec)
                 continue
             pair_cap = opts.search_time if opts.search_time is not None else PAIR_SHARE * own
             rec, pair_limit, conflicts = _paired(prob, B, U, opts, alpha0, signs,
-                                                 clean.converged, pair_cap, extra, scr, t0)
+                                                 geometry(), pair_cap, extra, scr, t0)
             if rec is not None:
                 out.append(rec)
                 continue
             if pair_limit is not None:
                 extra = {**extra, "pair_bound": pair_limit}
         pos = {int(u): k for k, u in enumerate(U)}
-        g_bounds, logit_bounds = _milp_bounds(prob, opts, alpha0, signs, U, B,
-                                              clean.converged)
+        g_bounds, logit_bounds = _milp_bounds(prob, alpha0, signs, U, B, geometry())
         model = CollectiveMILP(prob.K, y, prob.C, B, prob.K_test[U], signs[U],
                                linearization=opts.linearization, backend=opts.backend,
                                options=opts.solver_options(), threat=prob.threat,
@@ -253,14 +256,14 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
     return out
 
 
-def _milp_bounds(prob: Problem, opts: LabelCertOptions, alpha0: np.ndarray,
-                 signs: np.ndarray, U: np.ndarray, B, converged: bool):
+def _milp_bounds(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U: np.ndarray, B,
+                 geo):
     """``(g_bounds, logit_bounds)`` for the collective MILP over the rows ``U`` at ``B``
-    (``(None, None)`` without ``bound_tightening``, a PSD kernel or an exact clean optimum):
+    (``(None, None)`` without the pruning geometry ``geo`` — it is None without
+    ``bound_tightening``, a PSD kernel or an exact clean optimum):
     the sample-wise MILP's bounds on ``K z`` under every admissible relabelling
     (:func:`~certmodel.labelcert._stability.budget_bounds`, (S1) ∩ (B3)) and, with its radius
     ``Δ``, ``s_t p_t ≤ s_t p⁰_t + κ_t Δ + 2C√n ρ_t`` (S2) on each row's signed margin."""
-    geo = _geometry(prob, opts, converged)
     if geo is None:
         return None, None
     th = prob.threat
@@ -422,12 +425,11 @@ def _combined(prob: Problem, signs: np.ndarray, replayed: list, B):
 
 
 def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
-                     alpha0: np.ndarray, signs: np.ndarray, converged: bool, cap: float,
+                     alpha0: np.ndarray, signs: np.ndarray, geo, cap: float,
                      extra: dict, screen: _Screen) -> CollectiveRecord | None:
     """The exact record of budget ``B`` from the collective search over the unproven test
     points ``U`` (module docstring), or None when it does not finish within ``cap`` s.  The
     screen's best replayed witness starts the search as its incumbent."""
-    geo = _geometry(prob, opts, converged)
     if geo is None or not len(U):
         return None
     t0 = time.perf_counter()
@@ -455,7 +457,7 @@ def _screened_search(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions,
 
 
 def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.ndarray,
-            signs: np.ndarray, converged: bool, cap: float, extra: dict, screen: _Screen,
+            signs: np.ndarray, geo, cap: float, extra: dict, screen: _Screen,
             t0: float) -> tuple[CollectiveRecord | None, int | None, list]:
     """The pair separation of :mod:`certmodel.labelcert._pairs` over the unproven points
     ``U`` for up to ``cap`` s: ``(record, None, sets)`` when its bound meets the count of a
@@ -466,7 +468,6 @@ def _paired(prob: Problem, B, U: np.ndarray, opts: LabelCertOptions, alpha0: np.
     The pairs' joint relabellings are replayed and, with the screen's best witness, grown by
     unions within ``B`` (:func:`_combined`); a better one replaces the screen's best (the
     MILP record's incumbent then starts from it)."""
-    geo = _geometry(prob, opts, converged)
     if not opts.pair_separation or geo is None or len(U) < 2:
         return None, None, []
     best = screen.count or 0
