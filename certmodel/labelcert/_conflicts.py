@@ -19,13 +19,18 @@ changed together, and ``S_j`` shows it); the next ``λ`` maximises ``min_j λ ·
 the simplex (a small LP).  When that maximum is ``≤ 0`` no ``λ`` separates the witnesses found
 (a duality gap, or a real joint change) and the exact collective search over ``T`` alone
 decides it for the time left (:func:`joint_search`).  Undecided by the deadline: no claim.
+A row of weight ``λ_t = 0`` is not in the combined point, so a separation proves the rows of
+positive weight (the *core*, often much smaller than ``T``) a conflict by themselves.
 
 **Bound.**  The rows one relabelling changes contain no conflict, so the collective count over
 ``U`` is at most the size of the largest subset of ``U`` that contains no known conflict
 (:func:`largest_free`).  Each conflict found can only lower it, so the bound is valid at any
 time.  :func:`refute_sets` spends a time budget on it: with ``X`` a largest conflict-free set,
 it tries ``X`` itself, then ``X`` less one row; the first conflict found restarts the
-loop.  The margins of every relabelling met so far (a pool over all rows) start each set's
+loop.  Each conflict found is its core, shrunk further by deletion (each row in turn is
+dropped when the rest is still proven a conflict within a few times what the conflict
+took): a small conflict excludes every free set that contains it, where ``X`` itself
+excludes one.  The margins of every relabelling met so far (a pool over all rows) start each set's
 cutting planes and order the candidates: most separable first, by the pool's best ``λ``
 value on the set.  The loop ends when ``|X|`` meets the count of a relabelling (the bound is
 then exact), when no candidate is refuted, or at the deadline.
@@ -47,6 +52,8 @@ __all__ = ["SetBound", "separate_set", "joint_search", "largest_free", "refute_s
 MAX_ROUNDS = 8  # λ steps per set before the exact joint search takes over
 EPS_REL = 1e-6  # soundness margin of a combined point: EPS_REL · C · Σ_j |row_j|
 MAX_FREE_NODES = 200_000  # DFS nodes of largest_free before it gives up (no claim)
+SHRINK_FACTOR = 2.0  # each deletion step toward a minimal conflict gets this many times ...
+SHRINK_MIN_SECONDS = 0.25  # ... the time the conflict itself took, and at least this
 
 
 @dataclasses.dataclass
@@ -102,6 +109,18 @@ def separate_set(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget
     (flip masks within the budget).  ``rounds``: λ steps (default ``MAX_ROUNDS``).
     ``prior`` (p, |T|): normalised margins ``m̂`` of relabellings known to be admissible (the
     cutting planes start from them; they only steer ``λ``, never decide)."""
+    verdict, flips, witnesses, _ = _separate(prob, alpha0, signs, T, budget, geo, deadline,
+                                             rounds, prior)
+    return verdict, flips, witnesses
+
+
+def _separate(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget, geo,
+              deadline: float, rounds: int | None = None, prior: np.ndarray | None = None
+              ) -> tuple[str, np.ndarray | None, list, tuple]:
+    """:func:`separate_set` and, when separated, the conflict it proves: the rows of ``T``
+    with a positive weight in the separating ``λ`` (a row of weight 0 is not in the combined
+    point, so the rest are a conflict by themselves; all of ``T`` when the exact joint search
+    separated it)."""
     T = [int(t) for t in T]
     Vn = _normalised(prob, signs, T)
     lam = np.full(len(T), 1.0 / len(T))
@@ -115,7 +134,9 @@ def separate_set(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget
     for _ in range(steps):
         left = deadline - time.perf_counter()
         if left <= 0:
-            return "open", None, witnesses
+            return "open", None, witnesses, ()
+        lam = np.where(lam > 1e-9 * lam.max(), lam, 0.0)  # exact zeros: a smaller conflict
+        lam = lam / lam.sum()
         row = lam @ Vn
         virt = dataclasses.replace(prob, K_test=row[None], test_indices=np.zeros(1, int))
         eps = np.array([EPS_REL * prob.C * float(np.abs(row).sum())])
@@ -123,11 +144,13 @@ def separate_set(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget
             res = search_binary(virt, alpha0, np.ones(1), np.zeros(1, int), [budget],
                                 np.ones((1, 1), bool), eps, geo, time_limit=left)
         except RetrainFailed:
-            return "open", None, witnesses
+            return "open", None, witnesses, ()
         if not res.complete[0]:
-            return "open", None, witnesses
+            return "open", None, witnesses, ()
         if min(res.visited[0, 0], res.pruned[0, 0]) > eps[0]:
-            return "separated", None, witnesses  # every admissible relabelling stays above
+            # every admissible relabelling keeps the combined point above eps: the rows
+            # that carry weight can never change together
+            return "separated", None, witnesses, tuple(t for t, w in zip(T, lam) if w > 0)
         S = res.witness[0][0]
         if not res.visited[0, 0] <= 0 or S is None:  # within eps of 0, no witness
             break
@@ -135,11 +158,11 @@ def separate_set(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget
         try:
             z = retrain_binary(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C)
         except RetrainFailed:
-            return "open", None, witnesses
+            return "open", None, witnesses, ()
         witnesses.append(flips)
         m = Vn @ z
         if (m <= 0).all():
-            return "joint", flips, witnesses
+            return "joint", flips, witnesses, ()
         points.append(m)
         lam, value = best_weights(points)
         if value <= 0:  # no λ separates these witnesses: a duality gap, or a joint change
@@ -147,7 +170,7 @@ def separate_set(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget
     verdict, flips = joint_search(prob, alpha0, signs, T, budget, geo, deadline)
     if flips is not None:
         witnesses.append(flips)
-    return verdict, flips, witnesses
+    return verdict, flips, witnesses, tuple(T) if verdict == "separated" else ()
 
 
 def joint_search(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, T, budget, geo,
@@ -216,12 +239,15 @@ def largest_free(U: list, conflicts: list) -> list | None:
 
 
 def refute_sets(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, conflicts: list,
-                budget, geo, target: int, deadline: float, seeds: list = ()) -> SetBound:
+                budget, geo, target: int, deadline: float, seeds: list = (),
+                failed: list = ()) -> SetBound:
     """The conflict bound on how many rows of ``U`` one relabelling within ``budget``
     changes (module doc), from the known ``conflicts`` (e.g. separated pairs) and the sets
     refuted before ``deadline``; ``target``: the count of a replayed relabelling (the loop
     stops once the bound meets it; witnesses that change more rows of ``U`` raise it).
-    ``seeds``: relabellings within the budget (flip masks) whose margins start the pool."""
+    ``seeds``: relabellings within the budget (flip masks) whose margins start the pool;
+    ``failed``: sets already tried and not refuted (their subsets are not tried again while
+    shrinking a conflict)."""
     t0 = time.perf_counter()
     U = [int(u) for u in U]
     inU = np.zeros(prob.m, bool)
@@ -229,6 +255,7 @@ def refute_sets(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, conflic
     conflicts = [tuple(int(v) for v in c) for c in conflicts]
     witnesses: list = []
     tried: set = set()
+    unrefuted = [frozenset(int(v) for v in c) for c in failed]
     Vn = _normalised(prob, signs, list(range(prob.m)))
     pool: list = []  # normalised margins of every test row under each relabelling met
 
@@ -249,16 +276,49 @@ def refute_sets(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, conflic
         """The pool's best λ value on ``T`` (higher: further from a joint change)."""
         return best_weights(np.asarray(pool)[:, list(T)])[1] if pool else 0.0
 
-    def attempt(T, share: float) -> str:
+    def attempt(T, share: float, shrink: bool = True) -> str:
         tried.add(T)
+        t1 = time.perf_counter()
         prior = np.asarray(pool)[:, list(T)] if pool else None
-        verdict, _, found = separate_set(prob, alpha0, signs, T, budget, geo,
-                                         time.perf_counter() + share, prior=prior)
+        verdict, _, found, core = _separate(prob, alpha0, signs, T, budget, geo,
+                                            min(t1 + share, deadline), prior=prior)
         for flips in found:
             met(flips, True)
         if verdict == "separated":
-            conflicts.append(T)
+            if shrink:
+                core = smaller(core, max(SHRINK_FACTOR * (time.perf_counter() - t1),
+                                         SHRINK_MIN_SECONDS))
+            conflicts.append(core)
+        else:
+            unrefuted.append(frozenset(T))
         return verdict
+
+    def smaller(core: tuple, each: float) -> tuple:
+        """Deletion toward a minimal conflict: each row in turn (the one whose removal
+        leaves the most separable set by the pool first) is dropped if the rest is still
+        proven a conflict within ``each`` seconds."""
+        core = tuple(core)
+        if len(core) <= 2:
+            return core
+        for d in sorted(core, key=lambda d: -separability(tuple(u for u in core if u != d))):
+            if len(core) <= 2 or time.perf_counter() >= deadline:
+                break
+            if d not in core:  # dropped with a zero weight already
+                continue
+            rest = tuple(u for u in core if u != d)
+            if any(frozenset(rest) <= f for f in unrefuted):  # a superset was not refuted
+                continue
+            t1 = time.perf_counter()
+            prior = np.asarray(pool)[:, list(rest)] if pool else None
+            verdict, _, found, sub = _separate(prob, alpha0, signs, rest, budget, geo,
+                                               min(t1 + each, deadline), prior=prior)
+            for flips in found:
+                met(flips, True)
+            if verdict == "separated":
+                core = sub
+            else:
+                unrefuted.append(frozenset(rest))
+        return core
 
     for flips in seeds:
         met(np.asarray(flips, bool), False)

@@ -132,6 +132,7 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
     decided = tried = 0
     witnesses: list = []
     met: list = []  # every relabelling the pair searches retrained (the set stage's pool)
+    joined: list = []  # pairs tried and not separated
     pairs = list(itertools.combinations(order, 2))
 
     def clique() -> int:
@@ -152,12 +153,14 @@ def pair_bound(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget, 
         if verdict == "separated":
             sep.add(frozenset((a, b)))
             bound = clique()
-        elif verdict == "joint":
+        else:
+            joined.append((a, b))
+        if verdict == "joint":
             witnesses.append(flips)
     conflicts: list = []
     if target is not None and target < bound:
         sets = refute_sets(prob, alpha0, signs, U, [tuple(p) for p in sep], budget, geo,
-                           target, deadline, seeds=met + list(seeds))
+                           target, deadline, seeds=met + list(seeds), failed=joined)
         bound = min(bound, sets.bound)
         conflicts = sets.conflicts[len(sep):]  # those the set stage refuted
         witnesses += sets.witnesses

@@ -218,3 +218,40 @@ def _margin(K, y, K_test, S, t):
     yy[list(S)] *= -1
     s = 1.0 if f0[t] >= 0 else -1.0
     return s * retrain_logits(K, yy, 2.0, K_test)[t]
+
+
+def test_collective_beam_widens_within_its_share_of_the_time(monkeypatch):
+    """The collective beam starts at ``beam_width`` and widens 4-fold (up to 16×) while the
+    next run, predicted from the last, fits in ``BEAM_SHARE`` of the time limit: all three
+    widths with time to spare, only the first when each run 'takes' longer than the share,
+    none with ``beam_width=0``; the best count of all widths is the witness."""
+    import time
+
+    import certmodel.labelcert._collective as col
+    from certmodel.labelcert._problem import Problem
+
+    K, y, K_test = random_instance(4, 20, m=6)
+    prob = Problem.create(K, y, K_test, 1.0)
+    s = np.ones(prob.m)
+    U = np.arange(prob.m)
+    calls, pause = [], [0.0]
+
+    def beam(prob, alpha0, signs, U, B, width, candidates, deadline):
+        calls.append((width, candidates))
+        time.sleep(pause[0])
+        flips = np.zeros(prob.n, bool)
+        flips[:width // 32] = True  # wider finds "more"
+        return width // 32, flips
+
+    monkeypatch.setattr(col, "collective_beam", beam)
+    for limit, wait, want in [(60.0, 0.0, [32, 128, 512]), (2.0, 0.2, [32]),
+                              (60.0, None, [])]:
+        calls.clear()
+        pause[0] = wait or 0.0
+        opts = LabelCertOptions(time_limit=limit, beam_width=0 if wait is None else 32)
+        got = col._beam_witness(prob, opts, None, s, U, 2)
+        assert [w for w, _ in calls] == want and all(c == 32 for _, c in calls)
+        if want:  # the widest beam's relabelling, replayed (flips the first 16 / 1 points)
+            assert got and got[0][0].sum() == want[-1] // 32
+        else:
+            assert got == []

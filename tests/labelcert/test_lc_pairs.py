@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from certmodel.labelcert import LabelCertOptions, certify
 from certmodel.labelcert._conflicts import (
+    _separate,
     joint_search,
     largest_free,
     refute_sets,
@@ -126,6 +127,14 @@ def test_set_separation_equals_brute_force(seed, n, B, scale, restricted, k, rou
                 _check_joint(prob, s, w, T, B)
         for w in found:  # every witness met on the way is admissible
             assert prob.threat.admissible(w, B)
+        # the conflict a separation proves: the rows of T with a positive weight in λ
+        verdict, _, _, core = _separate(prob, a0, s, T, B, geo, float("inf"), rounds=rounds)
+        assert verdict == truth
+        if verdict == "separated":
+            assert core and set(core) <= set(T)
+            assert not any(set(core) <= c for c in changed), (T, core)
+        else:
+            assert core == ()
 
 
 @SETTINGS
@@ -286,11 +295,23 @@ def test_collective_milp_with_bounds_start_and_conflict_cuts_is_exact(seed, scal
         assert hasattr(model.model, "conflicts") == bool(conflicts)
 
 
-@pytest.mark.parametrize("bad", [[[0]], [[1, 1]]])
-def test_conflict_cuts_refuse_sets_that_are_not_sets_of_two(bad):
+@pytest.mark.parametrize("bad", [[[]], [[1, 1]], [[0, 2], [2, 0, 2]]])
+def test_conflict_cuts_refuse_what_is_not_a_set(bad):
     from certmodel.exceptions import FormulationError
     from certmodel.milp.formulations import CollectiveMILP
 
     prob, a0, s = _setup(3, 6, 3, 1.0, 3.0, False)
-    with pytest.raises(FormulationError, match="conflict sets"):
+    with pytest.raises(FormulationError, match="conflict sets must be non-empty sets"):
         CollectiveMILP(prob.K, prob.y_pm, prob.C, 1, prob.K_test, s, conflicts=bad)
+
+
+def test_a_conflict_of_one_point_fixes_its_indicator():
+    """``[[t]]``: the point never changes, ``c_t ≤ 0`` (the count loses exactly that row)."""
+    import pyomo.environ as pyo
+
+    from certmodel.milp.formulations import CollectiveMILP
+
+    prob, a0, s = _setup(3, 6, 3, 1.0, 3.0, False)
+    model = CollectiveMILP(prob.K, prob.y_pm, prob.C, 1, prob.K_test, s, conflicts=[[1]])
+    cut = model.model.conflicts.cut[0]
+    assert pyo.value(cut.upper) == 0 and "flipped.c[1]" in str(cut.body)

@@ -58,10 +58,13 @@ def add_flip_indicators(parent: pyo.Block, name: str, margins: Mapping | Sequenc
 def add_conflict_cuts(parent: pyo.Block, name: str, c, sets: Sequence) -> pyo.Block:
     """Add ``Σ_{t ∈ T} c_t ≤ |T| − 1`` for every set ``T`` of indicator keys in ``sets``:
     sets of test points proven never to change together (conflict sets of
-    :mod:`certmodel.labelcert._conflicts`), valid cuts on the count of changed predictions."""
+    :mod:`certmodel.labelcert._conflicts`), valid cuts on the count of changed predictions
+    (a set of one key: ``c_t ≤ 0``, that point never changes)."""
     sets = [tuple(T) for T in sets]
-    if any(len(T) < 2 or len(set(T)) != len(T) for T in sets):
-        raise FormulationError(f"{name}: conflict sets need at least two distinct keys")
+    bad = [T for T in sets if len(T) < 1 or len(set(T)) != len(T)]
+    if bad:
+        raise FormulationError(f"{name}: conflict sets must be non-empty sets of distinct "
+                               f"keys, got {bad[0]!r}")
     b = pyo.Block()
     parent.add_component(name, b)
     b.S = pyo.RangeSet(0, len(sets) - 1) if sets else pyo.Set(initialize=[])
