@@ -276,21 +276,25 @@ def refute_sets(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, conflic
         """The pool's best λ value on ``T`` (higher: further from a joint change)."""
         return best_weights(np.asarray(pool)[:, list(T)])[1] if pool else 0.0
 
-    def attempt(T, share: float, shrink: bool = True) -> str:
-        tried.add(T)
-        t1 = time.perf_counter()
+    def probe(T: tuple, until: float) -> tuple[str, tuple]:
+        """``_separate`` on ``T`` until ``until`` (its witnesses join the pool; a set not
+        refuted is remembered): ``(verdict, core)``."""
         prior = np.asarray(pool)[:, list(T)] if pool else None
         verdict, _, found, core = _separate(prob, alpha0, signs, T, budget, geo,
-                                            min(t1 + share, deadline), prior=prior)
+                                            min(until, deadline), prior=prior)
         for flips in found:
             met(flips, True)
-        if verdict == "separated":
-            if shrink:
-                core = smaller(core, max(SHRINK_FACTOR * (time.perf_counter() - t1),
-                                         SHRINK_MIN_SECONDS))
-            conflicts.append(core)
-        else:
+        if verdict != "separated":
             unrefuted.append(frozenset(T))
+        return verdict, core
+
+    def attempt(T, share: float) -> str:
+        tried.add(T)
+        t1 = time.perf_counter()
+        verdict, core = probe(T, t1 + share)
+        if verdict == "separated":
+            each = max(SHRINK_FACTOR * (time.perf_counter() - t1), SHRINK_MIN_SECONDS)
+            conflicts.append(smaller(core, each))
         return verdict
 
     def smaller(core: tuple, each: float) -> tuple:
@@ -308,16 +312,9 @@ def refute_sets(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, conflic
             rest = tuple(u for u in core if u != d)
             if any(frozenset(rest) <= f for f in unrefuted):  # a superset was not refuted
                 continue
-            t1 = time.perf_counter()
-            prior = np.asarray(pool)[:, list(rest)] if pool else None
-            verdict, _, found, sub = _separate(prob, alpha0, signs, rest, budget, geo,
-                                               min(t1 + each, deadline), prior=prior)
-            for flips in found:
-                met(flips, True)
+            verdict, sub = probe(rest, time.perf_counter() + each)
             if verdict == "separated":
                 core = sub
-            else:
-                unrefuted.append(frozenset(rest))
         return core
 
     for flips in seeds:
