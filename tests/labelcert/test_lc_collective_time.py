@@ -237,3 +237,76 @@ def test_under_a_deadline_single_points_are_searched_before_any_joint_search(mon
     first_joint = next((q for q, c in enumerate(calls) if len(c[0]) > 1), len(calls))
     assert all(len(c[0]) == 1 for c in calls[:first_joint])
     assert {c[0][0] for c in singles} >= {r for c in calls[first_joint:] for r in c[0]}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 8), B=st.integers(1, 3),
+       logC=st.floats(-2.0, 2.0), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_kkt_states_outside_the_open_share_never_change(seed, n, B, logC, scale):
+    """The points ``_kkt_open_share`` counts as decided keep which side of ``y (K z)_i = 1``
+    they are on, for either label, under every relabelling within ``B`` (brute force,
+    exact retraining; kernels over six orders of magnitude)."""
+    from certmodel.labelcert._searchpath import _geometry
+
+    K, y, K_test = random_instance(seed, n, m=3)
+    K, K_test = K * scale, K_test * scale
+    C = 10.0 ** logC / scale
+    prob = Problem.create(K, y.astype(float), K_test, C)
+    clean = solve_svm_dual(prob.K, prob.y_pm, prob.C)
+    s = np.where(prob.K_test @ (prob.y_pm * clean.alpha) >= 0, 1.0, -1.0)
+    geo = _geometry(prob, LabelCertOptions(), clean.converged)
+    g_bounds, _ = coll._milp_bounds(prob, clean.alpha, s, np.arange(prob.m), B, geo)
+    if g_bounds is None:
+        return
+    share = coll._kkt_open_share(g_bounds)
+    lo, hi = g_bounds
+    decided = ~(((lo <= 1) & (hi >= 1)) | ((lo <= -1) & (hi >= -1)))
+    assert share == pytest.approx(1.0 - decided.mean())
+    sides = set()
+    for S in admissible_sets(prob.threat, B):
+        yy = prob.y_pm.copy()
+        yy[list(S)] *= -1
+        g = prob.K @ retrain_binary(prob.K, yy, prob.C)
+        tol = 1e-7 * (1.0 + np.abs(g))
+        assert (g[decided] >= lo[decided] - tol[decided]).all()
+        assert (g[decided] <= hi[decided] + tol[decided]).all()
+        sides.add(tuple(np.r_[g[decided] > 1.0, g[decided] > -1.0]))
+    assert len(sides) <= 1
+
+
+@pytest.mark.parametrize("share, milp_first", [(0.1, True), (0.95, False), (None, False)])
+def test_records_whose_kkt_states_are_mostly_decided_go_to_the_milp_first(
+        monkeypatch, share, milp_first):
+    """Open share ≤ MILP_FIRST_OPEN_SHARE: the search gets MILP_FIRST_SEARCH_SHARE of the
+    record's own time and the pairs none (the MILP the rest); above it, or without bounds
+    (None), the default split.  The share is reported in ``extra``."""
+    T = 8.0
+    K, y, K_test = random_instance(11, 9, m=5)
+    seen = {"search": [], "pairs": []}
+
+    def searched(prob, B, U, opts, alpha0, signs, geo, cap, extra, scr):
+        seen["search"].append((cap, scr.seconds))
+        return None
+
+    def paired(prob, B, U, opts, alpha0, signs, geo, cap, extra, scr, t0):
+        seen["pairs"].append(cap)
+        return None, None, []
+
+    monkeypatch.setattr(coll, "collective_search", lambda *a, **k: {})
+    monkeypatch.setattr(coll, "certify_samplewise", lambda *a, **k: [])  # proves nothing
+    monkeypatch.setattr(coll, "_screened_search", searched)
+    monkeypatch.setattr(coll, "_paired", paired)
+    monkeypatch.setattr(coll, "_kkt_open_share", lambda g: share)
+    opts = LabelCertOptions(time_limit=T, enumeration="auto", max_enumeration=1, beam_width=0,
+                            attack=False)
+    recs = certify(K, y.astype(float), K_test, 50.0, [2, 3], mode="collective",
+                   options=opts)
+    milp_recs = [r for r in recs if r.path is Path.MILP]
+    assert milp_recs and seen["search"]
+    for cap, screen_s in seen["search"]:
+        own = max(T - screen_s, coll.MIN_SHARE * T)
+        want = coll.MILP_FIRST_SEARCH_SHARE if milp_first else coll.SCREENED_SEARCH_SHARE
+        assert cap == pytest.approx(want * own)
+    assert (seen["pairs"] == []) == milp_first
+    for r in milp_recs:
+        assert r.extra.get("kkt_open_share") == (None if share is None else share)
