@@ -107,6 +107,7 @@ def test_collective_record_stages_share_the_time_limit(monkeypatch):
     monkeypatch.setattr(coll, "_screened_search", searched)
     monkeypatch.setattr(coll, "pair_bound", pairs)
     monkeypatch.setattr(coll, "CollectiveMILP", Milp)
+    monkeypatch.setattr(coll, "_swapped", lambda *a, **k: None)  # no better incumbent
     opts = LabelCertOptions(time_limit=T, enumeration="auto", max_enumeration=1, beam_width=0)
     recs = certify(K, y.astype(float), K_test, 50.0, [2, 3], mode="collective",
                    options=opts)
