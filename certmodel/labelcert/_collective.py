@@ -35,7 +35,8 @@ replayed witness is the search's starting incumbent; with ``search_workers > 1``
 ``search_scheduler``) the search runs split over processes or the dask cluster
 (:mod:`certmodel.labelcert._split_search`).
 
-**Swaps.**  If that search does not finish, a swap local search
+**Swaps.**  If that search does not finish (and the MILP does not go first, below), a
+swap local search
 (:mod:`certmodel.labelcert._collective_swap`: drop one flip and take another, or add one,
 every neighbour retrained exactly) starts from the screen's best relabelling for
 ``SWAP_SHARE`` of the time limit; a relabelling that changes more points, replayed, becomes
@@ -234,7 +235,8 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
             if rec is not None:
                 out.append(rec)
                 continue
-            _swapped(prob, B, U, opts, alpha0, signs, scr)
+            if not milp_first:  # else the MILP's incumbents come first (and are exact)
+                _swapped(prob, B, U, opts, alpha0, signs, scr)
             if scr.settles():  # the swaps changed every unproven point
                 out.append(_screened_record(prob, B, scr, extra, time.perf_counter() - t0))
                 continue
