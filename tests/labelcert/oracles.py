@@ -69,6 +69,23 @@ def replayed_count(prob, signs, relabelling, budget) -> int:
     return int(np.sum(signs * f <= 0))
 
 
+def random_rows(seed: int, m: int, p: float = 0.7) -> np.ndarray:
+    """About a share ``p`` of the ``m`` test rows (all of them when the draw is empty)."""
+    U = np.flatnonzero(np.random.default_rng(seed).random(m) < p)
+    return U if len(U) else np.arange(m)
+
+
+def check_collective_record(prob, signs, rec, truth, at_least=None) -> None:
+    """A collective record against the brute-force count ``truth``: its bound covers it, its
+    incumbent is at most it and at least ``at_least`` (the count of a heuristic whose
+    relabelling competed), and its relabelling replays to the incumbent."""
+    assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
+    if at_least is not None:
+        assert (rec.incumbent or 0) >= at_least
+    if rec.relabelling:
+        assert replayed_count(prob, signs, rec.relabelling, rec.budget) == rec.incumbent
+
+
 def svm_z(K, y_pm, C):
     """``z = y∘α`` of the exactly retrained bias-free SVM."""
     return y_pm * solve_svm_dual(K, y_pm, C).alpha

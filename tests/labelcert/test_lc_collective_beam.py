@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from certmodel.labelcert import LabelCertOptions, certify
 from certmodel.labelcert._collective_beam import collective_beam
 from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import replayed_count, threat_problem
+from tests.labelcert.oracles import check_collective_record, random_rows, threat_problem
 from tests.threat.oracles import admissible_sets, retrain_logits
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -30,10 +30,7 @@ def _setup(seed, n, m, scale, C, restricted):
 def test_beam_count_is_replayed_and_never_above_brute_force(seed, n, B, scale, C, restricted,
                                                             width):
     prob, a0, s = _setup(seed, n, 6, scale, C, restricted)
-    rng = np.random.default_rng(seed + 1)
-    U = np.flatnonzero(rng.random(prob.m) < 0.7)
-    if not len(U):
-        U = np.arange(prob.m)
+    U = random_rows(seed + 1, prob.m)
     count, flips = collective_beam(prob, a0, s, U, B, width=width, candidates=width)
     assert prob.threat.admissible(flips, B)
     f = retrain_logits(prob.K, np.where(flips, -prob.y_pm, prob.y_pm), prob.C, prob.K_test)
@@ -78,11 +75,7 @@ def test_collective_records_keep_at_least_the_beams_count(seed, n, C, restricted
             yy[list(S)] *= -1
             g = retrain_logits(prob.K, yy, prob.C, prob.K_test)
             truth = max(truth, int(np.sum(s * g <= 0)))
-        assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
-        if rec.budget in beams:
-            assert (rec.incumbent or 0) >= beams[rec.budget]
-        if rec.relabelling:
-            assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
+        check_collective_record(prob, s, rec, truth, beams.get(rec.budget))
 
 
 def test_the_screen_runs_the_beam(monkeypatch):

@@ -15,7 +15,7 @@ from certmodel.deadline import Deadline
 from certmodel.labelcert import LabelCertOptions, certify
 from certmodel.labelcert._collective_swap import collective_swaps
 from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import replayed_count, threat_problem
+from tests.labelcert.oracles import check_collective_record, random_rows, threat_problem
 from tests.threat.oracles import admissible_sets, retrain_logits
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -47,10 +47,8 @@ def _truth(prob, s, U, B):
 def test_swaps_count_is_replayed_admissible_and_within_brute_force(seed, n, B, scale, C,
                                                                    restricted):
     prob, a0, s = _setup(seed, n, 6, scale, C, restricted)
-    rng = np.random.default_rng(seed + 1)
-    U = np.flatnonzero(rng.random(prob.m) < 0.7)
-    if not len(U):
-        U = np.arange(prob.m)
+    U = random_rows(seed + 1, prob.m)
+    rng = np.random.default_rng(seed + 2)
     # a random admissible start (the clean labels when nothing fits)
     start = np.zeros(prob.n, bool)
     for i in rng.permutation(np.flatnonzero(prob.threat.mask)):
@@ -121,12 +119,8 @@ def test_records_take_the_swaps_relabelling_after_an_unfinished_search(seed, n, 
     assert found or milp_first or all(r.path.value in ("saturated", "trivial", "samplewise")
                                       for r in recs)
     for rec in recs:
-        truth = _truth(prob, s, np.arange(prob.m), rec.budget)
-        assert rec.bound + 1e-6 >= truth >= (rec.incumbent or 0)
-        if rec.budget in found:
-            assert (rec.incumbent or 0) >= found[rec.budget]
-        if rec.relabelling:
-            assert replayed_count(prob, s, rec.relabelling, rec.budget) == rec.incumbent
+        check_collective_record(prob, s, rec, _truth(prob, s, np.arange(prob.m), rec.budget),
+                                found.get(rec.budget))
 
 
 def test_swaps_run_only_after_an_unfinished_search(monkeypatch):
