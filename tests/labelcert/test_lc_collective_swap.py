@@ -87,6 +87,28 @@ def test_swaps_respect_an_expired_deadline_and_their_start():
     assert np.array_equal(flips, start) and count == _count(prob, s, U, start)
 
 
+def test_swaps_stop_after_restarts_that_gain_nothing(monkeypatch):
+    """Without a deadline the search ends by itself: after ``IDLE_KICKS`` restarts in a row
+    that do not raise the best count (a spy on the batched retrains; more than 10 000
+    would mean it runs on)."""
+    import certmodel.labelcert._collective_swap as swap
+
+    calls = []
+    orig = swap.solve_svm_dual_batch
+
+    def spy(*a, **k):
+        calls.append(1)
+        assert len(calls) < 10_000, "the swaps do not stop"
+        return orig(*a, **k)
+
+    monkeypatch.setattr(swap, "solve_svm_dual_batch", spy)
+    prob, a0, s = _setup(2, 8, 6, 1.0, 3.0, False)
+    count, flips = collective_swaps(prob, a0, s, np.arange(prob.m), 2, np.zeros(prob.n, bool),
+                                    Deadline.after(None))
+    assert count == _truth(prob, s, np.arange(prob.m), 2)
+    assert swap.IDLE_KICKS <= len(calls) <= 4 * swap.IDLE_KICKS + 100
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 8), C=st.sampled_from([1.0, 20.0]),
        restricted=st.booleans())
