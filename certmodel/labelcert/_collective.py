@@ -237,9 +237,10 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
                 continue
             if not milp_first:  # else the MILP's incumbents come first (and are exact)
                 _swapped(prob, B, U, opts, alpha0, signs, scr)
-            if scr.settles():  # the swaps changed every unproven point
-                out.append(_screened_record(prob, B, scr, extra, time.perf_counter() - t0))
-                continue
+                if scr.settles():  # the swaps changed every unproven point
+                    out.append(_screened_record(prob, B, scr, extra,
+                                                time.perf_counter() - t0))
+                    continue
             if not milp_first:
                 pair_cap = opts.search_time if opts.search_time is not None else \
                     PAIR_SHARE * own

@@ -34,7 +34,20 @@ from certmodel.deadline import Deadline
 from certmodel.labelcert._attack import beam_children
 from certmodel.labelcert._problem import Problem
 
-__all__ = ["collective_beam"]
+__all__ = ["collective_beam", "collective_score"]
+
+
+def collective_score(M: np.ndarray, scale: np.ndarray, best: int,
+                     ok: np.ndarray) -> np.ndarray:
+    """The module's score of each row of margins ``M`` (flip sets × rows of ``U``):
+    ``#{t : m_t ≤ 0} + (Σ of the k largest progress values) / (|U| + 1)``, ``k = best + 2``,
+    ``progress_t = clip(1 − m_t / scale_t, 0, 1)`` (1 for a changed row); ``−inf`` where
+    ``ok`` is False (the retrain did not converge)."""
+    count = np.sum(M <= 0, axis=1)
+    progress = np.where(M <= 0, 1.0, np.clip(1.0 - M / scale[None, :], 0.0, 1.0))
+    k = min(best + 2, M.shape[1])
+    lead = -np.sort(-progress, axis=1)[:, :k].sum(axis=1)
+    return np.where(ok, count + lead / (M.shape[1] + 1), -np.inf)
 
 
 def collective_beam(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget: float,
@@ -72,10 +85,7 @@ def collective_beam(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, bud
         top = int(np.argmax(count))
         if count[top] > best[0]:
             best = (int(count[top]), Fc[top].copy())
-        progress = np.where(Mc <= 0, 1.0, np.clip(1.0 - Mc / scale[None, :], 0.0, 1.0))
-        k = min(best[0] + 2, len(U))
-        lead = -np.sort(-progress, axis=1)[:, :k].sum(axis=1)
-        rank = np.where(ok, count + lead / (len(U) + 1), -np.inf)
+        rank = collective_score(Mc, scale, best[0], ok)
         keep = np.argsort(-rank, kind="stable")[:width]
         keep = keep[np.isfinite(rank[keep])]
         if not len(keep):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from certmodel.deadline import Deadline
+from certmodel.labelcert._collective_beam import collective_score
 from certmodel.labelcert._problem import Problem
 from certmodel.learners._svm_batch import solve_svm_dual_batch
 
@@ -40,13 +41,9 @@ SEED = 0  # the kicks' generator: deterministic runs
 
 
 def _score(M: np.ndarray, scale: np.ndarray, best: int, ok: np.ndarray):
-    """``(score, count)`` per row of ``M`` (margins over ``U``): the module's score; −inf
-    where the retrain did not converge."""
-    count = np.sum(M <= 0, axis=1)
-    progress = np.where(M <= 0, 1.0, np.clip(1.0 - M / scale[None, :], 0.0, 1.0))
-    k = min(best + 2, M.shape[1])
-    lead = -np.sort(-progress, axis=1)[:, :k].sum(axis=1)
-    return np.where(ok, count + lead / (M.shape[1] + 1), -np.inf), np.where(ok, count, -1)
+    """``(score, count)`` per row of ``M``: the beam's score and the changed rows (−1 where
+    the retrain did not converge)."""
+    return collective_score(M, scale, best, ok), np.where(ok, np.sum(M <= 0, axis=1), -1)
 
 
 def collective_swaps(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, budget: float,
@@ -54,7 +51,8 @@ def collective_swaps(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, bu
     """``(count, flips)``: the most rows of ``U`` changed (margin ``≤ 0`` after exact
     retraining) by a relabelling within ``budget`` the search visits from the admissible flip
     set ``start`` (module doc), and that relabelling; ``start``'s own count when no move
-    helps.  Runs until ``deadline`` expires (or every row of ``U`` changes)."""
+    helps.  Runs until ``deadline`` expires, every row of ``U`` changes or ``IDLE_KICKS``
+    restarts in a row gain nothing."""
     n, C, y = prob.n, prob.C, prob.y_pm
     th = prob.threat
     U = np.asarray(U, dtype=int)
@@ -95,7 +93,6 @@ def collective_swaps(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, U, bu
         F[np.arange(len(ii)), jj] = True
         F[len(ii) + np.arange(len(add)), add] = True
         A0 = np.broadcast_to(cur_A, (rows, n)).copy()
-        A0[np.arange(len(ii)), ii] = np.minimum(A0[np.arange(len(ii)), ii], C)
         A0[np.arange(rows), np.concatenate([jj, add])] = C
         M, A, ok = retrain(F, A0)
         sc, cnt = _score(M, scale, best[0], ok)
