@@ -28,7 +28,8 @@ proven bound) and its incumbent competes with the best witness.
 (:func:`~certmodel.labelcert._search.search_collective`) counts over ``U`` alone — the
 points outside ``U`` never change at ``B``, so its count is the exact count of the whole
 test set, and with few rows to keep open its bounds prune far more than over every test
-point.  It may use ``SCREENED_SEARCH_SHARE`` of the record's own time — ``time_limit``
+point (and its pair conflicts, :mod:`certmodel.labelcert._count_pairs`, stay affordable).
+It may use ``SCREENED_SEARCH_SHARE`` of the record's own time — ``time_limit``
 less the record's share of the screen — (or ``search_time`` when set); finished, the record
 is exact (path ``search``); otherwise the MILP gets the time left.  The screen's best
 replayed witness is the search's starting incumbent; with ``search_workers > 1`` (or a
@@ -108,9 +109,10 @@ from certmodel.milp.formulations import CollectiveMILP
 from certmodel.results import CollectiveRecord, Path
 
 SCREEN_SHARE = 0.25  # of a record's time_limit, at most, for its share of the screen's searches
-SCREENED_SEARCH_SHARE = 0.5  # of the record's time after the screen: the search over U
-PAIR_SHARE = 0.4  # ... then the pair separation (the MILP gets what is left: in the
-# grids of docs/benchmarks.md it never lowered a bound once the search and pairs had run)
+SCREENED_SEARCH_SHARE = 0.85  # of the record's time after the screen: the search over U
+PAIR_SHARE = 0.1  # ... then the pair separation (the MILP gets what is left: in the
+# grids of docs/benchmarks.md it never lowered a bound once the search and pairs had run;
+# with the search's own pair conflicts the separation decided no record the search left)
 MIN_SHARE = 0.05  # of time_limit: the least a stage that starts is given
 MILP_FIRST_OPEN_SHARE = 0.8  # at most this share of KKT states open: the MILP goes first ...
 MILP_FIRST_SEARCH_SHARE = 0.25  # ... after a search of this share of the record (no pairs)
@@ -221,8 +223,8 @@ def _certify_collective(prob: Problem, budgets: list, opts: LabelCertOptions,
         milp_first = open_share is not None and open_share <= MILP_FIRST_OPEN_SHARE
         if scr is not None and (opts.search == "always" or (
                 opts.search == "auto" and opts.enumeration != "never")):
-            # the record's time after its share of the screen: half for the search,
-            # 40 % for the pairs, the rest for the MILP (an explicit search_time caps each);
+            # the record's time after its share of the screen: 85 % for the search,
+            # 10 % for the pairs, the rest for the MILP (an explicit search_time caps each);
             # where the MILP's bounds decide most KKT states, a quarter for the search and
             # the rest for the MILP
             per = opts.time_limit if opts.time_limit is not None else \

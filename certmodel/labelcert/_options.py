@@ -116,14 +116,15 @@ class LabelCertOptions:
         whose margin exceeds the bound (path ``bound``) and tightens the MILP's product
         bounds and big-M values with valid bounds on ``(K z)_i`` and on the test margins.
     cut_bound : bool or None
-        The binary and collective relabelling searches also prune by the optimality-cut
-        dual bound (B4) of :mod:`certmodel.labelcert._cutdual`: exact like the others, about
-        twice as tight as (B3) for one or two flips; on the C·rowsum-10 CBA searches
-        (n = 120, budget 8) it shrinks the tree 6–17× and the CPU 2–5×, on CSBM it costs
-        about 5 % (docs/benchmarks.md, fourteenth to sixteenth sessions).  ``None``
-        (default): on wherever ``bound_tightening`` is (the searches prune only with its
-        kernel geometry); ``True``: on, and refused without ``bound_tightening``;
-        ``False``: off.
+        The binary relabelling searches (also the collective screen's) also prune by the
+        optimality-cut dual bound (B4) of :mod:`certmodel.labelcert._cutdual`: exact like
+        the others, about twice as tight as (B3) for one or two flips; on the C·rowsum-10
+        CBA searches (n = 120, budget 8) it shrinks the tree 6–17× and the CPU 2–5×, on CSBM
+        it costs about 5 % (docs/benchmarks.md, fourteenth to sixteenth sessions).  Not in
+        the collective search over counts, where it cost 1.0–2.5× the CPU for at most 1.8×
+        fewer nodes (twentieth session).  ``None`` (default): on wherever
+        ``bound_tightening`` is (the searches prune only with its kernel geometry);
+        ``True``: on, and refused without ``bound_tightening``; ``False``: off.
     monotone : bool
         Use budget monotonicity (not robust at B ⇒ at B' > B; robust at B ⇒ at B' < B).
     samplewise_screen : bool
@@ -137,7 +138,7 @@ class LabelCertOptions:
         open does not finish, bound the count by the largest set of pairwise unseparated
         points, then refute the sets one larger than a replayed count
         (:mod:`certmodel.labelcert._pairs`, path ``pairs`` when it meets that count;
-        otherwise a cap on the MILP's bound) for 40 % of the record's time left after
+        otherwise a cap on the MILP's bound) for 10 % of the record's time left after
         the screen.
     rivals : {"split", "max"}
         Exact multiclass: one objective per rival on one model, or the max-with-binaries block.

@@ -163,6 +163,10 @@ class Readout:
         self.V, self.kappa, self.k, self.rest, self.pin = V, kappa, k, rest, pin
         self.cut = None  # (B4), binary searches: :func:`certmodel.labelcert._search.attach_cut`
 
+    def rows(self, sel) -> Readout:
+        """The read-out of the rows ``sel`` only (rows are independent; no ``cut``)."""
+        return Readout(self.V[sel], self.kappa[sel], self.k, self.rest[sel], self.pin)
+
     @classmethod
     def full(cls, V, kappa, k, rest):
         """(B3) as stated: ``τ_i = min_x ½(v_i x − κ k_i |x|)`` (every point may move)."""

@@ -32,8 +32,8 @@ collective searches also use the response-ball bound (B3) of
 :mod:`certmodel.labelcert._response` — the node's margin plus the ``r`` most negative
 per-point terms ``τ_i`` (``i ∈ A(S)``; a child's own flip is forced), no iteration — and
 take the larger of (B3) and (B1) (B1's radius only where B3 does not already prune, and
-only while it closes subtrees (B3) leaves open: :class:`RadiusGate`), and of the
-optimality-cut dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (with
+only while it closes subtrees (B3) leaves open: :class:`RadiusGate`); the binary
+searches also take the optimality-cut dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (with
 ``LabelCertOptions.cut_bound``: :func:`attach_cut`) — the retrained SVM's
 own optimality cut read out per flip, which prices in the other points' response (computed
 where (B3) leaves a subtree open, while it closes ≥ 30 % of those; in the screen the child's
@@ -65,6 +65,7 @@ import time
 
 import numpy as np
 
+from certmodel.labelcert._count_pairs import MAX_PAIR_ROWS, cover_bound, pair_margins, pair_rows
 from certmodel.labelcert._cutdual import OptimalityCutBound
 from certmodel.labelcert._flip_order import child_masks, has_later, node_ranks, node_ranks_ovr
 from certmodel.labelcert._problem import Problem, RetrainFailed
@@ -88,6 +89,7 @@ _CHUNK = 2048  # children per batched retrain
 _SCREEN = 4 * _CHUNK  # multiclass children bounded per block (bounded memory, time checks)
 _ITERATIONS = 30
 _COST_TOL = 1e-9
+PAIR_GATE_SHARE = 0.1  # pair conflicts computed while they close ≥ this share of the open subtrees
 
 
 def stability_radius_batch(a: np.ndarray, k: np.ndarray, C: float, r: int,
@@ -1076,12 +1078,22 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
     use_bound = geo is not None and geo.psd
     Rtop = float(bud.max()) if len(bud) else 0.0
     alpha0 = np.asarray(alpha0, float)
+    pro = None  # the pairs' read-out, where pair conflicts are used
     if use_bound:
         kappa, rest = geo.readout(prob.K_test, C)
         ksq = geo.diag_sqrt
-        ro = attach_cut(b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable,
-                                   min_cost),
-                        prob, geo, alpha0, y0, Kt, kappa, Rtop, flippable, min_cost)
+        # no (B4) here: a count closes only when several rows' bounds close at once, and
+        # (B4) took 1.0–2.5× the CPU of the search without it for at most 1.8× fewer nodes
+        # (C·rowsum 10, n = 60–120, budgets 5–8: e.g. CSBM n = 80 budget 8 59.6 → 29.1 CPU-s)
+        ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
+        if 2 <= len(Kt) <= MAX_PAIR_ROWS:  # pair conflicts (:mod:`._count_pairs`)
+            pa, pb, scale, Vp = pair_rows(Kt, C)
+            kp, rp = geo.readout(Vp, C)
+            both = b3_readout(prob, geo, alpha0, y0, np.vstack([Kt, Vp]),
+                              np.concatenate([kappa, kp]), np.concatenate([rest, rp]), Rtop,
+                              flippable, min_cost)
+            ro, pro = both.rows(np.arange(len(Kt))), both.rows(np.arange(len(Kt), len(both.V)))
+            pair_gate = RadiusGate(min_share=PAIR_GATE_SHARE)
     stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
               flippable[None].copy())]
     nodes = 0
@@ -1119,16 +1131,18 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
             fit = np.searchsorted(bud, c[par] + cost[idx] - _COST_TOL * max(1.0, Rtop),
                                   side="left")
             keep_q = np.sum(b3 <= 0, axis=0) > count[np.minimum(fit, len(bud) - 1)]
-            cut = ro.cut
-            if cut is not None and keep_q.any() and cut.gate.use():  # (B4) where B3 is open
+            if pro is not None and keep_q.any() and pair_gate.use():
                 kq = np.flatnonzero(keep_q)
-                further = np.where(room, np.maximum(rf - 1, 0), 0)[kq]
-                b3[:, kq] = np.maximum(b3[:, kq], _children_b4(
-                    cut, MP, np.arange(len(MP)), par[kq], idx[kq], further, AL, RK, ZP, Y,
-                    ro.rest, np.zeros(len(MP))))
-                still = np.sum(b3 <= 0, axis=0) > count[np.minimum(fit, len(bud) - 1)]
-                cut.gate.record(len(kq), (keep_q & ~still).sum())
-                keep_q = still
+                alive = b3[:, kq] <= 0
+                pp = np.flatnonzero((alive[pa] & alive[pb]).any(axis=1))  # pairs that matter
+                conflict = np.zeros((len(pa), len(kq)), bool)
+                conflict[pp] = _children_b3(pair_margins(MP, pa, pb, scale), pp, Rtop, c,
+                                            par[kq], idx[kq], kids[kq].any(axis=1), AL, RK,
+                                            cost, min_cost, pro, ZP, Y, C)[0] > 0
+                still = cover_bound(alive, conflict, pa, pb) > \
+                    count[np.minimum(fit[kq], len(bud) - 1)]
+                pair_gate.record(len(kq), (~still).sum())
+                keep_q[kq] = still
             par, idx, kids = par[keep_q], idx[keep_q], kids[keep_q]
         for lo in range(0, len(par), _CHUNK):
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
@@ -1172,17 +1186,6 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 lb = M[:, ci] + drop_bounds(ro.V, Z[ci], Yc[ci], C, ro.kappa, ro.k,
                                             allowed[ci], rf_all[ci], ro.pin) - ro.rest[:, None]
                 open_ = np.sum(lb <= 0, axis=0) > best[ci]
-                cut = ro.cut
-                if cut is not None and open_.any() and cut.gate.use():  # (B4) where B3 is open
-                    oc = np.flatnonzero(open_)
-                    D0, beta = cut.terms(np.arange(len(M)), Z[ci[oc]], Yc[ci[oc]],
-                                         rf_all[ci[oc]])
-                    lb[:, oc] = np.maximum(lb[:, oc], M[:, ci[oc]] + D0 - ro.rest[:, None]
-                                           + smallest_sums(beta, allowed[ci[oc]],
-                                                           rf_all[ci[oc]]))
-                    still = np.sum(lb <= 0, axis=0) > best[ci]
-                    cut.gate.record(len(oc), (open_ & ~still).sum())
-                    open_ = still
                 if open_.any() and not gate.use():
                     open_[:] = False
                 delta = np.zeros(len(ci))
@@ -1197,6 +1200,17 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
                 ub = np.sum(lb <= 0, axis=0)
                 if open_.any():
                     gate.record(open_.sum(), (open_ & (ub <= best[ci])).sum())
+                po = np.flatnonzero(ub > best[ci])
+                if pro is not None and len(po) and pair_gate.use():
+                    nq = ci[po]
+                    alive = lb[:, po] <= 0
+                    pp = np.flatnonzero((alive[pa] & alive[pb]).any(axis=1))
+                    conflict = np.zeros((len(pa), len(po)), bool)
+                    conflict[pp] = pair_margins(M[:, nq], pa[pp], pb[pp], scale) + drop_bounds(
+                        pro.V[pp], Z[nq], Yc[nq], C, pro.kappa[pp], pro.k, allowed[nq],
+                        rf_all[nq], pro.pin) - pro.rest[pp, None] > 0
+                    ub[po] = np.minimum(ub[po], cover_bound(alive, conflict, pa, pb))
+                    pair_gate.record(len(po), (ub[po] <= best[nq]).sum())
                 keep = expandable.copy()
                 keep[ci[ub <= best[ci]]] = False
             if keep.any():

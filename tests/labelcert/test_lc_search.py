@@ -169,12 +169,12 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
 @SETTINGS
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 7), mask=st.booleans(),
        cost=st.booleans(), order=st.booleans(), seeded=st.booleans(), parts=st.integers(0, 3),
-       gate=GATE, cut=st.booleans())
-def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts, gate,
-                                              cut):
+       gate=GATE)
+def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded, parts, gate):
     """``seeded``: the search starts from a random admissible relabelling's replayed count
     (the collective screen's incumbent) — the counts stay exact.  ``parts > 0``: split into
-    that many parts (in this process), merged.  ``cut``: also prune by (B4)."""
+    that many parts (in this process), merged.  ``gate``: (B1)'s radius and the pair
+    conflicts as their gates decide, never, or always."""
     rng = np.random.default_rng(seed)
     K, y, K_test = random_instance(seed, n, m=5)
     C = 10.0 ** rng.uniform(-1, 1)
@@ -195,7 +195,6 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
             start = (int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)), np.array(S0),
                      float(th.cost[list(S0)].sum()))
     geo = KernelGeometry(K)
-    geo.cut_bound = cut
     with _radius_gate(gate):
         if parts:
             count, wit, complete, _ = search_collective_split(
