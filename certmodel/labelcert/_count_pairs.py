@@ -62,16 +62,21 @@ def cover_bound(alive: np.ndarray, conflict: np.ndarray, pa: np.ndarray,
     clique, so the size bounds how many of the alive rows change together.  Greedy: each
     alive row joins the first clique all of whose rows conflict with it, else opens one."""
     R, q = alive.shape
-    conf = np.zeros((q, R, R), bool)
-    conf[:, pa, pb] = conflict.T
-    conf[:, pb, pa] = conflict.T
-    member = np.zeros((q, R, R), bool)  # (node, clique, row)
-    opened = np.zeros((q, R), bool)
+    if R > 62:
+        raise ValueError(f"cover_bound: at most 62 rows, got {R}")
+    bit = np.left_shift(np.int64(1), np.arange(R, dtype=np.int64))
+    # conf[q, v]: the rows conflicting with row v at node q, as bits
+    conf = np.zeros((q, R), np.int64)
+    np.bitwise_or.at(conf.T, pa, np.where(conflict, bit[pb][:, None], 0))
+    np.bitwise_or.at(conf.T, pb, np.where(conflict, bit[pa][:, None], 0))
+    member = np.zeros((q, R), np.int64)  # (node, clique): its rows, as bits
+    opened = np.zeros(q, np.int64)  # cliques opened per node
     nodes = np.arange(q)
+    slots = np.arange(R)[None, :]
     for v in range(R):
-        fits = opened & ~(member & ~conf[:, v][:, None, :]).any(axis=2)
-        where = np.where(fits.any(axis=1), fits.argmax(axis=1), opened.sum(axis=1))
+        fits = (slots < opened[:, None]) & ((member & ~conf[:, v][:, None]) == 0)
+        where = np.where(fits.any(axis=1), fits.argmax(axis=1), opened)
         at = alive[v]
-        member[nodes[at], where[at], v] = True
-        opened[nodes[at], where[at]] = True
-    return opened.sum(axis=1)
+        member[nodes[at], where[at]] |= bit[v]
+        opened[at] += (where[at] == opened[at])
+    return opened
