@@ -212,24 +212,30 @@ def test_collective_search_with_pairs_equals_brute_force(seed, logC, logscale, m
         assert int(np.sum(_margins(prob, yy, signs) <= tol)) >= count[j]
 
 
+def _search_budget_2(seed: int, seen: list) -> None:
+    """The collective search at budget 2 on :func:`straddling` ``seed`` (cover bounds spied
+    into ``seen``) equals brute force."""
+    K, y, K_test, C = straddling(seed)
+    prob = Problem.create(K, y, K_test, C)
+    y0 = prob.y_pm
+    alpha0 = solve_svm_dual(prob.K, y0, prob.C).alpha
+    signs = np.where(prob.K_test @ (y0 * alpha0) >= 0, 1.0, -1.0)
+    with _spy_cover(seen):
+        count, _, complete, _ = search_collective(prob, alpha0, signs, [2],
+                                                  KernelGeometry(prob.K))
+    assert complete
+    best = max(int(np.sum(_margins(prob, y0 * np.where(np.isin(np.arange(len(y0)), S),
+                                                         -1.0, 1.0), signs) <= 0))
+               for S in _sets(prob, 2))
+    assert count[0] == best
+
+
 def test_pairs_lower_the_count_bound_and_keep_it_exact():
     """Not vacuous: on these instances the pairs lower the count bound at some nodes, and
     the counts equal brute force."""
     seen: list = []
     for seed in range(4):
-        K, y, K_test, C = straddling(seed)
-        prob = Problem.create(K, y, K_test, C)
-        y0 = prob.y_pm
-        alpha0 = solve_svm_dual(prob.K, y0, prob.C).alpha
-        signs = np.where(prob.K_test @ (y0 * alpha0) >= 0, 1.0, -1.0)
-        with _spy_cover(seen):
-            count, _, complete, _ = search_collective(prob, alpha0, signs, [2],
-                                                      KernelGeometry(prob.K))
-        assert complete
-        best = max(int(np.sum(_margins(prob, y0 * np.where(np.isin(np.arange(len(y0)), S),
-                                                             -1.0, 1.0), signs) <= 0))
-                   for S in _sets(prob, 2))
-        assert count[0] == best
+        _search_budget_2(seed, seen)
     assert sum(seen) > 0
 
 
@@ -238,16 +244,5 @@ def test_no_pairs_past_the_row_limit(monkeypatch):
     rows²) and stays exact."""
     monkeypatch.setattr(_search, "MAX_PAIR_ROWS", 3)
     seen: list = []
-    K, y, K_test, C = straddling(0)
-    prob = Problem.create(K, y, K_test, C)
-    y0 = prob.y_pm
-    alpha0 = solve_svm_dual(prob.K, y0, prob.C).alpha
-    signs = np.where(prob.K_test @ (y0 * alpha0) >= 0, 1.0, -1.0)
-    with _spy_cover(seen):
-        count, _, complete, _ = search_collective(prob, alpha0, signs, [2],
-                                                  KernelGeometry(prob.K))
-    assert complete and seen == []
-    best = max(int(np.sum(_margins(prob, y0 * np.where(np.isin(np.arange(len(y0)), S),
-                                                         -1.0, 1.0), signs) <= 0))
-               for S in _sets(prob, 2))
-    assert count[0] == best
+    _search_budget_2(0, seen)
+    assert seen == []
