@@ -32,7 +32,9 @@ collective searches also use the response-ball bound (B3) of
 :mod:`certmodel.labelcert._response` — the node's margin plus the ``r`` most negative
 per-point terms ``τ_i`` (``i ∈ A(S)``; a child's own flip is forced), no iteration — and
 take the larger of (B3) and (B1) (B1's radius only where B3 does not already prune, and
-only while it closes subtrees (B3) leaves open: :class:`RadiusGate`); the binary
+only while it closes subtrees (B3) leaves open: :class:`RadiusGate`); the collective
+search's count bound also uses pair conflicts (:mod:`certmodel.labelcert._count_pairs`: two
+rows whose combined read-out stays positive never change together); the binary
 searches also take the optimality-cut dual bound (B4) of :mod:`certmodel.labelcert._cutdual` (with
 ``LabelCertOptions.cut_bound``: :func:`attach_cut`) — the retrained SVM's
 own optimality cut read out per flip, which prices in the other points' response (computed
@@ -1085,15 +1087,17 @@ def search_collective(prob: Problem, alpha0: np.ndarray, signs: np.ndarray, budg
         # no (B4) here: a count closes only when several rows' bounds close at once, and
         # (B4) took 1.0–2.5× the CPU of the search without it for at most 1.8× fewer nodes
         # (C·rowsum 10, n = 60–120, budgets 5–8: e.g. CSBM n = 80 budget 8 59.6 → 29.1 CPU-s)
-        ro = b3_readout(prob, geo, alpha0, y0, Kt, kappa, rest, Rtop, flippable, min_cost)
+        V, kap, rst = Kt, kappa, rest
         if 2 <= len(Kt) <= MAX_PAIR_ROWS:  # pair conflicts (:mod:`._count_pairs`)
             pa, pb, scale, Vp = pair_rows(Kt, C)
             kp, rp = geo.readout(Vp, C)
-            both = b3_readout(prob, geo, alpha0, y0, np.vstack([Kt, Vp]),
-                              np.concatenate([kappa, kp]), np.concatenate([rest, rp]), Rtop,
-                              flippable, min_cost)
-            ro, pro = both.rows(np.arange(len(Kt))), both.rows(np.arange(len(Kt), len(both.V)))
+            V, kap, rst = np.vstack([Kt, Vp]), np.concatenate([kappa, kp]), \
+                np.concatenate([rest, rp])
             pair_gate = RadiusGate(min_share=PAIR_GATE_SHARE)
+        both = b3_readout(prob, geo, alpha0, y0, V, kap, rst, Rtop, flippable, min_cost)
+        ro = both.rows(np.arange(len(Kt)))  # the rows and the pairs: one read-out, split
+        if len(V) > len(Kt):
+            pro = both.rows(np.arange(len(Kt), len(V)))
     stack = [(np.zeros((1, 0), np.int64), alpha0[None], y0[None].copy(), np.zeros(1),
               flippable[None].copy())]
     nodes = 0
