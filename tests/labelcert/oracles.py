@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 
+from certmodel.labelcert import _search
+from certmodel.labelcert._search import RadiusGate
 from certmodel.learners import solve_svm_dual
 
 
@@ -185,3 +188,32 @@ def clustered_multiclass(seed: int, n: int, n_classes: int = 3, m: int = 3, sep:
     elif threat_kind == "targets":
         threat = ThreatModel(targets=[0, n_classes - 1])
     return K, labels, K_test, threat
+
+
+class _NeverGate(RadiusGate):
+    def use(self):
+        self.calls += 1
+        return False
+
+
+class _AlwaysGate(RadiusGate):
+    def use(self):
+        self.calls += 1
+        return True
+
+
+SEARCH_GATES = ("adaptive", "always", "never")
+
+
+@contextlib.contextmanager
+def search_gates(mode: str):
+    """The searches with their gated bounds ((B1)/(B2)'s radius, the collective pair
+    conflicts) as the gates decide (``"adaptive"``), never, or always."""
+    saved = _search.RadiusGate
+    if mode != "adaptive":
+        _search.RadiusGate = {"never": _NeverGate, "always": _AlwaysGate}[mode]
+    try:
+        yield
+    finally:
+        _search.RadiusGate = saved
+

@@ -19,10 +19,11 @@ from certmodel.labelcert import _search
 from certmodel.labelcert._count_pairs import cover_bound, pair_margins, pair_rows
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._response import drop_bounds
-from certmodel.labelcert._search import RadiusGate, b3_readout, search_collective
+from certmodel.labelcert._search import b3_readout, search_collective
 from certmodel.labelcert._stability import KernelGeometry
 from certmodel.learners import solve_svm_dual
 from certmodel.threat import ThreatModel
+from tests.labelcert.oracles import search_gates
 
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -60,12 +61,6 @@ def _sets(prob, budget):
         for S in itertools.combinations(range(prob.n), b):
             if all(th.mask[i] for i in S) and th.cost[list(S)].sum() <= budget + 1e-9:
                 yield S
-
-
-class _AlwaysGate(RadiusGate):
-    def use(self):
-        self.calls += 1
-        return True
 
 
 @contextlib.contextmanager
@@ -190,13 +185,9 @@ def test_collective_search_with_pairs_equals_brute_force(seed, logC, logscale, m
         yy[list(S0)] *= -1
         start = (int(np.sum(_margins(prob, yy, signs) <= 0)), np.array(S0),
                  float(prob.threat.cost[list(S0)].sum()))
-    saved = _search.RadiusGate
-    _search.RadiusGate = _AlwaysGate
-    try:
+    with search_gates("always"):
         count, wit, complete, _ = search_collective(prob, alpha0, signs, budgets,
                                                     KernelGeometry(prob.K), incumbent=start)
-    finally:
-        _search.RadiusGate = saved
     assert complete
     for j, B in enumerate(budgets):
         best = 0

@@ -1,7 +1,6 @@
 """The branch-and-bound relabelling search equals brute force (binary, multiclass, collective),
 including restricted threat models (flippable mask, per-point costs, target classes)."""
 
-import contextlib
 import itertools
 
 import numpy as np
@@ -9,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from certmodel.labelcert import _search
 from certmodel.labelcert._problem import Problem
 from certmodel.labelcert._rival_search import search_multiclass_rivals
 from certmodel.labelcert._search import (
@@ -28,7 +26,7 @@ from certmodel.labelcert._split_search import (
 from certmodel.labelcert._stability import KernelGeometry, stability_radius
 from certmodel.learners import solve_svm_dual
 from certmodel.threat import ThreatModel
-from tests.labelcert.oracles import random_instance
+from tests.labelcert.oracles import SEARCH_GATES, random_instance, search_gates
 
 SETTINGS = settings(max_examples=12, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -45,31 +43,7 @@ def _z(K, y_pm, C):
     return y_pm * solve_svm_dual(K, y_pm, C).alpha
 
 
-class _NeverGate(RadiusGate):
-    def use(self):
-        self.calls += 1
-        return False
-
-
-class _AlwaysGate(RadiusGate):
-    def use(self):
-        self.calls += 1
-        return True
-
-
-_GATES = {"adaptive": RadiusGate, "never": _NeverGate, "always": _AlwaysGate}
-GATE = st.sampled_from(sorted(_GATES))
-
-
-@contextlib.contextmanager
-def _radius_gate(mode):
-    """The searches with (B1)/(B2)'s radius as the gate decides, never, or always."""
-    saved = _search.RadiusGate
-    _search.RadiusGate = _GATES[mode]
-    try:
-        yield
-    finally:
-        _search.RadiusGate = saved
+GATE = st.sampled_from(sorted(SEARCH_GATES))
 
 
 def _ovr_oracle(K, K_test, codes, nK, C):
@@ -133,7 +107,7 @@ def test_binary_search_equals_brute_force(seed, n, logC, mask, cost, order, part
     eps = 1e-6 * scale
     geo = KernelGeometry(K)
     geo.cut_bound = cut
-    with _radius_gate(gate):
+    with search_gates(gate):
         if parts:
             res = search_binary_split(prob, alpha0, s, np.arange(4), budgets,
                                       np.ones((4, 3), bool), eps, geo, workers=1, parts=parts)
@@ -195,7 +169,7 @@ def test_collective_search_equals_brute_force(seed, n, mask, cost, order, seeded
             start = (int(np.sum(s * (K_test @ _z(K, yy, C)) <= 0)), np.array(S0),
                      float(th.cost[list(S0)].sum()))
     geo = KernelGeometry(K)
-    with _radius_gate(gate):
+    with search_gates(gate):
         if parts:
             count, wit, complete, _ = search_collective_split(
                 prob, alpha0, s, budgets, geo, incumbent=start, workers=1, parts=parts)
@@ -240,7 +214,7 @@ def test_multiclass_search_equals_brute_force(seed, n, mask, targets, order, par
     budgets = [1, 2]
     scale = 2 * C * np.abs(K_test).sum(axis=1)
     eps = 1e-6 * scale
-    with _radius_gate(gate):
+    with search_gates(gate):
         if parts:  # split into that many parts (in this process), merged
             res = search_multiclass_split(prob, alphas, tops, np.arange(3), budgets,
                                           np.ones((3, 2), bool), eps, KernelGeometry(K),
